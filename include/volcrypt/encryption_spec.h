@@ -1,0 +1,98 @@
+// File: volcrypt/encryption_spec.h
+// -----------------------------------------------------------------------------
+// EncryptionSpec says what a volume's encryption is: LUKS version, cipher,
+// key strength, sector size and the KDF policy of its keyslots.
+//
+// The meaning of `key_bits` (one meaning, everywhere in volcrypt):
+//   key_bits is the strength of the AES key, as in "AES-256". For XTS modes the
+//   LUKS volume key holds two AES keys, so it is 2 * key_bits long.
+//     aes-xts-plain64, key_bits 256  ->  AES-256-XTS
+//       cryptsetup --key-size 512 ; QEMU cipher-alg=aes-256 ; librbd AES-256
+//     aes-xts-plain64, key_bits 128  ->  AES-128-XTS
+//       cryptsetup --key-size 256 ; QEMU cipher-alg=aes-128 ; librbd AES-128
+//   This is what cinder's RBD path and QEMU already do with a volume type's
+//   key_size. os-brick passes key_size straight to cryptsetup --key-size, which
+//   for XTS halves the strength; ParseCinderSpec() accepts key_size 512 with an
+//   XTS cipher as that cryptsetup meaning (AES-256-XTS).
+//   The key manager's key (whose hex is the passphrase) also has key_bits bits.
+//
+//   absl::StatusOr<EncryptionSpec> spec = ParseCinderSpec(
+//       {{"provider", "luks"}, {"cipher", "aes-xts-plain64"},
+//        {"key_size", "256"}, {"control_location", "front-end"}});
+#ifndef VOLCRYPT_ENCRYPTION_SPEC_H_
+#define VOLCRYPT_ENCRYPTION_SPEC_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+#include "volcrypt/export.h"
+
+namespace volcrypt {
+
+enum class LuksFormat { kLuks1, kLuks2 };
+
+// How strong the keyslots' key derivation must be.
+enum class KdfPolicy {
+  // PBKDF2-SHA256 at 1000 iterations, no benchmark. Only for passphrases that
+  // are the hex of a random key of >= 128 bits (a key manager's key): guessing
+  // such a passphrase is hopeless whatever the KDF, so a slow KDF would only
+  // cost seconds on every create and attach. See docs/design.md.
+  kMachineKey,
+  // libcryptsetup's defaults (PBKDF2 benchmarked to 2 s for LUKS1, argon2id for
+  // LUKS2): for passphrases a person chose.
+  kPassphrase,
+};
+
+struct EncryptionSpec {
+  LuksFormat format = LuksFormat::kLuks1;
+  // dm-crypt notation: "aes-xts-plain64" or "aes-cbc-essiv:sha256".
+  std::string cipher = "aes-xts-plain64";
+  // AES strength in bits: 128, 192 (CBC only) or 256. See the file comment.
+  int key_bits = 256;
+  // Encryption sector size: 512 for LUKS1; 512, 1024, 2048 or 4096 for LUKS2.
+  uint32_t sector_size = 512;
+  KdfPolicy kdf = KdfPolicy::kMachineKey;
+};
+
+// Returns OK if `spec` is one volcrypt can format and QEMU or librbd can open,
+// else InvalidArgument naming the field and the allowed values.
+VOLCRYPT_EXPORT absl::Status ValidateSpec(const EncryptionSpec& spec);
+
+// The cipher name and mode as libcryptsetup takes them ("aes",
+// "xts-plain64"). Precondition: ValidateSpec(spec).ok().
+VOLCRYPT_EXPORT std::string CipherName(const EncryptionSpec& spec);
+VOLCRYPT_EXPORT std::string CipherMode(const EncryptionSpec& spec);
+
+// Returns the size of the LUKS volume (master) key in bytes: 2 * key_bits / 8
+// for XTS, key_bits / 8 otherwise.
+VOLCRYPT_EXPORT size_t VolumeKeyBytes(const EncryptionSpec& spec);
+
+// Returns the size in bytes of the key a key manager creates for this spec.
+VOLCRYPT_EXPORT size_t KeyManagerKeyBytes(const EncryptionSpec& spec);
+
+// "luks1" / "luks2" and back (the parser also takes cinder's "luks").
+VOLCRYPT_EXPORT absl::string_view LuksFormatName(LuksFormat format);
+VOLCRYPT_EXPORT absl::StatusOr<LuksFormat> ParseLuksFormat(absl::string_view name);
+
+// "machine-key" / "passphrase" and back.
+VOLCRYPT_EXPORT absl::string_view KdfPolicyName(KdfPolicy policy);
+VOLCRYPT_EXPORT absl::StatusOr<KdfPolicy> ParseKdfPolicy(absl::string_view name);
+
+// Builds a spec from cinder volume-type encryption specs: `provider`
+// ("luks", "luks2", or the legacy os-brick/nova LuksEncryptor class paths),
+// `cipher`, `key_size` (bits), `control_location` ("front-end"). Missing keys
+// take the defaults above. Errors: InvalidArgument for unknown keys or
+// malformed values; Unimplemented for a provider or control location volcrypt
+// deliberately does not support ("plain", "back-end").
+VOLCRYPT_EXPORT absl::StatusOr<EncryptionSpec> ParseCinderSpec(
+    const std::map<std::string, std::string>& specs);
+
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_ENCRYPTION_SPEC_H_

@@ -1,0 +1,144 @@
+// Formatting: a header image is built in memory, then written to the target.
+// Building in memory lets every backend (host path or RBD image) receive the
+// same bytes, and lets the writer order its writes for crash safety.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "lib/luks/crypt_device.h"
+#include "lib/util/fd_io.h"
+#include "lib/util/status_macros.h"
+#include "volcrypt/errors.h"
+#include "volcrypt/luks.h"
+#include "volcrypt/size_rule.h"
+
+namespace volcrypt {
+namespace luks {
+namespace {
+
+constexpr uint64_t kSectorBytes = 512;
+constexpr size_t kChunkBytes = 64 * 1024;
+
+bool IsZero(const uint8_t* p, size_t n) {
+  return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
+}
+
+absl::Status FormatImage(CryptDevice& dev, const EncryptionSpec& spec,
+                         const SecretBytes& passphrase) {
+  const uint64_t offset_sectors = PayloadOffsetBytes(spec) / kSectorBytes;
+  const std::string cipher = CipherName(spec);
+  const std::string mode = CipherMode(spec);
+  const char* type =
+      spec.format == LuksFormat::kLuks1 ? CRYPT_LUKS1 : CRYPT_LUKS2;
+  VOLCRYPT_RETURN_IF_ERROR(ApplyKdfPolicy(dev, spec.kdf, type));
+  int r;
+  if (spec.format == LuksFormat::kLuks1) {
+    crypt_params_luks1 params = {};
+    params.hash = "sha256";
+    params.data_alignment = offset_sectors;
+    r = crypt_format(dev.get(), CRYPT_LUKS1, cipher.c_str(), mode.c_str(),
+                     nullptr, nullptr, VolumeKeyBytes(spec), &params);
+  } else {
+    crypt_params_luks2 params = {};
+    params.sector_size = spec.sector_size;
+    r = crypt_set_data_offset(dev.get(), offset_sectors);
+    if (r < 0) return dev.Error(r, "set LUKS2 data offset");
+    r = crypt_format(dev.get(), CRYPT_LUKS2, cipher.c_str(), mode.c_str(),
+                     nullptr, nullptr, VolumeKeyBytes(spec), &params);
+  }
+  if (r < 0) return dev.Error(r, "format LUKS header");
+  r = crypt_keyslot_add_by_volume_key(dev.get(), 0, nullptr, 0,
+                                      passphrase.char_data(),
+                                      passphrase.size());
+  if (r < 0) return dev.Error(r, "add keyslot");
+  if (crypt_get_data_offset(dev.get()) != offset_sectors) {
+    return absl::InternalError(absl::StrCat(
+        "libcryptsetup put the payload at sector ",
+        crypt_get_data_offset(dev.get()), ", expected ", offset_sectors));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<LuksHeaderImage> BuildHeaderImage(
+    const EncryptionSpec& spec, const SecretBytes& passphrase) {
+  VOLCRYPT_RETURN_IF_ERROR(ValidateSpec(spec));
+  if (passphrase.empty()) {
+    return absl::InvalidArgumentError("passphrase is empty");
+  }
+  VOLCRYPT_ASSIGN_OR_RETURN(LuksHeaderImage image,
+                            LuksHeaderImage::Create(PayloadOffsetBytes(spec)));
+  VOLCRYPT_ASSIGN_OR_RETURN(std::unique_ptr<CryptDevice> dev,
+                            CryptDevice::Open(image.path()));
+  VOLCRYPT_RETURN_IF_ERROR(FormatImage(*dev, spec, passphrase));
+  return image;
+}
+
+absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
+                              const LuksHeaderImage& image,
+                              uint32_t sector_size, const std::string& what) {
+  if (device_bytes < image.size() + sector_size) {
+    return ErrnoError(
+        absl::StatusCode::kOutOfRange, ENOSPC,
+        absl::StrCat(what, ": ", device_bytes, " bytes cannot hold a ",
+                     image.size(), "-byte LUKS header and one ", sector_size,
+                     "-byte sector of data"));
+  }
+  std::vector<uint8_t> want(kChunkBytes), have(kChunkBytes);
+  const uint64_t chunks = (image.size() + kChunkBytes - 1) / kChunkBytes;
+  // Chunk 0 (both LUKS2 binary headers, the LUKS1 phdr) goes last, after the
+  // keyslots are durable.
+  for (uint64_t i = 1; i <= chunks; ++i) {
+    const uint64_t chunk = i % chunks;
+    const uint64_t offset = chunk * kChunkBytes;
+    const size_t len = static_cast<size_t>(
+        std::min<uint64_t>(kChunkBytes, image.size() - offset));
+    VOLCRYPT_RETURN_IF_ERROR(image.Read(offset, want.data(), len));
+    if (IsZero(want.data(), len)) {
+      VOLCRYPT_RETURN_IF_ERROR(ReadFully(fd, offset, have.data(), len, what));
+      if (IsZero(have.data(), len)) continue;
+    }
+    if (chunk == 0 && fdatasync(fd) != 0) return ErrnoStatus("sync", what);
+    VOLCRYPT_RETURN_IF_ERROR(WriteFully(fd, offset, want.data(), len, what));
+  }
+  if (fdatasync(fd) != 0) return ErrnoStatus("sync", what);
+  return absl::OkStatus();
+}
+
+absl::Status FormatPath(const std::string& path, const EncryptionSpec& spec,
+                        const SecretBytes& passphrase,
+                        const FormatOptions& options) {
+  VOLCRYPT_RETURN_IF_ERROR(ValidateSpec(spec));
+  VOLCRYPT_ASSIGN_OR_RETURN(ScopedFd fd, OpenFile(path, O_RDWR));
+  VOLCRYPT_ASSIGN_OR_RETURN(uint64_t device_bytes, DeviceBytes(fd.get(), path));
+  if (device_bytes < PayloadOffsetBytes(spec) + spec.sector_size) {
+    return ErrnoError(
+        absl::StatusCode::kOutOfRange, ENOSPC,
+        absl::StrCat(path, ": ", device_bytes, " bytes cannot hold a ",
+                     PayloadOffsetBytes(spec), "-byte ",
+                     LuksFormatName(spec.format), " header and one ",
+                     spec.sector_size, "-byte sector of data"));
+  }
+  if (!options.force) {
+    VOLCRYPT_ASSIGN_OR_RETURN(ContentProbe probe, ProbeContent(path));
+    if (probe.kind != ContentKind::kNoSignature) {
+      return ErrnoError(
+          absl::StatusCode::kFailedPrecondition, EEXIST,
+          absl::StrCat(path, ": already holds a '", probe.type,
+                       "' signature; refusing to format (force to overwrite)"));
+    }
+  }
+  VOLCRYPT_ASSIGN_OR_RETURN(LuksHeaderImage image,
+                            BuildHeaderImage(spec, passphrase));
+  return WriteHeaderImage(fd.get(), device_bytes, image, spec.sector_size,
+                          path);
+}
+
+}  // namespace luks
+}  // namespace volcrypt

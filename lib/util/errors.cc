@@ -1,0 +1,114 @@
+#include "volcrypt/errors.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/types/optional.h"
+
+namespace volcrypt {
+namespace {
+
+constexpr char kErrnoPayloadUrl[] = "type.volcrypt/errno";
+
+absl::StatusCode CodeForErrno(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENODEV:
+    case ENXIO:
+      return absl::StatusCode::kNotFound;
+    case EEXIST:
+      return absl::StatusCode::kAlreadyExists;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return absl::StatusCode::kPermissionDenied;
+    case EINVAL:
+    case ENAMETOOLONG:
+    case ELOOP:
+    case ENOTDIR:
+    case EISDIR:
+      return absl::StatusCode::kInvalidArgument;
+    case ENOSPC:
+    case ENOMEM:
+    case EDQUOT:
+      return absl::StatusCode::kResourceExhausted;
+    case ENOTSUP:
+    case ENOSYS:
+      return absl::StatusCode::kUnimplemented;
+    case EBUSY:
+    case ENOTEMPTY:
+      return absl::StatusCode::kFailedPrecondition;
+    case ETIMEDOUT:
+      return absl::StatusCode::kDeadlineExceeded;
+    case EAGAIN:
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+      return absl::StatusCode::kUnavailable;
+    case ERANGE:
+    case EFBIG:
+      return absl::StatusCode::kOutOfRange;
+    case ECANCELED:
+      return absl::StatusCode::kAborted;
+    case EIO:
+      return absl::StatusCode::kDataLoss;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+// The one table from status codes to errno, for statuses born inside volcrypt.
+int ErrnoForCode(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk: return 0;
+    case absl::StatusCode::kCancelled: return ECANCELED;
+    case absl::StatusCode::kInvalidArgument: return EINVAL;
+    case absl::StatusCode::kDeadlineExceeded: return ETIMEDOUT;
+    case absl::StatusCode::kNotFound: return ENOENT;
+    case absl::StatusCode::kAlreadyExists: return EEXIST;
+    case absl::StatusCode::kPermissionDenied: return EACCES;
+    case absl::StatusCode::kUnauthenticated: return EPERM;
+    case absl::StatusCode::kResourceExhausted: return ENOSPC;
+    case absl::StatusCode::kFailedPrecondition: return EBUSY;
+    case absl::StatusCode::kAborted: return ECANCELED;
+    case absl::StatusCode::kOutOfRange: return ERANGE;
+    case absl::StatusCode::kUnimplemented: return ENOTSUP;
+    case absl::StatusCode::kUnavailable: return EAGAIN;
+    case absl::StatusCode::kDataLoss: return EIO;
+    default: return EIO;
+  }
+}
+
+}  // namespace
+
+absl::Status ErrnoError(absl::StatusCode code, int err,
+                        absl::string_view message) {
+  absl::Status status(code, message);
+  if (err < 0) err = -err;
+  if (!status.ok() && err != 0) {
+    status.SetPayload(kErrnoPayloadUrl, absl::Cord(std::to_string(err)));
+  }
+  return status;
+}
+
+absl::Status StatusFromErrno(int err, absl::string_view message) {
+  if (err < 0) err = -err;
+  return ErrnoError(CodeForErrno(err), err, message);
+}
+
+int ErrnoOf(const absl::Status& status) {
+  if (status.ok()) return 0;
+  absl::optional<absl::Cord> payload = status.GetPayload(kErrnoPayloadUrl);
+  int err = 0;
+  if (payload.has_value() &&
+      absl::SimpleAtoi(std::string(*payload), &err) && err > 0) {
+    return err;
+  }
+  return ErrnoForCode(status.code());
+}
+
+}  // namespace volcrypt

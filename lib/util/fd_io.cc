@@ -1,0 +1,100 @@
+#include "lib/util/fd_io.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "volcrypt/errors.h"
+
+namespace volcrypt {
+
+absl::Status ErrnoStatus(const std::string& action, const std::string& what) {
+  const int err = errno;
+  return StatusFromErrno(err,
+                         absl::StrCat(what, ": ", action, ": ", strerror(err)));
+}
+
+absl::Status ReadFully(int fd, uint64_t offset, void* buf, size_t len,
+                       const std::string& what) {
+  auto* p = static_cast<uint8_t*>(buf);
+  while (len > 0) {
+    const ssize_t n = pread(fd, p, len, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("read", what);
+    }
+    if (n == 0) {
+      return ErrnoError(absl::StatusCode::kOutOfRange, EIO,
+                        absl::StrCat(what, ": unexpected end at byte ", offset));
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFully(int fd, uint64_t offset, const void* buf, size_t len,
+                        const std::string& what) {
+  const auto* p = static_cast<const uint8_t*>(buf);
+  while (len > 0) {
+    const ssize_t n = pwrite(fd, p, len, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write", what);
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> DeviceBytes(int fd, const std::string& what) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ErrnoStatus("stat", what);
+  if (S_ISBLK(st.st_mode)) {
+    uint64_t bytes = 0;
+    if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) {
+      return ErrnoStatus("read block device size", what);
+    }
+    return bytes;
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+ScopedFd& ScopedFd::operator=(ScopedFd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+ScopedFd::~ScopedFd() {
+  if (fd_ >= 0) close(fd_);
+}
+
+int ScopedFd::release() {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+absl::StatusOr<ScopedFd> OpenFile(const std::string& path, int flags,
+                                  unsigned mode) {
+  int fd;
+  do {
+    fd = open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return ErrnoStatus("open", path);
+  return ScopedFd(fd);
+}
+
+}  // namespace volcrypt
