@@ -2,6 +2,9 @@
 // Building in memory lets every backend (host path or RBD image) receive the
 // same bytes, and lets the writer order its writes for crash safety.
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,9 +26,27 @@ namespace {
 
 constexpr uint64_t kSectorBytes = 512;
 constexpr size_t kChunkBytes = 64 * 1024;
+// LUKS2's keyslots area: room for 16 keyslots of a 512-bit key (256 KiB
+// each), ample for rotation. libcryptsetup's default fills the whole 16 MiB
+// before the payload and wipes it at format, 4x slower for no use.
+constexpr uint64_t kLuks2KeyslotsAreaBytes = 4 << 20;
 
 bool IsZero(const uint8_t* p, size_t n) {
   return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
+}
+
+// A read-only block device accepts O_RDWR and fails only at the first write;
+// say so before writing anything.
+absl::Status CheckWritable(int fd, const std::string& what) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ErrnoStatus("stat", what);
+  int read_only = 0;
+  if (S_ISBLK(st.st_mode) && ioctl(fd, BLKROGET, &read_only) == 0 &&
+      read_only != 0) {
+    return ErrnoError(absl::StatusCode::kPermissionDenied, EROFS,
+                      absl::StrCat(what, ": block device is read-only"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status FormatImage(CryptDevice& dev, const EncryptionSpec& spec,
@@ -48,6 +69,8 @@ absl::Status FormatImage(CryptDevice& dev, const EncryptionSpec& spec,
     params.sector_size = spec.sector_size;
     r = crypt_set_data_offset(dev.get(), offset_sectors);
     if (r < 0) return dev.Error(r, "set LUKS2 data offset");
+    r = crypt_set_metadata_size(dev.get(), 0, kLuks2KeyslotsAreaBytes);
+    if (r < 0) return dev.Error(r, "set LUKS2 keyslots area size");
     r = crypt_format(dev.get(), CRYPT_LUKS2, cipher.c_str(), mode.c_str(),
                      nullptr, nullptr, VolumeKeyBytes(spec), &params);
   }
@@ -90,6 +113,7 @@ absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
                      image.size(), "-byte LUKS header and one ", sector_size,
                      "-byte sector of data"));
   }
+  VOLCRYPT_RETURN_IF_ERROR(CheckWritable(fd, what));
   std::vector<uint8_t> want(kChunkBytes), have(kChunkBytes);
   const uint64_t chunks = (image.size() + kChunkBytes - 1) / kChunkBytes;
   // Chunk 0 (both LUKS2 binary headers, the LUKS1 phdr) goes last, after the

@@ -1,0 +1,85 @@
+#include "bench/bench_support.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace volcrypt {
+namespace bench {
+namespace {
+
+struct Scratch {
+  Scratch() {
+    const char* base = std::getenv("VOLCRYPT_BENCH_DIR");
+    std::string templ =
+        std::string(base != nullptr ? base : "/var/tmp") + "/volcrypt-bench-XXXXXX";
+    if (mkdtemp(templ.data()) == nullptr) std::abort();
+    path = templ;
+  }
+  ~Scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string path;
+};
+
+}  // namespace
+
+const std::string& ScratchDir() {
+  static Scratch* scratch = new Scratch;
+  static const int registered = std::atexit([] { delete scratch; });
+  (void)registered;
+  return scratch->path;
+}
+
+std::string FreshFile(const std::string& name, uint64_t bytes) {
+  const std::string path = ScratchDir() + "/" + name;
+  unlink(path.c_str());
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || ftruncate(fd, static_cast<off_t>(bytes)) != 0) std::abort();
+  close(fd);
+  return path;
+}
+
+int Run(const std::vector<std::string>& argv,
+        const std::vector<const SecretBytes*>& secrets) {
+  std::vector<int> readers;
+  for (const SecretBytes* secret : secrets) {
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    // A passphrase fits in a pipe buffer: the write cannot block.
+    if (write(fds[1], secret->data(), secret->size()) < 0) return -1;
+    close(fds[1]);
+    readers.push_back(fds[0]);
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    // Move readers out of the way first, then into 3, 4, ...
+    std::vector<int> high;
+    for (int fd : readers) high.push_back(fcntl(fd, F_DUPFD, 100));
+    for (size_t i = 0; i < high.size(); ++i) dup2(high[i], 3 + static_cast<int>(i));
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  for (int fd : readers) close(fd);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+SecretBytes MachinePassphrase() {
+  return HexPassphrase(SecretBytes::Random(32).value());
+}
+
+}  // namespace bench
+}  // namespace volcrypt

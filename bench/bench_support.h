@@ -1,0 +1,32 @@
+// Small helpers for volcrypt's benchmarks: a scratch directory and running
+// the external tools we compare against, passphrase through a pipe on fd 3.
+#ifndef VOLCRYPT_BENCH_BENCH_SUPPORT_H_
+#define VOLCRYPT_BENCH_BENCH_SUPPORT_H_
+
+#include <string>
+#include <vector>
+
+#include "volcrypt/secret_bytes.h"
+
+namespace volcrypt {
+namespace bench {
+
+// A scratch directory under $VOLCRYPT_BENCH_DIR or /var/tmp (a real disk,
+// not tmpfs), removed at exit.
+const std::string& ScratchDir();
+
+// A fresh sparse file of `bytes` in the scratch directory; returns its path.
+std::string FreshFile(const std::string& name, uint64_t bytes);
+
+// Runs argv with secrets[i] readable on fd 3 + i (pipes); returns the exit
+// code.
+int Run(const std::vector<std::string>& argv,
+        const std::vector<const SecretBytes*>& secrets = {});
+
+// A passphrase that is the hex of a random 256-bit key.
+SecretBytes MachinePassphrase();
+
+}  // namespace bench
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_BENCH_BENCH_SUPPORT_H_

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine (as root): installs what is
+# missing, builds, runs every suite in a normal build and again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then prints one line
+# "N passed, N failed, N skipped" summed from meson's summaries.
+# Build directories: $VOLCRYPT_BUILD_DIR (default build/) and that plus -asan.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${VOLCRYPT_BUILD_DIR:-$root/build}
+log=$(mktemp /tmp/volcrypt-tests-XXXXXX.log)
+trap 'rm -f "$log"' EXIT
+
+"$root/tests/scripts/install_deps.sh" test || exit 1
+
+run_suite() {  # <build dir> <meson setup options...>
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$root" "$@" >/dev/null || return 1
+  fi
+  ninja -C "$dir" >/dev/null || { ninja -C "$dir"; return 1; }
+  meson test -C "$dir" --print-errorlogs --num-processes 2 2>&1 | tee -a "$log"
+  return "${PIPESTATUS[0]}"
+}
+
+rc=0
+echo "== tests (debugoptimized) =="
+run_suite "$build" || rc=1
+echo "== tests (address,undefined sanitizers) =="
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite "$build-asan" -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbench=false -Dbuildtype=debug || rc=1
+
+sum() { awk -v k="$1" '$1 == k {n += $NF} END {print n + 0}' "$log"; }
+passed=$(( $(sum Ok:) + $(awk '/^Expected Fail:/ {n += $NF} END {print n+0}' "$log") ))
+failed=$(( $(sum Fail:) + $(sum Timeout:) + $(awk '/^Unexpected Pass:/ {n += $NF} END {print n+0}' "$log") ))
+skipped=$(sum Skipped:)
+[ "$passed" -gt 0 ] || rc=1
+[ "$failed" -eq 0 ] || rc=1
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $rc

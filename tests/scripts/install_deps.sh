@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages volcrypt needs to build and test, if any are
+# missing. apt-get update runs once, only when something must be installed.
+# Usage: tests/scripts/install_deps.sh [build|test]   (default: test)
+set -euo pipefail
+
+build_packages=(
+  meson ninja-build pkg-config g++
+  libcryptsetup-dev libblkid-dev libssl-dev libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libsqlite3-dev libxml2-dev nlohmann-json3-dev
+)
+# The independent tools the tests and the demo check our volumes with.
+test_packages=(
+  cryptsetup-bin qemu-utils e2fsprogs util-linux
+  libvirt-clients sqlite3
+)
+
+wanted=("${build_packages[@]}")
+[ "${1:-test}" = build ] || wanted+=("${test_packages[@]}")
+
+missing=()
+for p in "${wanted[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install_deps: missing packages: ${missing[*]}; run as root or install them" >&2
+  exit 1
+fi
+echo "install_deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
