@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -63,6 +64,13 @@ struct DiskSource {
   std::string path;  // kFile, kBlock
   std::string pool;  // kNetwork (rbd)
   std::string image;
+  struct Host {
+    std::string name;
+    int port = 0;
+  };
+  std::vector<Host> hosts;        // kNetwork: Ceph monitors
+  std::string auth_username;      // kNetwork: cephx user ("admin")
+  std::string auth_secret_uuid;   // kNetwork: libvirt secret of usage 'ceph'
 };
 
 class VOLCRYPT_EXPORT BlockBackend {

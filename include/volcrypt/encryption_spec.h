@@ -49,6 +49,11 @@ enum class KdfPolicy {
   kPassphrase,
 };
 
+// Who decrypts at attach: QEMU's own LUKS block driver (any backend; QEMU
+// 7.2 opens LUKS1 only) or librbd's native encryption (rbd volumes; LUKS1
+// and LUKS2). Neither is host dm-crypt.
+enum class EncryptionEngine { kQemu, kLibrbd };
+
 struct EncryptionSpec {
   LuksFormat format = LuksFormat::kLuks1;
   // dm-crypt notation: "aes-xts-plain64" or "aes-cbc-essiv:sha256".
@@ -58,11 +63,18 @@ struct EncryptionSpec {
   // Encryption sector size: 512 for LUKS1; 512, 1024, 2048 or 4096 for LUKS2.
   uint32_t sector_size = 512;
   KdfPolicy kdf = KdfPolicy::kMachineKey;
+  EncryptionEngine engine = EncryptionEngine::kQemu;
 };
 
-// Returns OK if `spec` is one volcrypt can format and QEMU or librbd can open,
-// else InvalidArgument naming the field and the allowed values.
+// Returns OK if `spec` is one volcrypt can format, else InvalidArgument
+// naming the field and the allowed values. (The LUKS core needs no more.)
 VOLCRYPT_EXPORT absl::Status ValidateSpec(const EncryptionSpec& spec);
+
+// Returns OK if spec.engine can decrypt such a volume at attach, else
+// InvalidArgument saying why: LUKS2 needs the librbd engine (QEMU 7.2 opens
+// LUKS1 only), which only serves rbd volumes and decrypts AES-XTS only.
+VOLCRYPT_EXPORT absl::Status ValidateEngine(const EncryptionSpec& spec,
+                                            bool rbd_volume);
 
 // The cipher name and mode as libcryptsetup takes them ("aes",
 // "xts-plain64"). Precondition: ValidateSpec(spec).ok().
@@ -83,6 +95,11 @@ VOLCRYPT_EXPORT absl::StatusOr<LuksFormat> ParseLuksFormat(absl::string_view nam
 // "machine-key" / "passphrase" and back.
 VOLCRYPT_EXPORT absl::string_view KdfPolicyName(KdfPolicy policy);
 VOLCRYPT_EXPORT absl::StatusOr<KdfPolicy> ParseKdfPolicy(absl::string_view name);
+
+// "qemu" / "librbd" and back.
+VOLCRYPT_EXPORT absl::string_view EncryptionEngineName(EncryptionEngine e);
+VOLCRYPT_EXPORT absl::StatusOr<EncryptionEngine> ParseEncryptionEngine(
+    absl::string_view name);
 
 // Builds a spec from cinder volume-type encryption specs: `provider`
 // ("luks", "luks2", or the legacy os-brick/nova LuksEncryptor class paths),

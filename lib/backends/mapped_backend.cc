@@ -15,18 +15,6 @@
 namespace volcrypt {
 namespace {
 
-std::string ParentDir(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-absl::Status SyncDir(const std::string& dir) {
-  VOLCRYPT_ASSIGN_OR_RETURN(ScopedFd fd,
-                            OpenFile(dir, O_RDONLY | O_DIRECTORY));
-  if (fsync(fd.get()) != 0) return ErrnoStatus("sync", dir);
-  return absl::OkStatus();
-}
-
 class MappedBackend final : public BlockBackend {
  public:
   BackendKind kind() const override { return BackendKind::kMapped; }
@@ -55,7 +43,7 @@ class MappedBackend final : public BlockBackend {
         ScopedFd fd,
         OpenFile(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
     absl::Status s = SizeAndSync(fd.get(), raw_bytes, path);
-    if (s.ok()) s = SyncDir(ParentDir(path));
+    if (s.ok()) s = SyncParentDir(path);
     if (!s.ok()) unlink(path.c_str());  // nothing half-made is left behind
     return s;
   }
@@ -65,7 +53,7 @@ class MappedBackend final : public BlockBackend {
     VOLCRYPT_ASSIGN_OR_RETURN(VolumeStat stat, Stat(where));
     if (stat.block_device) return EraseHeaderRegion(where.path, stat.raw_bytes);
     if (unlink(where.path.c_str()) != 0) return ErrnoStatus("delete", where.path);
-    return SyncDir(ParentDir(where.path));
+    return SyncParentDir(where.path);
   }
 
   absl::Status Resize(const VolumeLocation& where,

@@ -42,6 +42,24 @@ absl::Status ValidateSpec(const EncryptionSpec& spec) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateEngine(const EncryptionSpec& spec, bool rbd_volume) {
+  if (spec.engine == EncryptionEngine::kLibrbd && !rbd_volume) {
+    return absl::InvalidArgumentError(
+        "the librbd encryption engine only applies to rbd volumes");
+  }
+  if (spec.engine == EncryptionEngine::kQemu &&
+      spec.format == LuksFormat::kLuks2) {
+    return absl::InvalidArgumentError(
+        "LUKS2 cannot be decrypted by QEMU's own LUKS driver (QEMU 7.2 opens "
+        "LUKS1 only); use LUKS1, or the librbd engine on an rbd volume");
+  }
+  if (spec.engine == EncryptionEngine::kLibrbd && !IsXts(spec.cipher)) {
+    return absl::InvalidArgumentError(
+        "the librbd engine decrypts aes-xts-plain64 only");
+  }
+  return absl::OkStatus();
+}
+
 std::string CipherName(const EncryptionSpec& spec) {
   return spec.cipher.substr(0, spec.cipher.find('-'));
 }
@@ -68,6 +86,17 @@ absl::StatusOr<LuksFormat> ParseLuksFormat(absl::string_view name) {
   if (name == "luks2") return LuksFormat::kLuks2;
   return absl::InvalidArgumentError(absl::StrCat(
       "LUKS format '", name, "' is not supported (use luks1 or luks2)"));
+}
+
+absl::string_view EncryptionEngineName(EncryptionEngine e) {
+  return e == EncryptionEngine::kQemu ? "qemu" : "librbd";
+}
+
+absl::StatusOr<EncryptionEngine> ParseEncryptionEngine(absl::string_view name) {
+  if (name == "qemu") return EncryptionEngine::kQemu;
+  if (name == "librbd") return EncryptionEngine::kLibrbd;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "encryption engine '", name, "' is not known (use qemu or librbd)"));
 }
 
 absl::string_view KdfPolicyName(KdfPolicy policy) {

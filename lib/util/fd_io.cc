@@ -97,4 +97,17 @@ absl::StatusOr<ScopedFd> OpenFile(const std::string& path, int flags,
   return ScopedFd(fd);
 }
 
+absl::Status SyncDir(const std::string& dir) {
+  absl::StatusOr<ScopedFd> fd = OpenFile(dir, O_RDONLY | O_DIRECTORY);
+  if (!fd.ok()) return fd.status();
+  if (fsync(fd->get()) != 0) return ErrnoStatus("sync", dir);
+  return absl::OkStatus();
+}
+
+absl::Status SyncParentDir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return SyncDir(".");
+  return SyncDir(slash == 0 ? "/" : path.substr(0, slash));
+}
+
 }  // namespace volcrypt

@@ -46,6 +46,11 @@ class ScopedFd {
 absl::StatusOr<ScopedFd> OpenFile(const std::string& path, int flags,
                                   unsigned mode = 0);
 
+// fsyncs directory `dir`, or the directory holding `path`, so that a create,
+// rename or unlink in it is durable.
+absl::Status SyncDir(const std::string& dir);
+absl::Status SyncParentDir(const std::string& path);
+
 }  // namespace volcrypt
 
 #endif  // VOLCRYPT_LIB_UTIL_FD_IO_H_

@@ -1,0 +1,56 @@
+// File: volcrypt/attach_xml.h
+// -----------------------------------------------------------------------------
+// The libvirt documents an encrypted attach needs: the secret (the key
+// container) and the disk. Built with libxml2, so every value is escaped, and
+// valid against libvirt's schemas. Neither ever holds key bytes: the
+// passphrase goes into the secret with virSecretSetValue, not through XML.
+//
+// The secret's UUID is the volume's key id, and its usage (type 'volume') is
+// "/volcrypt/keys/<key id>": an absolute path, as libvirt's schema requires,
+// and unique per secret by construction, even where many volumes share one key
+// (the fixed key) and so one secret. See docs/design.md.
+//
+//   absl::StatusOr<std::string> secret = BuildSecretXml(key_id, "v1", false);
+//   DiskXmlOptions disk;  disk.source = ...; disk.secret_uuid = key_id; ...
+//   absl::StatusOr<std::string> xml = BuildDiskXml(disk);
+#ifndef VOLCRYPT_ATTACH_XML_H_
+#define VOLCRYPT_ATTACH_XML_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "volcrypt/block_backend.h"
+#include "volcrypt/encryption_spec.h"
+#include "volcrypt/export.h"
+
+namespace volcrypt {
+
+// "/volcrypt/keys/<key_id>": the secret's usage id.
+VOLCRYPT_EXPORT std::string SecretUsageId(const std::string& key_id);
+
+// The secret XML: private='yes' (libvirt never hands the value back out),
+// ephemeral as asked (ephemeral='yes' keeps the value in libvirtd's memory
+// only; 'no' also stores it, base64, in libvirtd's state directory).
+// InvalidArgument if key_id is not a UUID.
+VOLCRYPT_EXPORT absl::StatusOr<std::string> BuildSecretXml(
+    const std::string& key_id, const std::string& volume_id, bool ephemeral);
+
+struct DiskXmlOptions {
+  std::string volume_id;  // becomes the disk's <serial>
+  DiskSource source;
+  LuksFormat format = LuksFormat::kLuks1;
+  EncryptionEngine engine = EncryptionEngine::kQemu;
+  std::string secret_uuid;  // the key id
+  std::string target_dev = "sdb";
+  std::string target_bus = "scsi";
+};
+
+// The disk XML with <encryption format='luks'|'luks2'> pointing at the
+// secret. InvalidArgument for combinations that cannot work: LUKS2 with
+// QEMU's engine, the librbd engine on a non-rbd disk, a bad target.
+VOLCRYPT_EXPORT absl::StatusOr<std::string> BuildDiskXml(
+    const DiskXmlOptions& options);
+
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_ATTACH_XML_H_

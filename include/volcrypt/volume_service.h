@@ -1,0 +1,145 @@
+// File: volcrypt/volume_service.h
+// -----------------------------------------------------------------------------
+// The orchestration layer: create, delete, extend, plan an attach. It owns the
+// order of the steps and the rollback of each (docs/flows.md), over a
+// KeyManager, a VolumeStore and the BlockBackends. The CLI and the C ABI are
+// thin layers over it.
+//
+//   VolumeServiceOptions o;
+//   o.keys = keys.get(); o.store = store.get(); o.mapped = mapped.get();
+//   auto service = VolumeService::Create(o);
+//   CreateVolumeRequest req;
+//   req.location = VolumeLocation::Path("/var/lib/vols/v1");
+//   req.size_bytes = 1 << 30;
+//   absl::StatusOr<VolumeRecord> v = (*service)->CreateVolume(req);
+//   absl::StatusOr<AttachPlan> plan = (*service)->PlanAttach(v->id, {});
+//
+// What a failure leaves behind (each is tested):
+//   CreateVolume  nothing: the backing volume, the key and the record are
+//                 removed in reverse order. A crash leaves a record in
+//                 'creating' that Reconcile() undoes (finding the key by its
+//                 name, "volcrypt-volume-<id>", if its id was not recorded).
+//   DeleteVolume  a record in 'deleting'; rerunning DeleteVolume (or
+//                 Reconcile) finishes the job. The key is deleted only after
+//                 the backing volume, and only when no other record uses it.
+//   ExtendVolume  the volume at its old or its new size, status restored.
+//   PlanAttach    nothing changes, except that a mapped volume recorded as
+//                 encrypted but still without a header is formatted (once).
+//
+// Thread safety: safe to call from several threads; operations on one volume
+// are serialised by the store's status compare-and-set.
+#ifndef VOLCRYPT_VOLUME_SERVICE_H_
+#define VOLCRYPT_VOLUME_SERVICE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "volcrypt/attach_xml.h"
+#include "volcrypt/block_backend.h"
+#include "volcrypt/encryption_spec.h"
+#include "volcrypt/export.h"
+#include "volcrypt/key_manager.h"
+#include "volcrypt/logger.h"
+#include "volcrypt/secret_bytes.h"
+#include "volcrypt/volume_store.h"
+
+namespace volcrypt {
+
+struct VolumeServiceOptions {
+  KeyManager* keys = nullptr;      // required; not owned
+  VolumeStore* store = nullptr;    // required; not owned
+  BlockBackend* mapped = nullptr;  // for kMapped volumes; not owned
+  BlockBackend* rbd = nullptr;     // for kRbd volumes; not owned
+  std::string host;                // this host; empty: the system host name
+  Logger* logger = nullptr;        // nullptr: DefaultLogger()
+};
+
+struct CreateVolumeRequest {
+  std::string id;  // empty: a new UUID
+  VolumeLocation location;
+  uint64_t size_bytes = 0;  // usable bytes, what the guest sees
+  EncryptionSpec encryption;
+  // Mapped volumes only: create the volume plain and LUKS-format it at its
+  // first attach, as cinder does for iSCSI/FC/LVM.
+  bool defer_format = false;
+  std::string user_id;
+  std::string project_id;
+};
+
+struct AttachPlanOptions {
+  std::string target_dev = "sdb";
+  std::string target_bus = "scsi";
+  bool ephemeral_secret = false;
+};
+
+// Everything needed to attach: the secret XML (the key container, whose UUID
+// is the key id), the disk XML, and the passphrase to set as the secret's
+// value through virSecretSetValue. Only `passphrase` is secret.
+struct AttachPlan {
+  std::string volume_id;
+  std::string secret_uuid;
+  std::string secret_xml;
+  std::string disk_xml;
+  SecretBytes passphrase;
+  bool formatted_now = false;  // the first use formatted the volume
+};
+
+class VOLCRYPT_EXPORT VolumeService {
+ public:
+  // InvalidArgument if a required option is missing.
+  static absl::StatusOr<std::unique_ptr<VolumeService>> Create(
+      const VolumeServiceOptions& options);
+
+  VolumeService(const VolumeService&) = delete;
+  VolumeService& operator=(const VolumeService&) = delete;
+  ~VolumeService();
+
+  // Creates an encrypted volume: validate, record 'creating', create the key
+  // (named after the volume), record its id, create the backing volume and
+  // write the LUKS header, mark 'available'. Bad input creates nothing:
+  // InvalidArgument, AlreadyExists (id or location taken), OutOfRange (size).
+  absl::StatusOr<VolumeRecord> CreateVolume(const CreateVolumeRequest& request);
+
+  // Deletes volume `id`: mark 'deleting' (FailedPrecondition if attached or
+  // if snapshots depend on it), delete the backing volume (already gone is
+  // fine), delete its key unless another record uses it or it is shared (not
+  // found is fine), remove the record. NotFound if there is no such volume.
+  absl::Status DeleteVolume(const std::string& id);
+
+  // Grows volume `id` so the guest sees exactly `new_size_bytes`.
+  // OutOfRange for a shrink; FailedPrecondition unless 'available'.
+  absl::StatusOr<VolumeRecord> ExtendVolume(const std::string& id,
+                                            uint64_t new_size_bytes);
+
+  // Builds the attach plan of volume `id` (see AttachPlan). FailedPrecondition
+  // unless the volume is 'available' or 'in-use'; InvalidArgument for an
+  // engine that cannot open it.
+  absl::StatusOr<AttachPlan> PlanAttach(const std::string& id,
+                                        const AttachPlanOptions& options);
+
+  // Returns the keyslot that the volume's key unlocks: proof that the record,
+  // the key manager and the header agree.
+  absl::StatusOr<int> VerifyVolumeKey(const std::string& id);
+
+  // Finishes or undoes what a crash left: records in 'creating' whose last
+  // update is older than `grace_seconds` are undone; records in 'deleting'
+  // are deleted. Returns how many records it acted on.
+  absl::StatusOr<int> Reconcile(int64_t grace_seconds);
+
+  const std::string& host() const;
+
+ private:
+  explicit VolumeService(const VolumeServiceOptions& options);
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The name volcrypt gives the key of volume `volume_id`.
+VOLCRYPT_EXPORT std::string KeyNameForVolume(const std::string& volume_id);
+
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_VOLUME_SERVICE_H_

@@ -1,0 +1,171 @@
+#include "volcrypt/attach_xml.h"
+
+#include <libxml/tree.h>
+#include <libxml/xmlsave.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "lib/util/status_macros.h"
+#include "volcrypt/key_manager.h"
+
+namespace volcrypt {
+namespace {
+
+// A libxml2 document with helpers that take std::string; the library
+// escapes attribute values and text.
+class XmlDoc {
+ public:
+  explicit XmlDoc(const char* root_name)
+      : doc_(xmlNewDoc(BAD_CAST "1.0"), &xmlFreeDoc) {
+    root_ = xmlNewNode(nullptr, BAD_CAST root_name);
+    xmlDocSetRootElement(doc_.get(), root_);
+  }
+  xmlNodePtr root() const { return root_; }
+
+  static xmlNodePtr Child(xmlNodePtr parent, const char* name) {
+    return xmlNewChild(parent, nullptr, BAD_CAST name, nullptr);
+  }
+  static xmlNodePtr TextChild(xmlNodePtr parent, const char* name,
+                              const std::string& text) {
+    xmlNodePtr n = Child(parent, name);
+    xmlNodeAddContent(n, BAD_CAST text.c_str());
+    return n;
+  }
+  static void Attr(xmlNodePtr node, const char* name, const std::string& value) {
+    xmlNewProp(node, BAD_CAST name, BAD_CAST value.c_str());
+  }
+
+  // The document without the XML declaration, indented.
+  std::string Serialize() const {
+    std::unique_ptr<xmlBuffer, decltype(&xmlBufferFree)> buf(xmlBufferCreate(),
+                                                             &xmlBufferFree);
+    xmlSaveCtxtPtr ctx = xmlSaveToBuffer(buf.get(), "UTF-8",
+                                         XML_SAVE_FORMAT | XML_SAVE_NO_DECL);
+    xmlSaveTree(ctx, root_);
+    xmlSaveClose(ctx);
+    return std::string(reinterpret_cast<const char*>(xmlBufferContent(buf.get())),
+                       static_cast<size_t>(xmlBufferLength(buf.get())));
+  }
+
+ private:
+  std::unique_ptr<xmlDoc, decltype(&xmlFreeDoc)> doc_;
+  xmlNodePtr root_;
+};
+
+absl::Status CheckText(const std::string& what, const std::string& value) {
+  if (value.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " holds a NUL byte"));
+  }
+  if (xmlCheckUTF8(BAD_CAST value.c_str()) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is not UTF-8"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTarget(const DiskXmlOptions& o) {
+  auto is_name = [](const std::string& s) {
+    if (s.empty() || s.size() > 32) return false;
+    for (char c : s) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+    }
+    return true;
+  };
+  if (!is_name(o.target_dev)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target device '", o.target_dev, "' is not a device name like sdb"));
+  }
+  if (o.target_bus != "scsi" && o.target_bus != "virtio" &&
+      o.target_bus != "sata" && o.target_bus != "ide") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target bus '", o.target_bus, "' is not scsi, virtio, sata or ide"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string SecretUsageId(const std::string& key_id) {
+  return absl::StrCat("/volcrypt/keys/", key_id);
+}
+
+absl::StatusOr<std::string> BuildSecretXml(const std::string& key_id,
+                                           const std::string& volume_id,
+                                           bool ephemeral) {
+  VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(key_id));
+  VOLCRYPT_RETURN_IF_ERROR(CheckText("volume id", volume_id));
+  XmlDoc doc("secret");
+  XmlDoc::Attr(doc.root(), "ephemeral", ephemeral ? "yes" : "no");
+  XmlDoc::Attr(doc.root(), "private", "yes");
+  XmlDoc::TextChild(doc.root(), "uuid", key_id);
+  XmlDoc::TextChild(doc.root(), "description",
+                    absl::StrCat("volcrypt key of volume ", volume_id));
+  xmlNodePtr usage = XmlDoc::Child(doc.root(), "usage");
+  XmlDoc::Attr(usage, "type", "volume");
+  XmlDoc::TextChild(usage, "volume", SecretUsageId(key_id));
+  return doc.Serialize();
+}
+
+absl::StatusOr<std::string> BuildDiskXml(const DiskXmlOptions& o) {
+  VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(o.secret_uuid));
+  VOLCRYPT_RETURN_IF_ERROR(CheckTarget(o));
+  VOLCRYPT_RETURN_IF_ERROR(CheckText("volume id", o.volume_id));
+  VOLCRYPT_RETURN_IF_ERROR(CheckText("disk path", o.source.path));
+  VOLCRYPT_RETURN_IF_ERROR(CheckText("rbd pool", o.source.pool));
+  VOLCRYPT_RETURN_IF_ERROR(CheckText("rbd image", o.source.image));
+  const bool network = o.source.type == DiskSource::Type::kNetwork;
+  EncryptionSpec spec;
+  spec.format = o.format;
+  spec.engine = o.engine;
+  VOLCRYPT_RETURN_IF_ERROR(ValidateEngine(spec, network));
+
+  XmlDoc doc("disk");
+  const char* type = network ? "network"
+                     : o.source.type == DiskSource::Type::kBlock ? "block"
+                                                                 : "file";
+  XmlDoc::Attr(doc.root(), "type", type);
+  XmlDoc::Attr(doc.root(), "device", "disk");
+  xmlNodePtr driver = XmlDoc::Child(doc.root(), "driver");
+  XmlDoc::Attr(driver, "name", "qemu");
+  XmlDoc::Attr(driver, "type", "raw");
+
+  if (network && !o.source.auth_username.empty()) {
+    xmlNodePtr auth = XmlDoc::Child(doc.root(), "auth");
+    XmlDoc::Attr(auth, "username", o.source.auth_username);
+    xmlNodePtr secret = XmlDoc::Child(auth, "secret");
+    XmlDoc::Attr(secret, "type", "ceph");
+    XmlDoc::Attr(secret, "uuid", o.source.auth_secret_uuid);
+  }
+
+  xmlNodePtr source = XmlDoc::Child(doc.root(), "source");
+  if (network) {
+    XmlDoc::Attr(source, "protocol", "rbd");
+    XmlDoc::Attr(source, "name", absl::StrCat(o.source.pool, "/", o.source.image));
+    for (const DiskSource::Host& h : o.source.hosts) {
+      xmlNodePtr host = XmlDoc::Child(source, "host");
+      XmlDoc::Attr(host, "name", h.name);
+      if (h.port != 0) XmlDoc::Attr(host, "port", std::to_string(h.port));
+    }
+  } else {
+    XmlDoc::Attr(source,
+                 o.source.type == DiskSource::Type::kBlock ? "dev" : "file",
+                 o.source.path);
+  }
+  xmlNodePtr encryption = XmlDoc::Child(source, "encryption");
+  XmlDoc::Attr(encryption, "format",
+               o.format == LuksFormat::kLuks1 ? "luks" : "luks2");
+  if (network) {
+    XmlDoc::Attr(encryption, "engine", std::string(EncryptionEngineName(o.engine)));
+  }
+  xmlNodePtr secret = XmlDoc::Child(encryption, "secret");
+  XmlDoc::Attr(secret, "type", "passphrase");
+  XmlDoc::Attr(secret, "uuid", o.secret_uuid);
+
+  xmlNodePtr target = XmlDoc::Child(doc.root(), "target");
+  XmlDoc::Attr(target, "dev", o.target_dev);
+  XmlDoc::Attr(target, "bus", o.target_bus);
+  if (!o.volume_id.empty()) XmlDoc::TextChild(doc.root(), "serial", o.volume_id);
+  return doc.Serialize();
+}
+
+}  // namespace volcrypt

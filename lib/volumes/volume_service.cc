@@ -1,0 +1,483 @@
+#include "volcrypt/volume_service.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+#include "lib/util/status_macros.h"
+#include "volcrypt/errors.h"
+#include "volcrypt/luks.h"
+#include "volcrypt/size_rule.h"
+
+namespace volcrypt {
+namespace {
+
+absl::Status CheckVolumeId(const std::string& id) {
+  if (id.empty() || id.size() > 128) {
+    return absl::InvalidArgumentError("volume id must be 1 to 128 characters");
+  }
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "volume id '", id, "' may hold only letters, digits, '-', '_', '.'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string SystemHostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+// Prefixes a status message with the volume it concerns, keeping code and
+// payloads (the errno).
+absl::Status Annotate(const absl::Status& s, const std::string& what) {
+  if (s.ok()) return s;
+  absl::Status out(s.code(), absl::StrCat(what, ": ", s.message()));
+  s.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
+
+}  // namespace
+
+std::string KeyNameForVolume(const std::string& volume_id) {
+  return absl::StrCat("volcrypt-volume-", volume_id);
+}
+
+class VolumeService::Impl {
+ public:
+  explicit Impl(const VolumeServiceOptions& o)
+      : keys_(o.keys),
+        store_(o.store),
+        mapped_(o.mapped),
+        rbd_(o.rbd),
+        host_(o.host.empty() ? SystemHostName() : o.host),
+        log_(o.logger ? o.logger : DefaultLogger()) {}
+
+  absl::StatusOr<BlockBackend*> BackendFor(const VolumeLocation& where) {
+    BlockBackend* b = where.kind == BackendKind::kMapped ? mapped_ : rbd_;
+    if (b == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no ", BackendKindName(where.kind), " backend is configured"));
+    }
+    return b;
+  }
+
+  absl::StatusOr<VolumeRecord> CreateVolume(const CreateVolumeRequest& req) {
+    // 1. Validate everything: a bad request creates nothing.
+    VolumeRecord record;
+    if (req.id.empty()) {
+      VOLCRYPT_ASSIGN_OR_RETURN(record.id, NewUuid());
+    } else {
+      VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(req.id));
+      record.id = req.id;
+    }
+    VOLCRYPT_RETURN_IF_ERROR(ValidateSpec(req.encryption));
+    VOLCRYPT_RETURN_IF_ERROR(ValidateEngine(
+        req.encryption, req.location.kind == BackendKind::kRbd));
+    if (req.defer_format && req.location.kind != BackendKind::kMapped) {
+      return absl::InvalidArgumentError(
+          "deferred formatting applies to mapped volumes only");
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        const uint64_t raw,
+        RawBytesForUsable(PayloadOffsetBytes(req.encryption), req.size_bytes,
+                          req.encryption.sector_size));
+    VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend* backend, BackendFor(req.location));
+    VOLCRYPT_RETURN_IF_ERROR(CheckTargetFree(*backend, req.location, raw));
+    absl::Status existing = store_->GetVolume(record.id).status();
+    if (existing.ok()) {
+      return ErrnoError(absl::StatusCode::kAlreadyExists, EEXIST,
+                        absl::StrCat("volume ", record.id, " already exists"));
+    }
+    if (!absl::IsNotFound(existing)) return existing;
+
+    record.host = host_;
+    record.location = req.location;
+    record.size_bytes = req.size_bytes;
+    record.encryption = req.encryption;
+    record.user_id = req.user_id;
+    record.project_id = req.project_id;
+    record.status = VolumeStatus::kCreating;
+
+    // 2. Record 'creating', no key yet.
+    VOLCRYPT_RETURN_IF_ERROR(store_->CreateVolume(record));
+    CreateProgress progress;
+    absl::Status s = CreateSteps(record, *backend, raw, req.defer_format, progress);
+    if (s.ok()) return record;
+    absl::Status undo = UndoCreate(record, *backend, progress);
+    if (!undo.ok()) {
+      log_->Log(LogLevel::kError,
+                absl::StrCat("volume ", record.id, ": rollback incomplete (",
+                             undo.message(), "); Reconcile() will finish it"));
+    }
+    return s;
+  }
+
+  absl::Status DeleteVolume(const std::string& id) {
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord record, store_->GetVolume(id));
+    switch (record.status) {
+      case VolumeStatus::kAvailable:
+      case VolumeStatus::kError:
+      case VolumeStatus::kDeleting:
+        break;
+      default:
+        return ErrnoError(
+            absl::StatusCode::kFailedPrecondition, EBUSY,
+            absl::StrCat("volume ", id, " is ", VolumeStatusName(record.status),
+                         "; only an available volume can be deleted"));
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps,
+                              store_->ListSnapshots(id));
+    if (!snaps.empty()) {
+      return ErrnoError(absl::StatusCode::kFailedPrecondition, ENOTEMPTY,
+                        absl::StrCat("volume ", id, " has ", snaps.size(),
+                                     " snapshot(s); delete them first"));
+    }
+    // 1. Mark 'deleting': from here a rerun finishes the job.
+    if (record.status != VolumeStatus::kDeleting) {
+      const VolumeStatus before = record.status;
+      record.status = VolumeStatus::kDeleting;
+      VOLCRYPT_RETURN_IF_ERROR(store_->UpdateVolume(record, before));
+    }
+    return FinishDelete(record);
+  }
+
+  absl::StatusOr<VolumeRecord> ExtendVolume(const std::string& id,
+                                            uint64_t new_size) {
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord record, store_->GetVolume(id));
+    if (record.status != VolumeStatus::kAvailable) {
+      return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                        absl::StrCat("volume ", id, " is ",
+                                     VolumeStatusName(record.status),
+                                     "; only an available volume can be extended"));
+    }
+    if (new_size <= record.size_bytes) {
+      return ErrnoError(absl::StatusCode::kOutOfRange, EINVAL,
+                        absl::StrCat("volume ", id, " is ", record.size_bytes,
+                                     " bytes; the new size ", new_size,
+                                     " must be larger"));
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend* backend, BackendFor(record.location));
+    VOLCRYPT_ASSIGN_OR_RETURN(uint64_t offset, PayloadOffset(*backend, record));
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        uint64_t raw,
+        RawBytesForUsable(offset, new_size, record.encryption.sector_size));
+    record.status = VolumeStatus::kExtending;
+    VOLCRYPT_RETURN_IF_ERROR(store_->UpdateVolume(record, VolumeStatus::kAvailable));
+    absl::Status s = backend->Resize(record.location, raw);
+    if (s.ok()) record.size_bytes = new_size;
+    record.status = VolumeStatus::kAvailable;
+    absl::Status saved = store_->UpdateVolume(record, VolumeStatus::kExtending);
+    if (!s.ok()) return Annotate(s, "extend volume " + id);
+    VOLCRYPT_RETURN_IF_ERROR(saved);
+    return record;
+  }
+
+  absl::StatusOr<AttachPlan> PlanAttach(const std::string& id,
+                                        const AttachPlanOptions& options) {
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord record, store_->GetVolume(id));
+    if (record.status != VolumeStatus::kAvailable &&
+        record.status != VolumeStatus::kInUse) {
+      return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                        absl::StrCat("volume ", id, " is ",
+                                     VolumeStatusName(record.status),
+                                     "; it cannot be attached"));
+    }
+    if (!record.encrypted || record.encryption_key_id.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("volume ", id, " is not encrypted"));
+    }
+    VOLCRYPT_RETURN_IF_ERROR(ValidateEngine(
+        record.encryption, record.location.kind == BackendKind::kRbd));
+    VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend* backend, BackendFor(record.location));
+
+    AttachPlan plan;
+    plan.volume_id = id;
+    plan.secret_uuid = record.encryption_key_id;
+    absl::StatusOr<SecretBytes> key = keys_->GetKey(record.encryption_key_id);
+    if (!key.ok()) return Annotate(key.status(), "volume " + id);
+    plan.passphrase = HexPassphrase(*key);
+
+    // Mapped volumes recorded as encrypted but still plain: format now.
+    if (record.location.kind == BackendKind::kMapped) {
+      VOLCRYPT_ASSIGN_OR_RETURN(
+          FirstUseResult first,
+          FormatOnFirstUse(*backend, record.location, record.encryption,
+                           plan.passphrase));
+      plan.formatted_now = first == FirstUseResult::kFormatted;
+      if (plan.formatted_now) {
+        log_->Log(LogLevel::kInfo,
+                  absl::StrCat("volume ", id, ": formatted at first use"));
+      }
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(plan.secret_xml,
+                              BuildSecretXml(record.encryption_key_id, id,
+                                             options.ephemeral_secret));
+    DiskXmlOptions disk;
+    disk.volume_id = id;
+    VOLCRYPT_ASSIGN_OR_RETURN(disk.source, backend->DescribeDisk(record.location));
+    disk.format = record.encryption.format;
+    disk.engine = record.encryption.engine;
+    disk.secret_uuid = record.encryption_key_id;
+    disk.target_dev = options.target_dev;
+    disk.target_bus = options.target_bus;
+    VOLCRYPT_ASSIGN_OR_RETURN(plan.disk_xml, BuildDiskXml(disk));
+    return plan;
+  }
+
+  absl::StatusOr<int> VerifyVolumeKey(const std::string& id) {
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord record, store_->GetVolume(id));
+    VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend* backend, BackendFor(record.location));
+    absl::StatusOr<SecretBytes> key = keys_->GetKey(record.encryption_key_id);
+    if (!key.ok()) return Annotate(key.status(), "volume " + id);
+    VOLCRYPT_ASSIGN_OR_RETURN(luks::LuksHeaderImage header,
+                              backend->ReadLuksHeader(record.location));
+    absl::StatusOr<int> slot =
+        luks::VerifyPassphrase(header.path(), HexPassphrase(*key));
+    if (!slot.ok()) return Annotate(slot.status(), "volume " + id);
+    return slot;
+  }
+
+  absl::StatusOr<int> Reconcile(int64_t grace_seconds) {
+    const int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - grace_seconds;
+    VolumeFilter mine;
+    mine.host = host_;
+    VOLCRYPT_ASSIGN_OR_RETURN(std::vector<VolumeRecord> records,
+                              store_->ListVolumes(mine));
+    int acted = 0;
+    absl::Status first_error;
+    for (VolumeRecord& record : records) {
+      absl::Status s;
+      if (record.status == VolumeStatus::kCreating && record.updated_at <= cutoff) {
+        s = UndoInterruptedCreate(record);
+      } else if (record.status == VolumeStatus::kDeleting) {
+        s = FinishDelete(record);
+      } else {
+        continue;
+      }
+      ++acted;
+      if (!s.ok() && first_error.ok()) first_error = s;
+    }
+    if (!first_error.ok()) return first_error;
+    return acted;
+  }
+
+  const std::string& host() const { return host_; }
+
+ private:
+  struct CreateProgress {
+    bool key_created = false;
+    bool backing_created = false;
+  };
+
+  // The target must not exist, except an existing block device for a mapped
+  // volume, which must hold nothing recognisable.
+  absl::Status CheckTargetFree(BlockBackend& backend, const VolumeLocation& where,
+                               uint64_t raw) {
+    absl::StatusOr<VolumeStat> stat = backend.Stat(where);
+    if (absl::IsNotFound(stat.status())) return absl::OkStatus();
+    if (!stat.ok()) return stat.status();
+    if (!stat->block_device) {
+      return ErrnoError(absl::StatusCode::kAlreadyExists, EEXIST,
+                        absl::StrCat(where.DebugString(), " already exists"));
+    }
+    if (stat->raw_bytes < raw) {
+      return ErrnoError(absl::StatusCode::kOutOfRange, ENOSPC,
+                        absl::StrCat(where.DebugString(), " has ",
+                                     stat->raw_bytes, " bytes, ", raw, " needed"));
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(luks::ContentProbe probe, backend.Probe(where));
+    if (probe.kind != luks::ContentKind::kNoSignature) {
+      return ErrnoError(absl::StatusCode::kFailedPrecondition, EEXIST,
+                        absl::StrCat(where.DebugString(), " holds a '",
+                                     probe.type, "' signature; refusing to use it"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CreateSteps(VolumeRecord& record, BlockBackend& backend,
+                           uint64_t raw, bool defer_format,
+                           CreateProgress& progress) {
+    const std::string what = "create volume " + record.id;
+    // 3. Create the key, named after the volume.
+    KeyRequest request;
+    request.bits = record.encryption.key_bits;
+    request.name = KeyNameForVolume(record.id);
+    absl::StatusOr<std::string> key_id = keys_->CreateKey(request);
+    if (!key_id.ok()) return Annotate(key_id.status(), what);
+    progress.key_created = true;
+    record.encryption_key_id = *key_id;
+    KeyConsumer consumer;
+    consumer.resource_id = record.id;
+    VOLCRYPT_RETURN_IF_ERROR(Annotate(keys_->AddConsumer(*key_id, consumer), what));
+    // 4. Record the key id.
+    VOLCRYPT_RETURN_IF_ERROR(store_->UpdateVolume(record, VolumeStatus::kCreating));
+    // 5. Backing volume and header.
+    absl::StatusOr<SecretBytes> key = keys_->GetKey(*key_id);
+    if (!key.ok()) return Annotate(key.status(), what);
+    VOLCRYPT_RETURN_IF_ERROR(Annotate(backend.Create(record.location, raw), what));
+    progress.backing_created = true;
+    if (!defer_format) {
+      VOLCRYPT_ASSIGN_OR_RETURN(
+          luks::LuksHeaderImage header,
+          luks::BuildHeaderImage(record.encryption, HexPassphrase(*key)));
+      VOLCRYPT_RETURN_IF_ERROR(Annotate(
+          backend.WriteLuksHeader(record.location, header,
+                                  record.encryption.sector_size, false),
+          what));
+    }
+    // 6. Available.
+    record.status = VolumeStatus::kAvailable;
+    return store_->UpdateVolume(record, VolumeStatus::kCreating);
+  }
+
+  absl::Status UndoCreate(const VolumeRecord& record, BlockBackend& backend,
+                          const CreateProgress& progress) {
+    if (progress.backing_created) {
+      absl::Status s = backend.Delete(record.location);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+    }
+    if (progress.key_created && !record.encryption_key_id.empty()) {
+      VOLCRYPT_RETURN_IF_ERROR(ForgetKey(record.id, record.encryption_key_id));
+    }
+    absl::Status s = store_->DeleteVolume(record.id);
+    return absl::IsNotFound(s) ? absl::OkStatus() : s;
+  }
+
+  // A create interrupted by a crash: the key id may not have been recorded,
+  // so keys are also found by name. The backing volume is ours only if a key
+  // was recorded (the backing volume is made after that step).
+  absl::Status UndoInterruptedCreate(const VolumeRecord& record) {
+    log_->Log(LogLevel::kWarning,
+              absl::StrCat("volume ", record.id,
+                           ": undoing a create interrupted in 'creating'"));
+    VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend* backend, BackendFor(record.location));
+    if (!record.encryption_key_id.empty()) {
+      absl::Status s = backend->Delete(record.location);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+      VOLCRYPT_RETURN_IF_ERROR(ForgetKey(record.id, record.encryption_key_id));
+    }
+    absl::StatusOr<std::vector<std::string>> named =
+        keys_->FindKeysByName(KeyNameForVolume(record.id));
+    if (named.ok()) {
+      for (const std::string& key_id : *named) {
+        if (key_id != record.encryption_key_id) {
+          VOLCRYPT_RETURN_IF_ERROR(ForgetKey(record.id, key_id));
+        }
+      }
+    } else if (named.status().code() != absl::StatusCode::kUnimplemented) {
+      return named.status();
+    }
+    absl::Status s = store_->DeleteVolume(record.id);
+    return absl::IsNotFound(s) ? absl::OkStatus() : s;
+  }
+
+  absl::Status FinishDelete(const VolumeRecord& record) {
+    VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend* backend, BackendFor(record.location));
+    // 2. Backing volume first: a key is never gone while its data exists.
+    absl::Status s = backend->Delete(record.location);
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      return Annotate(s, "delete volume " + record.id);
+    }
+    // 3. The key, unless another record still uses it.
+    if (!record.encryption_key_id.empty()) {
+      VOLCRYPT_ASSIGN_OR_RETURN(int refs,
+                                store_->CountKeyReferences(record.encryption_key_id));
+      if (refs <= 1) {
+        VOLCRYPT_RETURN_IF_ERROR(ForgetKey(record.id, record.encryption_key_id));
+      } else {
+        log_->Log(LogLevel::kInfo,
+                  absl::StrCat("volume ", record.id, ": key ",
+                               record.encryption_key_id, " kept, ", refs - 1,
+                               " other record(s) use it"));
+      }
+    }
+    // 4. The record.
+    s = store_->DeleteVolume(record.id);
+    return absl::IsNotFound(s) ? absl::OkStatus() : s;
+  }
+
+  // Removes the consumer and deletes the key; not-found is fine; a shared key
+  // (the fixed key) is never deleted.
+  absl::Status ForgetKey(const std::string& volume_id, const std::string& key_id) {
+    if (keys_->IsSharedKey(key_id)) return absl::OkStatus();
+    KeyConsumer consumer;
+    consumer.resource_id = volume_id;
+    absl::Status s = keys_->RemoveConsumer(key_id, consumer);
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    s = keys_->DeleteKey(key_id);
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    return absl::OkStatus();
+  }
+
+  // The payload offset of the volume's header; volcrypt's own offset for a
+  // volume not formatted yet.
+  absl::StatusOr<uint64_t> PayloadOffset(BlockBackend& backend,
+                                         const VolumeRecord& record) {
+    absl::StatusOr<luks::LuksHeaderImage> header =
+        backend.ReadLuksHeader(record.location);
+    if (header.ok()) return header->size();
+    if (header.status().code() == absl::StatusCode::kInvalidArgument) {
+      return PayloadOffsetBytes(record.encryption);
+    }
+    return header.status();
+  }
+
+  KeyManager* const keys_;
+  VolumeStore* const store_;
+  BlockBackend* const mapped_;
+  BlockBackend* const rbd_;
+  const std::string host_;
+  Logger* const log_;
+};
+
+VolumeService::VolumeService(const VolumeServiceOptions& options)
+    : impl_(std::make_unique<Impl>(options)) {}
+
+VolumeService::~VolumeService() = default;
+
+absl::StatusOr<std::unique_ptr<VolumeService>> VolumeService::Create(
+    const VolumeServiceOptions& options) {
+  if (options.keys == nullptr || options.store == nullptr) {
+    return absl::InvalidArgumentError(
+        "a volume service needs a key manager and a volume store");
+  }
+  if (options.mapped == nullptr && options.rbd == nullptr) {
+    return absl::InvalidArgumentError("a volume service needs a backend");
+  }
+  return std::unique_ptr<VolumeService>(new VolumeService(options));
+}
+
+absl::StatusOr<VolumeRecord> VolumeService::CreateVolume(
+    const CreateVolumeRequest& request) {
+  return impl_->CreateVolume(request);
+}
+absl::Status VolumeService::DeleteVolume(const std::string& id) {
+  return impl_->DeleteVolume(id);
+}
+absl::StatusOr<VolumeRecord> VolumeService::ExtendVolume(const std::string& id,
+                                                         uint64_t new_size) {
+  return impl_->ExtendVolume(id, new_size);
+}
+absl::StatusOr<AttachPlan> VolumeService::PlanAttach(
+    const std::string& id, const AttachPlanOptions& options) {
+  return impl_->PlanAttach(id, options);
+}
+absl::StatusOr<int> VolumeService::VerifyVolumeKey(const std::string& id) {
+  return impl_->VerifyVolumeKey(id);
+}
+absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
+  return impl_->Reconcile(grace_seconds);
+}
+const std::string& VolumeService::host() const { return impl_->host(); }
+
+}  // namespace volcrypt
