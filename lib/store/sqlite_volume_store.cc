@@ -28,6 +28,7 @@ const char* const kMigrations[] = {
       key_size INTEGER NOT NULL,
       sector_size INTEGER NOT NULL,
       kdf TEXT NOT NULL,
+      engine TEXT NOT NULL,
       encryption_key_id TEXT NOT NULL DEFAULT '',
       user_id TEXT NOT NULL DEFAULT '',
       project_id TEXT NOT NULL DEFAULT '',
@@ -58,7 +59,7 @@ constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 constexpr char kVolumeColumns[] =
     "id, host, backend, path, pool, image, size_bytes, encrypted, provider, "
-    "cipher, key_size, sector_size, kdf, encryption_key_id, user_id, "
+    "cipher, key_size, sector_size, kdf, engine, encryption_key_id, user_id, "
     "project_id, status, created_at, updated_at";
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
@@ -78,16 +79,18 @@ absl::StatusOr<VolumeRecord> ReadVolume(const SqliteStatement& row) {
   v.encryption.key_bits = static_cast<int>(row.Int(10));
   v.encryption.sector_size = static_cast<uint32_t>(row.Int(11));
   VOLCRYPT_ASSIGN_OR_RETURN(v.encryption.kdf, ParseKdfPolicy(row.Text(12)));
-  v.encryption_key_id = row.Text(13);
-  v.user_id = row.Text(14);
-  v.project_id = row.Text(15);
-  VOLCRYPT_ASSIGN_OR_RETURN(v.status, ParseVolumeStatus(row.Text(16)));
-  v.created_at = row.Int(17);
-  v.updated_at = row.Int(18);
+  VOLCRYPT_ASSIGN_OR_RETURN(v.encryption.engine,
+                            ParseEncryptionEngine(row.Text(13)));
+  v.encryption_key_id = row.Text(14);
+  v.user_id = row.Text(15);
+  v.project_id = row.Text(16);
+  VOLCRYPT_ASSIGN_OR_RETURN(v.status, ParseVolumeStatus(row.Text(17)));
+  v.created_at = row.Int(18);
+  v.updated_at = row.Int(19);
   return v;
 }
 
-// Binds columns 1..19 in kVolumeColumns order.
+// Binds columns 1..20 in kVolumeColumns order.
 void BindVolume(SqliteStatement& s, const VolumeRecord& v, int64_t created,
                 int64_t updated) {
   s.Bind(1, v.id).Bind(2, v.host)
@@ -101,10 +104,11 @@ void BindVolume(SqliteStatement& s, const VolumeRecord& v, int64_t created,
       .Bind(11, static_cast<int64_t>(v.encryption.key_bits))
       .Bind(12, static_cast<int64_t>(v.encryption.sector_size))
       .Bind(13, std::string(KdfPolicyName(v.encryption.kdf)))
-      .Bind(14, v.encryption_key_id).Bind(15, v.user_id)
-      .Bind(16, v.project_id)
-      .Bind(17, std::string(VolumeStatusName(v.status)))
-      .Bind(18, created).Bind(19, updated);
+      .Bind(14, std::string(EncryptionEngineName(v.encryption.engine)))
+      .Bind(15, v.encryption_key_id).Bind(16, v.user_id)
+      .Bind(17, v.project_id)
+      .Bind(18, std::string(VolumeStatusName(v.status)))
+      .Bind(19, created).Bind(20, updated);
 }
 
 class SqliteVolumeStore final : public VolumeStore {
@@ -138,7 +142,7 @@ class SqliteVolumeStore final : public VolumeStore {
     VOLCRYPT_ASSIGN_OR_RETURN(
         SqliteStatement s,
         db_->Prepare(absl::StrCat("INSERT INTO volumes (", kVolumeColumns,
-                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
+                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
     const int64_t now = Now();
     BindVolume(s, record, now, now);
     absl::Status r = s.Run();
@@ -199,7 +203,7 @@ class SqliteVolumeStore final : public VolumeStore {
     VOLCRYPT_ASSIGN_OR_RETURN(
         SqliteStatement s,
         db_->Prepare(absl::StrCat("REPLACE INTO volumes (", kVolumeColumns,
-                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
+                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
     BindVolume(s, record, current.created_at, Now());
     VOLCRYPT_RETURN_IF_ERROR(s.Run());
     return tx->Commit();

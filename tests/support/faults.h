@@ -1,0 +1,169 @@
+// Fault injection: forwarding wrappers around REAL components (a real
+// FileKeyManager, MappedBackend, SQLite store) that fail, or kill the
+// process, at a chosen call. Named "Faulty*": they are fakes for faults only,
+// never stand-ins for a component.
+#ifndef VOLCRYPT_TESTS_SUPPORT_FAULTS_H_
+#define VOLCRYPT_TESTS_SUPPORT_FAULTS_H_
+
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "volcrypt/block_backend.h"
+#include "volcrypt/key_manager.h"
+#include "volcrypt/volume_store.h"
+
+namespace volcrypt {
+namespace testing {
+
+// Decides, per named operation, whether the next call fails or dies.
+class FaultPlan {
+ public:
+  enum class Action { kFail, kCrash };
+  // The `nth` call (1-based) of `op` fails with Unavailable, or _exit()s.
+  void Inject(const std::string& op, int nth, Action action) {
+    faults_[op] = {nth, action};
+  }
+  // Called by the wrappers before forwarding.
+  absl::Status Before(const std::string& op) {
+    int& n = calls_[op];
+    ++n;
+    auto it = faults_.find(op);
+    if (it == faults_.end() || it->second.first != n) return absl::OkStatus();
+    if (it->second.second == Action::kCrash) _exit(42);  // a kill, no cleanup
+    return absl::UnavailableError("injected fault in " + op);
+  }
+  int calls(const std::string& op) const {
+    auto it = calls_.find(op);
+    return it == calls_.end() ? 0 : it->second;
+  }
+
+ private:
+  std::map<std::string, std::pair<int, Action>> faults_;
+  std::map<std::string, int> calls_;
+};
+
+#define VOLCRYPT_FAULT_POINT(op) \
+  do {                           \
+    absl::Status f_ = plan_->Before(op); \
+    if (!f_.ok()) return f_;     \
+  } while (0)
+
+class FaultyKeyManager : public KeyManager {
+ public:
+  FaultyKeyManager(KeyManager* real, FaultPlan* plan) : real_(real), plan_(plan) {}
+  absl::StatusOr<std::string> CreateKey(const KeyRequest& r) override {
+    VOLCRYPT_FAULT_POINT("keys.CreateKey");
+    return real_->CreateKey(r);
+  }
+  absl::StatusOr<std::string> StoreKey(const SecretBytes& k, const KeyRequest& r) override {
+    VOLCRYPT_FAULT_POINT("keys.StoreKey");
+    return real_->StoreKey(k, r);
+  }
+  absl::StatusOr<SecretBytes> GetKey(const std::string& id) override {
+    VOLCRYPT_FAULT_POINT("keys.GetKey");
+    return real_->GetKey(id);
+  }
+  absl::Status DeleteKey(const std::string& id) override {
+    VOLCRYPT_FAULT_POINT("keys.DeleteKey");
+    return real_->DeleteKey(id);
+  }
+  absl::StatusOr<std::vector<std::string>> FindKeysByName(const std::string& n) override {
+    return real_->FindKeysByName(n);
+  }
+  absl::Status AddConsumer(const std::string& id, const KeyConsumer& c) override {
+    VOLCRYPT_FAULT_POINT("keys.AddConsumer");
+    return real_->AddConsumer(id, c);
+  }
+  bool IsSharedKey(const std::string& id) const override { return real_->IsSharedKey(id); }
+
+ private:
+  KeyManager* real_;
+  FaultPlan* plan_;
+};
+
+class FaultyBackend : public BlockBackend {
+ public:
+  FaultyBackend(BlockBackend* real, FaultPlan* plan) : real_(real), plan_(plan) {}
+  BackendKind kind() const override { return real_->kind(); }
+  absl::Status Create(const VolumeLocation& w, uint64_t raw) override {
+    VOLCRYPT_FAULT_POINT("backend.Create");
+    return real_->Create(w, raw);
+  }
+  absl::Status Delete(const VolumeLocation& w) override {
+    VOLCRYPT_FAULT_POINT("backend.Delete");
+    return real_->Delete(w);
+  }
+  absl::Status Resize(const VolumeLocation& w, uint64_t raw) override {
+    VOLCRYPT_FAULT_POINT("backend.Resize");
+    return real_->Resize(w, raw);
+  }
+  absl::StatusOr<VolumeStat> Stat(const VolumeLocation& w) override { return real_->Stat(w); }
+  absl::StatusOr<luks::ContentProbe> Probe(const VolumeLocation& w) override {
+    return real_->Probe(w);
+  }
+  absl::Status WriteLuksHeader(const VolumeLocation& w, const luks::LuksHeaderImage& i,
+                               uint32_t s, bool f) override {
+    VOLCRYPT_FAULT_POINT("backend.WriteLuksHeader");
+    return real_->WriteLuksHeader(w, i, s, f);
+  }
+  absl::StatusOr<luks::LuksHeaderImage> ReadLuksHeader(const VolumeLocation& w) override {
+    return real_->ReadLuksHeader(w);
+  }
+  absl::StatusOr<DiskSource> DescribeDisk(const VolumeLocation& w) override {
+    return real_->DescribeDisk(w);
+  }
+
+ private:
+  BlockBackend* real_;
+  FaultPlan* plan_;
+};
+
+class FaultyStore : public VolumeStore {
+ public:
+  FaultyStore(VolumeStore* real, FaultPlan* plan) : real_(real), plan_(plan) {}
+  absl::Status CreateVolume(const VolumeRecord& r) override {
+    VOLCRYPT_FAULT_POINT("store.CreateVolume");
+    return real_->CreateVolume(r);
+  }
+  absl::StatusOr<VolumeRecord> GetVolume(const std::string& id) override {
+    return real_->GetVolume(id);
+  }
+  absl::StatusOr<std::vector<VolumeRecord>> ListVolumes(const VolumeFilter& f) override {
+    return real_->ListVolumes(f);
+  }
+  absl::Status UpdateVolume(const VolumeRecord& r, VolumeStatus e) override {
+    VOLCRYPT_FAULT_POINT("store.UpdateVolume");
+    return real_->UpdateVolume(r, e);
+  }
+  absl::Status DeleteVolume(const std::string& id) override {
+    VOLCRYPT_FAULT_POINT("store.DeleteVolume");
+    return real_->DeleteVolume(id);
+  }
+  absl::Status CreateSnapshot(const SnapshotRecord& s) override { return real_->CreateSnapshot(s); }
+  absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(const std::string& v) override {
+    return real_->ListSnapshots(v);
+  }
+  absl::Status DeleteSnapshot(const std::string& id) override { return real_->DeleteSnapshot(id); }
+  absl::Status CreateBackup(const BackupRecord& b) override { return real_->CreateBackup(b); }
+  absl::StatusOr<std::vector<BackupRecord>> ListBackups(const std::string& h) override {
+    return real_->ListBackups(h);
+  }
+  absl::Status DeleteBackup(const std::string& id) override { return real_->DeleteBackup(id); }
+  absl::StatusOr<int> CountKeyReferences(const std::string& k) override {
+    return real_->CountKeyReferences(k);
+  }
+
+ private:
+  VolumeStore* real_;
+  FaultPlan* plan_;
+};
+
+#undef VOLCRYPT_FAULT_POINT
+
+}  // namespace testing
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_TESTS_SUPPORT_FAULTS_H_

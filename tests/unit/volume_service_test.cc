@@ -1,0 +1,373 @@
+// The orchestration layer over real components (FileKeyManager, SQLite,
+// MappedBackend on files), with faults and crashes injected at every step.
+#include "volcrypt/volume_service.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/faults.h"
+#include "tests/support/test_support.h"
+#include "volcrypt/file_key_manager.h"
+#include "volcrypt/fixed_key_manager.h"
+#include "volcrypt/luks.h"
+#include "volcrypt/mapped_backend.h"
+#include "volcrypt/size_rule.h"
+
+namespace volcrypt {
+namespace {
+
+using ::volcrypt::testing::FaultPlan;
+using ::volcrypt::testing::FaultyBackend;
+using ::volcrypt::testing::FaultyKeyManager;
+using ::volcrypt::testing::FaultyStore;
+using ::volcrypt::testing::ReadFileOrDie;
+using ::volcrypt::testing::StatusIs;
+using ::volcrypt::testing::StatusIsWith;
+using ::volcrypt::testing::TempDir;
+
+constexpr uint64_t kSize = 16 << 20;
+
+class VolumeServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    master_ = SecretBytes::Random(32).value();
+    Reopen();
+  }
+
+  // (Re)opens every component, as a new process would.
+  void Reopen() {
+    service_.reset();
+    keys_ = std::move(NewFileKeyManager(tmp_.File("keys"), master_.Clone(), nullptr).value());
+    store_ = std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db")).value());
+    backend_ = NewMappedBackend();
+    plan_ = FaultPlan();
+    faulty_keys_ = std::make_unique<FaultyKeyManager>(keys_.get(), &plan_);
+    faulty_store_ = std::make_unique<FaultyStore>(store_.get(), &plan_);
+    faulty_backend_ = std::make_unique<FaultyBackend>(backend_.get(), &plan_);
+    VolumeServiceOptions o;
+    o.keys = faulty_keys_.get();
+    o.store = faulty_store_.get();
+    o.mapped = faulty_backend_.get();
+    o.host = "host-a";
+    o.logger = NullLogger();
+    service_ = std::move(VolumeService::Create(o).value());
+  }
+
+  CreateVolumeRequest Request(const std::string& id) {
+    CreateVolumeRequest r;
+    r.id = id;
+    r.location = VolumeLocation::Path(tmp_.File(id));
+    r.size_bytes = kSize;
+    return r;
+  }
+
+  int KeyFiles() {
+    int n = 0;
+    DIR* d = opendir(tmp_.File("keys").c_str());
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() > 4 && name.substr(name.size() - 4) == ".key") ++n;
+    }
+    closedir(d);
+    return n;
+  }
+  int Records() { return static_cast<int>(store_->ListVolumes({})->size()); }
+  bool Exists(const std::string& id) { return access(tmp_.File(id).c_str(), F_OK) == 0; }
+
+  // Nothing of volume `id` is left: no record, no key, no backing file.
+  void ExpectNothingLeft(const std::string& id) {
+    EXPECT_EQ(Records(), 0);
+    EXPECT_EQ(KeyFiles(), 0);
+    EXPECT_FALSE(Exists(id));
+  }
+
+  TempDir tmp_;
+  SecretBytes master_;
+  std::unique_ptr<KeyManager> keys_;
+  std::unique_ptr<VolumeStore> store_;
+  std::unique_ptr<BlockBackend> backend_;
+  FaultPlan plan_;
+  std::unique_ptr<FaultyKeyManager> faulty_keys_;
+  std::unique_ptr<FaultyStore> faulty_store_;
+  std::unique_ptr<FaultyBackend> faulty_backend_;
+  std::unique_ptr<VolumeService> service_;
+};
+
+TEST_F(VolumeServiceTest, CreateMakesAnAvailableVolumeItsKeyUnlocks) {
+  absl::StatusOr<VolumeRecord> v = service_->CreateVolume(Request("v1"));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->status, VolumeStatus::kAvailable);
+  EXPECT_EQ(v->host, "host-a");
+  VOLCRYPT_EXPECT_OK(ValidateKeyId(v->encryption_key_id));
+  EXPECT_EQ(store_->GetVolume("v1")->encryption_key_id, v->encryption_key_id);
+  EXPECT_EQ(*service_->VerifyVolumeKey("v1"), 0);
+  absl::StatusOr<luks::LuksInfo> info = luks::Inspect(tmp_.File("v1"));
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->payload_bytes, kSize);
+  EXPECT_EQ(info->keyslots[0].iterations, 1000u);
+}
+
+TEST_F(VolumeServiceTest, GeneratesAnIdWhenNoneIsGiven) {
+  CreateVolumeRequest r = Request("ignored");
+  r.id.clear();
+  absl::StatusOr<VolumeRecord> v = service_->CreateVolume(r);
+  ASSERT_TRUE(v.ok()) << v.status();
+  VOLCRYPT_EXPECT_OK(ValidateKeyId(v->id));
+}
+
+TEST_F(VolumeServiceTest, BadRequestsCreateNothing) {
+  CreateVolumeRequest r = Request("v1");
+  r.id = "../etc";
+  EXPECT_THAT(service_->CreateVolume(r), StatusIs(absl::StatusCode::kInvalidArgument));
+  r = Request("v1");
+  r.size_bytes = 0;
+  EXPECT_THAT(service_->CreateVolume(r), StatusIs(absl::StatusCode::kInvalidArgument));
+  r = Request("v1");
+  r.size_bytes = 1000;
+  EXPECT_THAT(service_->CreateVolume(r), StatusIs(absl::StatusCode::kInvalidArgument));
+  r = Request("v1");
+  r.encryption.format = LuksFormat::kLuks2;
+  EXPECT_THAT(service_->CreateVolume(r), StatusIsWith(absl::StatusCode::kInvalidArgument, "LUKS1"));
+  r = Request("v1");
+  r.encryption.key_bits = 192;
+  EXPECT_THAT(service_->CreateVolume(r), StatusIs(absl::StatusCode::kInvalidArgument));
+  r = Request("v1");
+  r.location = VolumeLocation::Path("relative/path");
+  EXPECT_THAT(service_->CreateVolume(r), StatusIs(absl::StatusCode::kInvalidArgument));
+  r = Request("v1");
+  r.encryption.engine = EncryptionEngine::kLibrbd;
+  EXPECT_THAT(service_->CreateVolume(r), StatusIsWith(absl::StatusCode::kInvalidArgument, "rbd"));
+  r.location = VolumeLocation::Rbd("pool", "image");
+  r.encryption.format = LuksFormat::kLuks2;
+  r.encryption.engine = EncryptionEngine::kQemu;
+  EXPECT_THAT(service_->CreateVolume(r), StatusIsWith(absl::StatusCode::kInvalidArgument, "LUKS1"));
+  r.encryption.engine = EncryptionEngine::kLibrbd;
+  EXPECT_THAT(service_->CreateVolume(r), StatusIsWith(absl::StatusCode::kFailedPrecondition, "rbd backend"));
+  ExpectNothingLeft("v1");
+}
+
+TEST_F(VolumeServiceTest, ExistingTargetOrIdIsAlreadyExists) {
+  ASSERT_TRUE(service_->CreateVolume(Request("v1")).ok());
+  const std::string before = ReadFileOrDie(tmp_.File("v1"));
+  EXPECT_THAT(service_->CreateVolume(Request("v1")), StatusIs(absl::StatusCode::kAlreadyExists));
+  CreateVolumeRequest r = Request("v2");
+  r.location = VolumeLocation::Path(tmp_.File("v1"));
+  EXPECT_THAT(service_->CreateVolume(r), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(ReadFileOrDie(tmp_.File("v1")), before);
+  EXPECT_EQ(Records(), 1);
+  EXPECT_EQ(KeyFiles(), 1);
+}
+
+// A failure at any step of create leaves nothing behind.
+class CreateFaultTest : public VolumeServiceTest,
+                        public ::testing::WithParamInterface<std::pair<const char*, int>> {};
+
+TEST_P(CreateFaultTest, FailureAtEveryStepRollsBackEverything) {
+  plan_.Inject(GetParam().first, GetParam().second, FaultPlan::Action::kFail);
+  absl::StatusOr<VolumeRecord> v = service_->CreateVolume(Request("v1"));
+  EXPECT_THAT(v, StatusIsWith(absl::StatusCode::kUnavailable, "injected"));
+  ExpectNothingLeft("v1");
+}
+
+// A crash (the process dies, no rollback) at any step: Reconcile undoes it.
+TEST_P(CreateFaultTest, CrashAtEveryStepIsUndoneByReconcile) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    plan_.Inject(GetParam().first, GetParam().second, FaultPlan::Action::kCrash);
+    (void)service_->CreateVolume(Request("v1"));
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 42) << "the crash point was not reached";
+  Reopen();
+  absl::StatusOr<int> acted = service_->Reconcile(/*grace_seconds=*/0);
+  ASSERT_TRUE(acted.ok()) << acted.status();
+  EXPECT_LE(*acted, 1);
+  ExpectNothingLeft("v1");
+  // And the volume can then be created for real.
+  EXPECT_TRUE(service_->CreateVolume(Request("v1")).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryStep, CreateFaultTest,
+    ::testing::Values(std::make_pair("store.CreateVolume", 1),
+                      std::make_pair("keys.CreateKey", 1),
+                      std::make_pair("keys.AddConsumer", 1),
+                      std::make_pair("store.UpdateVolume", 1),
+                      std::make_pair("keys.GetKey", 1),
+                      std::make_pair("backend.Create", 1),
+                      std::make_pair("backend.WriteLuksHeader", 1),
+                      std::make_pair("store.UpdateVolume", 2)),
+    [](const ::testing::TestParamInfo<std::pair<const char*, int>>& p) {
+      std::string name = std::string(p.param.first) + "_" + std::to_string(p.param.second);
+      for (char& c : name) if (c == '.') c = '_';
+      return name;
+    });
+
+TEST_F(VolumeServiceTest, ReconcileLeavesRecentCreatesAlone) {
+  VolumeRecord r;
+  r.id = "busy";
+  r.host = "host-a";
+  r.location = VolumeLocation::Path(tmp_.File("busy"));
+  r.size_bytes = kSize;
+  r.status = VolumeStatus::kCreating;
+  ASSERT_TRUE(store_->CreateVolume(r).ok());
+  EXPECT_EQ(*service_->Reconcile(3600), 0);
+  EXPECT_EQ(Records(), 1);
+}
+
+TEST_F(VolumeServiceTest, DeleteRemovesVolumeKeyAndRecord) {
+  ASSERT_TRUE(service_->CreateVolume(Request("v1")).ok());
+  VOLCRYPT_ASSERT_OK(service_->DeleteVolume("v1"));
+  ExpectNothingLeft("v1");
+  EXPECT_THAT(service_->DeleteVolume("v1"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+class DeleteFaultTest : public VolumeServiceTest,
+                        public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(DeleteFaultTest, FailedDeleteNeverLosesTheKeyOfExistingDataAndRerunFinishes) {
+  absl::StatusOr<VolumeRecord> v = service_->CreateVolume(Request("v1"));
+  ASSERT_TRUE(v.ok());
+  plan_.Inject(GetParam(), plan_.calls(GetParam()) + 1, FaultPlan::Action::kFail);
+  EXPECT_THAT(service_->DeleteVolume("v1"), StatusIs(absl::StatusCode::kUnavailable));
+  // Promise 1: while the data exists, its key exists.
+  if (Exists("v1")) {
+    EXPECT_TRUE(keys_->GetKey(v->encryption_key_id).ok());
+  }
+  EXPECT_EQ(store_->GetVolume("v1")->status, VolumeStatus::kDeleting);
+  VOLCRYPT_ASSERT_OK(service_->DeleteVolume("v1"));
+  ExpectNothingLeft("v1");
+}
+
+TEST_P(DeleteFaultTest, CrashedDeleteIsFinishedByReconcile) {
+  ASSERT_TRUE(service_->CreateVolume(Request("v1")).ok());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    plan_.Inject(GetParam(), plan_.calls(GetParam()) + 1, FaultPlan::Action::kCrash);
+    (void)service_->DeleteVolume("v1");
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 42);
+  Reopen();
+  EXPECT_EQ(*service_->Reconcile(0), 1);
+  ExpectNothingLeft("v1");
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStep, DeleteFaultTest,
+                         ::testing::Values("backend.Delete", "keys.DeleteKey",
+                                           "store.DeleteVolume"),
+                         [](const ::testing::TestParamInfo<const char*>& p) {
+                           std::string name = p.param;
+                           for (char& c : name) if (c == '.') c = '_';
+                           return name;
+                         });
+
+TEST_F(VolumeServiceTest, DeleteRefusesAttachedOrSnapshottedVolumes) {
+  absl::StatusOr<VolumeRecord> v = service_->CreateVolume(Request("v1"));
+  ASSERT_TRUE(v.ok());
+  ASSERT_TRUE(store_->CreateSnapshot({"s1", "v1", v->encryption_key_id, "available", 0}).ok());
+  EXPECT_THAT(service_->DeleteVolume("v1"), StatusIsWith(absl::StatusCode::kFailedPrecondition, "snapshot"));
+  ASSERT_TRUE(store_->DeleteSnapshot("s1").ok());
+  VolumeRecord attached = *v;
+  attached.status = VolumeStatus::kInUse;
+  ASSERT_TRUE(store_->UpdateVolume(attached, VolumeStatus::kAvailable).ok());
+  EXPECT_THAT(service_->DeleteVolume("v1"), StatusIsWith(absl::StatusCode::kFailedPrecondition, "in-use"));
+  EXPECT_TRUE(Exists("v1"));
+  EXPECT_EQ(KeyFiles(), 1);
+}
+
+TEST_F(VolumeServiceTest, DeleteKeepsAKeyOtherRecordsStillUse) {
+  absl::StatusOr<VolumeRecord> v = service_->CreateVolume(Request("v1"));
+  ASSERT_TRUE(v.ok());
+  BackupRecord b{"b1", "v1", "host-a", v->encryption_key_id, "", "", "available", 0};
+  ASSERT_TRUE(store_->CreateBackup(b).ok());
+  VOLCRYPT_ASSERT_OK(service_->DeleteVolume("v1"));
+  EXPECT_TRUE(keys_->GetKey(v->encryption_key_id).ok());
+}
+
+TEST_F(VolumeServiceTest, FixedKeyVolumesShareTheNeverDeletedKey) {
+  auto fixed = NewFixedKeyManager(SecretBytes::Random(32).value(), NullLogger());
+  VolumeServiceOptions o;
+  o.keys = fixed.get();
+  o.store = store_.get();
+  o.mapped = backend_.get();
+  o.host = "host-a";
+  o.logger = NullLogger();
+  auto service = std::move(VolumeService::Create(o).value());
+  ASSERT_TRUE(service->CreateVolume(Request("a")).ok());
+  ASSERT_TRUE(service->CreateVolume(Request("b")).ok());
+  EXPECT_EQ(store_->GetVolume("a")->encryption_key_id, kFixedKeyId);
+  VOLCRYPT_ASSERT_OK(service->DeleteVolume("a"));
+  VOLCRYPT_ASSERT_OK(service->DeleteVolume("b"));
+  EXPECT_TRUE(fixed->GetKey(kFixedKeyId).ok());
+}
+
+TEST_F(VolumeServiceTest, ExtendGivesExactlyTheUsableSizeAsked) {
+  ASSERT_TRUE(service_->CreateVolume(Request("v1")).ok());
+  absl::StatusOr<VolumeRecord> v = service_->ExtendVolume("v1", 3 * kSize);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->size_bytes, 3 * kSize);
+  EXPECT_EQ(luks::Inspect(tmp_.File("v1"))->payload_bytes, 3 * kSize);
+  EXPECT_THAT(service_->ExtendVolume("v1", kSize), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(service_->ExtendVolume("nope", kSize), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(VolumeServiceTest, FailedExtendRestoresStatusAndSize) {
+  ASSERT_TRUE(service_->CreateVolume(Request("v1")).ok());
+  plan_.Inject("backend.Resize", 1, FaultPlan::Action::kFail);
+  EXPECT_THAT(service_->ExtendVolume("v1", 2 * kSize), StatusIs(absl::StatusCode::kUnavailable));
+  absl::StatusOr<VolumeRecord> v = store_->GetVolume("v1");
+  EXPECT_EQ(v->status, VolumeStatus::kAvailable);
+  EXPECT_EQ(v->size_bytes, kSize);
+  EXPECT_EQ(luks::Inspect(tmp_.File("v1"))->payload_bytes, kSize);
+}
+
+TEST_F(VolumeServiceTest, AttachPlanCarriesThePassphraseOnlyOutsideTheXml) {
+  absl::StatusOr<VolumeRecord> v = service_->CreateVolume(Request("v1"));
+  ASSERT_TRUE(v.ok());
+  absl::StatusOr<AttachPlan> plan = service_->PlanAttach("v1", {});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  SecretBytes key = *keys_->GetKey(v->encryption_key_id);
+  EXPECT_TRUE(plan->passphrase.Equals(HexPassphrase(key)));
+  EXPECT_EQ(plan->secret_uuid, v->encryption_key_id);
+  const std::string hex(plan->passphrase.char_data(), plan->passphrase.size());
+  EXPECT_EQ(plan->secret_xml.find(hex), std::string::npos);
+  EXPECT_EQ(plan->disk_xml.find(hex), std::string::npos);
+  EXPECT_NE(plan->disk_xml.find(tmp_.File("v1")), std::string::npos);
+  EXPECT_FALSE(plan->formatted_now);
+}
+
+TEST_F(VolumeServiceTest, DeferredFormatHappensAtFirstAttachOnlyOnce) {
+  CreateVolumeRequest r = Request("v1");
+  r.defer_format = true;
+  ASSERT_TRUE(service_->CreateVolume(r).ok());
+  EXPECT_EQ(luks::ProbeContent(tmp_.File("v1"))->kind, luks::ContentKind::kNoSignature);
+  absl::StatusOr<AttachPlan> first = service_->PlanAttach("v1", {});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->formatted_now);
+  const std::string header = ReadFileOrDie(tmp_.File("v1"));
+  absl::StatusOr<AttachPlan> second = service_->PlanAttach("v1", {});
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->formatted_now);
+  EXPECT_EQ(ReadFileOrDie(tmp_.File("v1")), header);
+  EXPECT_EQ(*service_->VerifyVolumeKey("v1"), 0);
+}
+
+TEST_F(VolumeServiceTest, AttachPlanNeedsItsKey) {
+  absl::StatusOr<VolumeRecord> v = service_->CreateVolume(Request("v1"));
+  ASSERT_TRUE(v.ok());
+  ASSERT_TRUE(keys_->DeleteKey(v->encryption_key_id).ok());
+  EXPECT_THAT(service_->PlanAttach("v1", {}), StatusIsWith(absl::StatusCode::kNotFound, "v1"));
+}
+
+}  // namespace
+}  // namespace volcrypt
