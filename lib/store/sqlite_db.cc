@@ -1,6 +1,10 @@
 #include "lib/store/sqlite_db.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "volcrypt/errors.h"
@@ -79,6 +83,14 @@ bool SqliteStatement::IsNull(int col) const {
 }
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
+  // Private from the start: SQLite would create it 0644 (less the umask).
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    return StatusFromErrno(err, absl::StrCat(path, ": cannot open volume database: ",
+                                             strerror(err)));
+  }
+  close(fd);
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db,

@@ -112,7 +112,7 @@ class VolumeService::Impl {
     VOLCRYPT_RETURN_IF_ERROR(store_->CreateVolume(record));
     CreateProgress progress;
     absl::Status s = CreateSteps(record, *backend, raw, req.defer_format, progress);
-    if (s.ok()) return record;
+    if (s.ok()) return store_->GetVolume(record.id);
     absl::Status undo = UndoCreate(record, *backend, progress);
     if (!undo.ok()) {
       log_->Log(LogLevel::kError,
@@ -179,7 +179,7 @@ class VolumeService::Impl {
     absl::Status saved = store_->UpdateVolume(record, VolumeStatus::kExtending);
     if (!s.ok()) return Annotate(s, "extend volume " + id);
     VOLCRYPT_RETURN_IF_ERROR(saved);
-    return record;
+    return store_->GetVolume(id);
   }
 
   absl::StatusOr<AttachPlan> PlanAttach(const std::string& id,

@@ -1,0 +1,34 @@
+// A small command-line parser for the volcrypt CLI: "--name value" and
+// "--flag" options in any position, positional words in order.
+#ifndef VOLCRYPT_EXAMPLES_CLI_ARGS_H_
+#define VOLCRYPT_EXAMPLES_CLI_ARGS_H_
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace volcrypt_cli {
+
+class Args {
+ public:
+  // `flags` take no value; every other --option takes the next word.
+  // Returns false (with `error` set) for an option without its value.
+  bool Parse(int argc, char** argv, const std::set<std::string>& flags,
+             std::string* error);
+
+  std::optional<std::string> Get(const std::string& name) const;
+  bool Has(const std::string& name) const { return options_.count(name) != 0; }
+  const std::vector<std::string>& positional() const { return positional_; }
+  // Options given that are not in `known`: for a clear usage error.
+  std::vector<std::string> Unknown(const std::set<std::string>& known) const;
+
+ private:
+  std::map<std::string, std::string> options_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace volcrypt_cli
+
+#endif  // VOLCRYPT_EXAMPLES_CLI_ARGS_H_

@@ -1,0 +1,72 @@
+#include "examples/cli/json_output.h"
+
+#include <ctime>
+#include <string>
+
+namespace volcrypt_cli {
+namespace {
+
+std::string Iso8601(int64_t seconds) {
+  const std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm = {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json VolumeJson(const volcrypt::VolumeRecord& v) {
+  using volcrypt::BackendKind;
+  nlohmann::json location;
+  if (v.location.kind == BackendKind::kMapped) {
+    location["path"] = v.location.path;
+  } else {
+    location["pool"] = v.location.pool;
+    location["image"] = v.location.image;
+  }
+  return {
+      {"id", v.id},
+      {"status", std::string(volcrypt::VolumeStatusName(v.status))},
+      {"host", v.host},
+      {"size_bytes", v.size_bytes},
+      {"backend", std::string(volcrypt::BackendKindName(v.location.kind))},
+      {"location", location},
+      {"encrypted", v.encrypted},
+      {"encryption_key_id", v.encryption_key_id},
+      {"encryption",
+       {{"provider", v.encryption.format == volcrypt::LuksFormat::kLuks1 ? "luks" : "luks2"},
+        {"cipher", v.encryption.cipher},
+        {"key_size", v.encryption.key_bits},
+        {"control_location", "front-end"},
+        {"sector_size", v.encryption.sector_size},
+        {"kdf", std::string(volcrypt::KdfPolicyName(v.encryption.kdf))},
+        {"engine", std::string(volcrypt::EncryptionEngineName(v.encryption.engine))}}},
+      {"user_id", v.user_id},
+      {"project_id", v.project_id},
+      {"created_at", Iso8601(v.created_at)},
+      {"updated_at", Iso8601(v.updated_at)},
+  };
+}
+
+nlohmann::json LuksInfoJson(const volcrypt::luks::LuksInfo& info) {
+  nlohmann::json slots = nlohmann::json::array();
+  for (const auto& k : info.keyslots) {
+    slots.push_back({{"slot", k.slot}, {"pbkdf", k.pbkdf}, {"iterations", k.iterations}});
+  }
+  return {
+      {"version", info.format == volcrypt::LuksFormat::kLuks1 ? 1 : 2},
+      {"cipher", info.cipher},
+      {"volume_key_bits", info.volume_key_bits},
+      {"key_size", info.key_bits},
+      {"payload_offset_bytes", info.payload_offset_bytes},
+      {"sector_size", info.sector_size},
+      {"uuid", info.uuid},
+      {"keyslots", slots},
+      {"device_bytes", info.device_bytes},
+      {"payload_bytes", info.payload_bytes},
+  };
+}
+
+}  // namespace volcrypt_cli

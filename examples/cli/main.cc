@@ -1,0 +1,304 @@
+// volcrypt: the operator's command-line tool, a thin layer over the public
+// C++ API (VolumeService and friends). Run `volcrypt help` for usage.
+// Exit codes: 0 done, 1 the operation failed, 2 a usage error. Errors are one
+// line on stderr naming what failed. Key bytes are never printed, except
+// `volume passphrase`, which writes to a pipe or file only, never a terminal.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "examples/cli/args.h"
+#include "examples/cli/json_output.h"
+#include "volcrypt/file_key_manager.h"
+#include "volcrypt/fixed_key_manager.h"
+#include "volcrypt/luks.h"
+#include "volcrypt/mapped_backend.h"
+#include "volcrypt/size_rule.h"
+#include "volcrypt/volume_service.h"
+
+namespace volcrypt_cli {
+namespace {
+
+using namespace volcrypt;
+
+constexpr char kUsage[] = R"(usage: volcrypt [GLOBAL OPTIONS] COMMAND ...
+
+Global options:
+  --state-dir DIR        default for the three below: /var/lib/volcrypt as root,
+                         else $XDG_STATE_HOME/volcrypt (~/.local/state/volcrypt)
+  --db PATH              volume database (SQLite)          [STATE/volumes.db]
+  --keys DIR --master-key FILE
+                         file key manager: directory and 32-byte master key
+                         (raw or 64 hex chars)  [STATE/keys, STATE/master.key,
+                         the master key generated 0600 on first use]
+  --fixed-key-file FILE  castellan's fixed key (hex), instead of --keys
+  --host NAME            this host's name                  [the system's]
+
+Commands:
+  volume create --backend mapped --path PATH --size SIZE [--format luks1|luks2]
+                [--cipher C] [--key-size BITS] [--id ID] [--defer-format]
+                [--kdf machine-key|passphrase] [--user-id U] [--project-id P]
+  volume show ID          volume list          volume delete ID
+  volume extend ID SIZE   volume verify ID     reconcile [--grace SECONDS]
+  volume passphrase ID    write the volume's LUKS passphrase to stdout, which
+                          must be a pipe or a file, never a terminal
+  attach-xml ID [--target DEV] [--bus BUS] [--ephemeral]
+                          print the libvirt secret XML and disk XML
+  luks inspect PATH       header facts as JSON
+SIZE takes K, M, G, T suffixes (binary units).
+)";
+
+constexpr int kFailed = 1;
+constexpr int kUsageError = 2;
+
+int Fail(const std::string& what, const absl::Status& s) {
+  std::fprintf(stderr, "volcrypt: %s: %s\n", what.c_str(),
+               std::string(s.message()).c_str());
+  return kFailed;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "volcrypt: %s (see 'volcrypt help')\n", message.c_str());
+  return kUsageError;
+}
+
+std::string DefaultStateDir() {
+  if (geteuid() == 0) return "/var/lib/volcrypt";
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
+    return std::string(xdg) + "/volcrypt";
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.local/state/volcrypt";
+}
+
+// Everything a command needs, opened from the global options.
+struct Context {
+  std::unique_ptr<KeyManager> keys;
+  std::unique_ptr<VolumeStore> store;
+  std::unique_ptr<BlockBackend> mapped;
+  std::unique_ptr<VolumeService> service;
+};
+
+absl::StatusOr<Context> OpenContext(const Args& args) {
+  const std::string state = args.Get("state-dir").value_or(DefaultStateDir());
+  const bool explicit_paths = args.Has("db") &&
+                              (args.Has("fixed-key-file") || args.Has("keys"));
+  if (!explicit_paths && mkdir(state.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::PermissionDeniedError("cannot create state directory " + state);
+  }
+  Context c;
+  if (auto fixed = args.Get("fixed-key-file")) {
+    absl::StatusOr<SecretBytes> key = ReadFixedKeyFile(*fixed);
+    if (!key.ok()) return key.status();
+    c.keys = NewFixedKeyManager(std::move(*key), nullptr);
+  } else {
+    const std::string master_path = args.Get("master-key").value_or(state + "/master.key");
+    absl::StatusOr<SecretBytes> master = ReadMasterKeyFile(master_path);
+    if (absl::IsNotFound(master.status()) && !args.Has("master-key")) {
+      master = CreateMasterKeyFile(master_path);  // first use of the defaults
+    }
+    if (!master.ok()) return master.status();
+    absl::StatusOr<std::unique_ptr<KeyManager>> keys = NewFileKeyManager(
+        args.Get("keys").value_or(state + "/keys"), std::move(*master), nullptr);
+    if (!keys.ok()) return keys.status();
+    c.keys = std::move(*keys);
+  }
+  absl::StatusOr<std::unique_ptr<VolumeStore>> store =
+      OpenSqliteVolumeStore(args.Get("db").value_or(state + "/volumes.db"));
+  if (!store.ok()) return store.status();
+  c.store = std::move(*store);
+  c.mapped = NewMappedBackend();
+  VolumeServiceOptions o;
+  o.keys = c.keys.get();
+  o.store = c.store.get();
+  o.mapped = c.mapped.get();
+  o.host = args.Get("host").value_or("");
+  absl::StatusOr<std::unique_ptr<VolumeService>> service = VolumeService::Create(o);
+  if (!service.ok()) return service.status();
+  c.service = std::move(*service);
+  return c;
+}
+
+void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+int VolumeCreate(const Args& args, Context& c) {
+  if (args.Get("backend").value_or("mapped") != "mapped") {
+    return Usage("--backend " + *args.Get("backend") +
+                 " is not available in this build (use mapped)");
+  }
+  auto path = args.Get("path");
+  auto size = args.Get("size");
+  if (!path || !size) return Usage("volume create needs --path and --size");
+  CreateVolumeRequest req;
+  req.id = args.Get("id").value_or("");
+  req.location = VolumeLocation::Path(*path);
+  absl::StatusOr<uint64_t> bytes = ParseSize(*size);
+  if (!bytes.ok()) return Usage(std::string(bytes.status().message()));
+  req.size_bytes = *bytes;
+  if (auto f = args.Get("format")) {
+    absl::StatusOr<LuksFormat> format = ParseLuksFormat(*f);
+    if (!format.ok()) return Usage(std::string(format.status().message()));
+    req.encryption.format = *format;
+  }
+  if (auto cipher = args.Get("cipher")) req.encryption.cipher = *cipher;
+  if (auto bits = args.Get("key-size")) {
+    std::map<std::string, std::string> spec = {{"key_size", *bits},
+                                               {"cipher", req.encryption.cipher}};
+    absl::StatusOr<EncryptionSpec> parsed = ParseCinderSpec(spec);
+    if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+    req.encryption.key_bits = parsed->key_bits;
+  }
+  if (auto kdf = args.Get("kdf")) {
+    absl::StatusOr<KdfPolicy> policy = ParseKdfPolicy(*kdf);
+    if (!policy.ok()) return Usage(std::string(policy.status().message()));
+    req.encryption.kdf = *policy;
+  }
+  req.defer_format = args.Has("defer-format");
+  req.user_id = args.Get("user-id").value_or("");
+  req.project_id = args.Get("project-id").value_or("");
+  absl::StatusOr<VolumeRecord> v = c.service->CreateVolume(req);
+  if (!v.ok()) return Fail("volume create " + *path, v.status());
+  PrintJson(VolumeJson(*v));
+  return 0;
+}
+
+int VolumePassphrase(const std::string& id, Context& c) {
+  if (isatty(STDOUT_FILENO)) {
+    return Usage("volume passphrase writes to a pipe or file, not a terminal");
+  }
+  absl::StatusOr<VolumeRecord> v = c.store->GetVolume(id);
+  if (!v.ok()) return Fail("volume passphrase " + id, v.status());
+  absl::StatusOr<SecretBytes> key = c.keys->GetKey(v->encryption_key_id);
+  if (!key.ok()) return Fail("volume passphrase " + id, key.status());
+  SecretBytes pass = HexPassphrase(*key);
+  if (std::fwrite(pass.data(), 1, pass.size(), stdout) != pass.size() ||
+      std::fflush(stdout) != 0) {
+    return Fail("volume passphrase " + id, absl::DataLossError("write failed"));
+  }
+  return 0;
+}
+
+int AttachXml(const Args& args, const std::string& id, Context& c) {
+  AttachPlanOptions o;
+  o.target_dev = args.Get("target").value_or("sdb");
+  o.target_bus = args.Get("bus").value_or("scsi");
+  o.ephemeral_secret = args.Has("ephemeral");
+  absl::StatusOr<AttachPlan> plan = c.service->PlanAttach(id, o);
+  if (!plan.ok()) return Fail("attach-xml " + id, plan.status());
+  std::cout << "<!-- libvirt secret (the key container): define it, then set "
+               "its value with virSecretSetValue; the value is never in XML -->\n"
+            << plan->secret_xml << "\n<!-- disk -->\n"
+            << plan->disk_xml << std::endl;
+  return 0;
+}
+
+int RunVolume(const Args& args, const std::vector<std::string>& words, Context& c) {
+  const std::string& verb = words.size() > 1 ? words[1] : "";
+  const std::string id = words.size() > 2 ? words[2] : "";
+  if (verb.empty()) {
+    return Usage("volume needs a command: create, show, list, delete, extend, "
+                 "verify or passphrase");
+  }
+  if (verb == "create") return VolumeCreate(args, c);
+  if (verb == "list") {
+    absl::StatusOr<std::vector<VolumeRecord>> all = c.store->ListVolumes({});
+    if (!all.ok()) return Fail("volume list", all.status());
+    nlohmann::json out = nlohmann::json::array();
+    for (const VolumeRecord& v : *all) out.push_back(VolumeJson(v));
+    PrintJson(out);
+    return 0;
+  }
+  if (id.empty()) return Usage("volume " + verb + " needs a volume id");
+  if (verb == "show") {
+    absl::StatusOr<VolumeRecord> v = c.store->GetVolume(id);
+    if (!v.ok()) return Fail("volume show " + id, v.status());
+    PrintJson(VolumeJson(*v));
+    return 0;
+  }
+  if (verb == "delete") {
+    absl::Status s = c.service->DeleteVolume(id);
+    return s.ok() ? 0 : Fail("volume delete " + id, s);
+  }
+  if (verb == "extend") {
+    if (words.size() < 4) return Usage("volume extend needs an id and a size");
+    absl::StatusOr<uint64_t> size = ParseSize(words[3]);
+    if (!size.ok()) return Usage(std::string(size.status().message()));
+    absl::StatusOr<VolumeRecord> v = c.service->ExtendVolume(id, *size);
+    if (!v.ok()) return Fail("volume extend " + id, v.status());
+    PrintJson(VolumeJson(*v));
+    return 0;
+  }
+  if (verb == "verify") {
+    absl::StatusOr<int> slot = c.service->VerifyVolumeKey(id);
+    if (!slot.ok()) return Fail("volume verify " + id, slot.status());
+    PrintJson({{"id", id}, {"keyslot", *slot}, {"unlocks", true}});
+    return 0;
+  }
+  if (verb == "passphrase") return VolumePassphrase(id, c);
+  return Usage("unknown volume command '" + verb + "'");
+}
+
+int Main(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!args.Parse(argc, argv, {"defer-format", "ephemeral", "help"}, &error)) {
+    return Usage(error);
+  }
+  const std::vector<std::string>& words = args.positional();
+  if (words.empty() || words[0] == "help" || args.Has("help")) {
+    std::fputs(kUsage, words.empty() && !args.Has("help") ? stderr : stdout);
+    return words.empty() && !args.Has("help") ? kUsageError : 0;
+  }
+  const std::set<std::string> known = {
+      "state-dir", "db", "keys", "master-key", "fixed-key-file", "host",
+      "backend", "path", "size", "format", "cipher", "key-size", "id",
+      "defer-format", "kdf", "user-id", "project-id", "target", "bus",
+      "ephemeral", "grace", "help"};
+  if (auto unknown = args.Unknown(known); !unknown.empty()) {
+    return Usage("unknown option " + unknown[0]);
+  }
+  if (args.Has("fixed-key-file") && (args.Has("keys") || args.Has("master-key"))) {
+    return Usage("--fixed-key-file and --keys/--master-key exclude each other");
+  }
+  if (words[0] == "luks") {
+    if (words.size() != 3 || words[1] != "inspect") return Usage("luks inspect PATH");
+    absl::StatusOr<luks::LuksInfo> info = luks::Inspect(words[2]);
+    if (!info.ok()) return Fail("luks inspect " + words[2], info.status());
+    PrintJson(LuksInfoJson(*info));
+    return 0;
+  }
+  if (words[0] != "volume" && words[0] != "attach-xml" && words[0] != "reconcile") {
+    return Usage("unknown command '" + words[0] + "'");
+  }
+  absl::StatusOr<Context> context = OpenContext(args);
+  if (!context.ok()) return Fail("open", context.status());
+  if (words[0] == "volume") return RunVolume(args, words, *context);
+  if (words[0] == "reconcile") {
+    int64_t grace = 600;
+    if (auto g = args.Get("grace")) grace = std::atoll(g->c_str());
+    absl::StatusOr<int> acted = context->service->Reconcile(grace);
+    if (!acted.ok()) return Fail("reconcile", acted.status());
+    PrintJson({{"reconciled", *acted}});
+    return 0;
+  }
+  if (words.size() < 2) return Usage("attach-xml needs a volume id");
+  return AttachXml(args, words[1], *context);
+}
+
+}  // namespace
+}  // namespace volcrypt_cli
+
+int main(int argc, char** argv) {
+  try {
+    return volcrypt_cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "volcrypt: internal error: %s\n", e.what());
+    return 1;
+  }
+}
