@@ -369,5 +369,58 @@ TEST_F(VolumeServiceTest, AttachPlanNeedsItsKey) {
   EXPECT_THAT(service_->PlanAttach("v1", {}), StatusIsWith(absl::StatusCode::kNotFound, "v1"));
 }
 
+// Promise 5, for the library: no status message, log line or XML carries the
+// key, the passphrase, or their encodings, on success or failure.
+class CollectingLogger : public Logger {
+ public:
+  void Log(LogLevel, absl::string_view line) override { text += std::string(line) + "\n"; }
+  std::string text;
+};
+
+TEST_F(VolumeServiceTest, NoStatusLogOrXmlHoldsTheKey) {
+  CollectingLogger log;
+  VolumeServiceOptions o;
+  o.keys = faulty_keys_.get();
+  o.store = faulty_store_.get();
+  o.mapped = faulty_backend_.get();
+  o.logger = &log;
+  auto service = std::move(VolumeService::Create(o).value());
+  std::string emitted;
+  auto note = [&emitted](const absl::Status& s) { emitted += s.ToString() + "\n"; };
+
+  CreateVolumeRequest deferred = Request("v2");
+  deferred.defer_format = true;
+  absl::StatusOr<VolumeRecord> v1 = service->CreateVolume(Request("v1"));
+  absl::StatusOr<VolumeRecord> v2 = service->CreateVolume(deferred);
+  ASSERT_TRUE(v1.ok() && v2.ok());
+  std::vector<SecretBytes> keys;
+  keys.push_back(keys_->GetKey(v1->encryption_key_id).value());
+  keys.push_back(keys_->GetKey(v2->encryption_key_id).value());
+  for (const char* id : {"v1", "v2"}) {
+    absl::StatusOr<AttachPlan> plan = service->PlanAttach(id, {});
+    ASSERT_TRUE(plan.ok());
+    emitted += plan->secret_xml + plan->disk_xml + plan->passphrase.DebugString();
+  }
+  plan_.Inject("backend.WriteLuksHeader", plan_.calls("backend.WriteLuksHeader") + 1,
+               FaultPlan::Action::kFail);
+  note(service->CreateVolume(Request("v3")).status());
+  note(service->ExtendVolume("v1", 1).status());
+  note(service->PlanAttach("nope", {}).status());
+  note(service->CreateVolume(Request("v1")).status());
+  plan_.Inject("keys.DeleteKey", plan_.calls("keys.DeleteKey") + 1, FaultPlan::Action::kFail);
+  note(service->DeleteVolume("v1"));
+  note(service->DeleteVolume("v1"));
+  note(service->Reconcile(0).status());
+
+  for (const SecretBytes& key : keys) {
+    const SecretBytes hex = HexPassphrase(key);
+    for (const std::string& text : {emitted, log.text}) {
+      EXPECT_EQ(text.find(std::string(key.char_data(), key.size())), std::string::npos);
+      EXPECT_EQ(text.find(std::string(hex.char_data(), hex.size())), std::string::npos);
+    }
+  }
+  EXPECT_NE(emitted.find("[redacted 64 bytes]"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace volcrypt

@@ -1,0 +1,200 @@
+// The volcrypt CLI as an operator runs it: exit codes, JSON, and a scan of
+// everything it prints or leaves on disk for the key's bytes.
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/escaping.h"
+#include "tests/support/test_support.h"
+#include "volcrypt/file_key_manager.h"
+#include "volcrypt/luks.h"
+
+namespace volcrypt {
+namespace {
+
+using ::volcrypt::testing::CommandResult;
+using ::volcrypt::testing::ReadFileOrDie;
+using ::volcrypt::testing::RunCommand;
+using ::volcrypt::testing::TempDir;
+
+std::string Cli() {
+  const char* path = std::getenv("VOLCRYPT_CLI");
+  return path ? path : "volcrypt";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  CommandResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {Cli(), "--state-dir", tmp_.File("state")});
+    CommandResult r = RunCommand(args);
+    transcript_ += r.out + r.err;
+    return r;
+  }
+  std::string Vol(const std::string& name) { return tmp_.File(name); }
+
+  // Every form a key could leak in.
+  static std::vector<std::string> Forms(const SecretBytes& key) {
+    const std::string raw(key.char_data(), key.size());
+    const SecretBytes hex = HexPassphrase(key);
+    std::string upper(hex.char_data(), hex.size());
+    for (char& c : upper) c = static_cast<char>(std::toupper(c));
+    return {raw, std::string(hex.char_data(), hex.size()), upper,
+            absl::Base64Escape(raw)};
+  }
+
+  // Fails if any form of `key` is in `text`.
+  static void ExpectNoKeyIn(const std::string& text, const SecretBytes& key,
+                            const std::string& where) {
+    for (const std::string& form : Forms(key)) {
+      EXPECT_EQ(text.find(form), std::string::npos) << "key bytes found in " << where;
+    }
+  }
+
+  TempDir tmp_;
+  std::string transcript_;
+};
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(RunCommand({Cli()}).exit_code, 2);
+  EXPECT_EQ(Run({"volume", "create", "--size", "64M"}).exit_code, 2);
+  EXPECT_EQ(Run({"volume", "create", "--path", Vol("a"), "--size", "lots"}).exit_code, 2);
+  EXPECT_EQ(Run({"volume", "create", "--path", Vol("a"), "--size", "64M", "--format", "luks3"}).exit_code, 2);
+  EXPECT_EQ(Run({"--bogus", "1", "volume", "list"}).exit_code, 2);
+  EXPECT_EQ(Run({"frobnicate"}).exit_code, 2);
+  CommandResult r = Run({"volume", "show"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("needs a volume id"), std::string::npos);
+  EXPECT_EQ(RunCommand({Cli(), "help"}).exit_code, 0);
+}
+
+TEST_F(CliTest, FailuresExitOneWithOneLineNamingWhatFailed) {
+  CommandResult r = Run({"volume", "show", "nope"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "volcrypt: volume show nope: volume nope not found\n");
+  ASSERT_EQ(Run({"volume", "create", "--path", Vol("a"), "--size", "64M", "--id", "a"}).exit_code, 0);
+  r = Run({"volume", "create", "--path", Vol("a"), "--size", "64M"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+}
+
+TEST_F(CliTest, CreateShowsCinderFieldsAndTheDefaultsArePrivate) {
+  CommandResult r = Run({"volume", "create", "--backend", "mapped", "--path", Vol("v1"),
+                         "--size", "64M", "--id", "v1", "--user-id", "u1", "--project-id", "p1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"encryption_key_id\": \""), std::string::npos);
+  EXPECT_NE(r.out.find("\"status\": \"available\""), std::string::npos);
+  EXPECT_NE(r.out.find("\"provider\": \"luks\""), std::string::npos);
+  EXPECT_NE(r.out.find("\"project_id\": \"p1\""), std::string::npos);
+  struct stat st;
+  ASSERT_EQ(stat(tmp_.File("state/master.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(tmp_.File("state/volumes.db").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(tmp_.File("state").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  r = Run({"volume", "list"});
+  EXPECT_NE(r.out.find("\"id\": \"v1\""), std::string::npos);
+  r = Run({"luks", "inspect", Vol("v1")});
+  EXPECT_NE(r.out.find("\"payload_bytes\": 67108864"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, NothingEmittedHoldsTheKey_FileKeyManager) {
+  ASSERT_EQ(Run({"volume", "create", "--path", Vol("v1"), "--size", "64M", "--id", "v1"}).exit_code, 0);
+  ASSERT_EQ(Run({"volume", "create", "--path", Vol("v2"), "--size", "64M", "--id", "v2",
+                 "--defer-format"}).exit_code, 0);
+  Run({"volume", "show", "v1"});
+  Run({"volume", "list"});
+  Run({"attach-xml", "v1"});
+  Run({"attach-xml", "v2", "--target", "sdc", "--ephemeral"});
+  Run({"volume", "verify", "v1"});
+  Run({"volume", "extend", "v1", "128M"});
+  Run({"volume", "extend", "v1", "1M"});
+  Run({"luks", "inspect", Vol("v1")});
+  Run({"volume", "create", "--path", Vol("v1"), "--size", "64M"});
+
+  auto keys = NewFileKeyManager(tmp_.File("state/keys"),
+                                ReadMasterKeyFile(tmp_.File("state/master.key")).value(),
+                                nullptr);
+  ASSERT_TRUE(keys.ok());
+  std::vector<SecretBytes> all_keys;
+  all_keys.push_back(ReadMasterKeyFile(tmp_.File("state/master.key")).value());
+  DIR* d = opendir(tmp_.File("state/keys").c_str());
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() == 40 && name.substr(36) == ".key") {
+      all_keys.push_back((*keys)->GetKey(name.substr(0, 36)).value());
+    }
+  }
+  closedir(d);
+  ASSERT_EQ(all_keys.size(), 3u);
+
+  Run({"volume", "delete", "v2"});
+  Run({"volume", "delete", "v1"});
+  const std::string db = ReadFileOrDie(tmp_.File("state/volumes.db"));
+  for (const SecretBytes& key : all_keys) {
+    ExpectNoKeyIn(transcript_, key, "the CLI's output");
+    ExpectNoKeyIn(db, key, "the volume database");
+  }
+}
+
+TEST_F(CliTest, NothingEmittedHoldsTheKey_FixedKey) {
+  const SecretBytes key = SecretBytes::Random(32).value();
+  const std::string key_file = tmp_.File("fixed_key");
+  {
+    std::ofstream out(key_file);
+    const SecretBytes hex = HexPassphrase(key);
+    out << std::string(hex.char_data(), hex.size()) << "\n";
+  }
+  chmod(key_file.c_str(), 0600);
+  const std::vector<std::string> km = {"--fixed-key-file", key_file, "--db", tmp_.File("fixed.db")};
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), km.begin(), km.end());
+    return Run(args);
+  };
+  CommandResult r = run({"volume", "create", "--path", Vol("f1"), "--size", "64M", "--id", "f1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("00000000-0000-0000-0000-000000000000"), std::string::npos);
+  run({"attach-xml", "f1"});
+  run({"volume", "verify", "f1"});
+  run({"volume", "delete", "f1"});
+  run({"volume", "show", "f1"});
+  ExpectNoKeyIn(transcript_, key, "the CLI's output");
+  ExpectNoKeyIn(ReadFileOrDie(tmp_.File("fixed.db")), key, "the volume database");
+  // The insecure fixed key is announced, as castellan does.
+  EXPECT_NE(transcript_.find("insecure"), std::string::npos);
+}
+
+TEST_F(CliTest, PassphraseGoesToAPipeAndOpensTheVolume) {
+  ASSERT_EQ(Run({"volume", "create", "--path", Vol("v1"), "--size", "64M", "--id", "v1"}).exit_code, 0);
+  CommandResult r = Run({"volume", "passphrase", "v1"});  // stdout is a file here
+  ASSERT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.out.size(), 64u);
+  SecretBytes pass = SecretBytes::CopyOf(r.out.data(), r.out.size());
+  EXPECT_EQ(*luks::VerifyPassphrase(Vol("v1"), pass), 0);
+}
+
+TEST_F(CliTest, ExplicitKeyDirectoryAndHexMasterKey) {
+  const std::string master = tmp_.File("master.hex");
+  {
+    std::ofstream out(master);
+    out << std::string(64, 'a') << "\n";
+  }
+  chmod(master.c_str(), 0600);
+  CommandResult r = RunCommand({Cli(), "--db", tmp_.File("x.db"), "--keys", tmp_.File("k"),
+                                "--master-key", master, "volume", "create", "--path",
+                                Vol("x"), "--size", "8M", "--id", "x"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  chmod(master.c_str(), 0644);
+  r = RunCommand({Cli(), "--db", tmp_.File("x.db"), "--keys", tmp_.File("k"),
+                  "--master-key", master, "volume", "verify", "x"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("chmod 600"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace volcrypt
