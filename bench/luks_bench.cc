@@ -1,6 +1,6 @@
 // The LUKS header and keyslot path: volcrypt against the tools users would
 // otherwise run (cryptsetup), in the same run, on the same kind of file.
-// Reproduce: bench/run_luks_bench.sh (see docs/performance.md).
+// Reproduce: bench/run.sh luks_bench (see docs/performance.md).
 #include <benchmark/benchmark.h>
 
 #include "bench/bench_support.h"

@@ -13,7 +13,7 @@ build_packages=(
 # The independent tools the tests and the demo check our volumes with.
 test_packages=(
   cryptsetup-bin qemu-utils e2fsprogs util-linux
-  libvirt-clients sqlite3
+  libvirt-clients sqlite3 python3-castellan
 )
 
 wanted=("${build_packages[@]}")
