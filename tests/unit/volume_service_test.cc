@@ -48,13 +48,18 @@ class VolumeServiceTest : public ::testing::Test {
     faulty_keys_ = std::make_unique<FaultyKeyManager>(keys_.get(), &plan_);
     faulty_store_ = std::make_unique<FaultyStore>(store_.get(), &plan_);
     faulty_backend_ = std::make_unique<FaultyBackend>(backend_.get(), &plan_);
+    service_ = NewService(faulty_keys_.get(), NullLogger());
+  }
+
+  // A service over the fault-injecting store and backend with `keys`.
+  std::unique_ptr<VolumeService> NewService(KeyManager* keys, Logger* logger) {
     VolumeServiceOptions o;
-    o.keys = faulty_keys_.get();
+    o.keys = keys;
     o.store = faulty_store_.get();
     o.mapped = faulty_backend_.get();
     o.host = "host-a";
-    o.logger = NullLogger();
-    service_ = std::move(VolumeService::Create(o).value());
+    o.logger = logger;
+    return std::move(VolumeService::Create(o).value());
   }
 
   CreateVolumeRequest Request(const std::string& id) {
@@ -296,13 +301,7 @@ TEST_F(VolumeServiceTest, DeleteKeepsAKeyOtherRecordsStillUse) {
 
 TEST_F(VolumeServiceTest, FixedKeyVolumesShareTheNeverDeletedKey) {
   auto fixed = NewFixedKeyManager(SecretBytes::Random(32).value(), NullLogger());
-  VolumeServiceOptions o;
-  o.keys = fixed.get();
-  o.store = store_.get();
-  o.mapped = backend_.get();
-  o.host = "host-a";
-  o.logger = NullLogger();
-  auto service = std::move(VolumeService::Create(o).value());
+  auto service = NewService(fixed.get(), NullLogger());
   ASSERT_TRUE(service->CreateVolume(Request("a")).ok());
   ASSERT_TRUE(service->CreateVolume(Request("b")).ok());
   EXPECT_EQ(store_->GetVolume("a")->encryption_key_id, kFixedKeyId);
@@ -379,12 +378,7 @@ class CollectingLogger : public Logger {
 
 TEST_F(VolumeServiceTest, NoStatusLogOrXmlHoldsTheKey) {
   CollectingLogger log;
-  VolumeServiceOptions o;
-  o.keys = faulty_keys_.get();
-  o.store = faulty_store_.get();
-  o.mapped = faulty_backend_.get();
-  o.logger = &log;
-  auto service = std::move(VolumeService::Create(o).value());
+  auto service = NewService(faulty_keys_.get(), &log);
   std::string emitted;
   auto note = [&emitted](const absl::Status& s) { emitted += s.ToString() + "\n"; };
 
