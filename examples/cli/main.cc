@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "examples/cli/args.h"
 #include "examples/cli/json_output.h"
+#include "volcrypt/attacher.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/fixed_key_manager.h"
 #include "volcrypt/luks.h"
@@ -45,11 +46,20 @@ Commands:
                 [--cipher C] [--key-size BITS] [--id ID] [--defer-format]
                 [--kdf machine-key|passphrase] [--user-id U] [--project-id P]
   volume show ID          volume list          volume delete ID
-  volume extend ID SIZE   volume verify ID     reconcile [--grace SECONDS]
+  volume extend ID SIZE   volume verify ID
+  reconcile [--grace SECONDS] [--connect URI]
+                          finish or undo what a crash left (attachments need
+                          --connect)
   volume passphrase ID    write the volume's LUKS passphrase to stdout, which
                           must be a pipe or a file, never a terminal
   attach-xml ID [--target DEV] [--bus BUS] [--ephemeral]
                           print the libvirt secret XML and disk XML
+  attach ID --domain NAME [--connect URI] [--target DEV] [--bus BUS]
+         [--live] [--config] [--ephemeral]
+                          attach through libvirt (default --live; URI default
+                          qemu:///system): secret defined, value set, disk added
+  detach ID [--domain NAME] [--connect URI]
+                          detach; the secret goes when no disk uses it
   luks inspect PATH       header facts as JSON
 SIZE takes K, M, G, T suffixes (binary units).
 )";
@@ -82,10 +92,11 @@ struct Context {
   std::unique_ptr<KeyManager> keys;
   std::unique_ptr<VolumeStore> store;
   std::unique_ptr<BlockBackend> mapped;
+  std::unique_ptr<Attacher> attacher;  // only for attach and detach
   std::unique_ptr<VolumeService> service;
 };
 
-absl::StatusOr<Context> OpenContext(const Args& args) {
+absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
   const std::string state = args.Get("state-dir").value_or(DefaultStateDir());
   const bool explicit_paths = args.Has("db") &&
                               (args.Has("fixed-key-file") || args.Has("keys"));
@@ -114,7 +125,14 @@ absl::StatusOr<Context> OpenContext(const Args& args) {
   if (!store.ok()) return store.status();
   c.store = std::move(*store);
   c.mapped = NewMappedBackend();
+  if (libvirt) {
+    absl::StatusOr<std::unique_ptr<Attacher>> attacher =
+        Attacher::Connect(args.Get("connect").value_or("qemu:///system"));
+    if (!attacher.ok()) return attacher.status();
+    c.attacher = std::move(*attacher);
+  }
   VolumeServiceOptions o;
+  o.attacher = c.attacher.get();
   o.keys = c.keys.get();
   o.store = c.store.get();
   o.mapped = c.mapped.get();
@@ -198,6 +216,37 @@ int AttachXml(const Args& args, const std::string& id, Context& c) {
   return 0;
 }
 
+int AttachOrDetach(const Args& args, const std::string& verb,
+                   const std::string& id, Context& c) {
+  const std::optional<std::string> domain = args.Get("domain");
+  if (verb == "detach") {
+    if (domain) {
+      absl::StatusOr<AttachmentRecord> a = c.store->GetAttachment(id);
+      if (a.ok() && a->domain != *domain) {
+        return Fail("detach " + id, absl::FailedPreconditionError(
+                                        "attached to " + a->domain + ", not " + *domain));
+      }
+    }
+    absl::StatusOr<VolumeRecord> v = c.service->DetachVolume(id);
+    if (!v.ok()) return Fail("detach " + id, v.status());
+    PrintJson(VolumeJson(*v));
+    return 0;
+  }
+  if (!domain) return Usage("attach needs --domain");
+  AttachTarget target;
+  target.domain = *domain;
+  target.config = args.Has("config");
+  target.live = args.Has("live") || !target.config;
+  AttachPlanOptions o;
+  o.target_dev = args.Get("target").value_or("sdb");
+  o.target_bus = args.Get("bus").value_or("scsi");
+  o.ephemeral_secret = args.Has("ephemeral");
+  absl::StatusOr<VolumeRecord> v = c.service->AttachVolume(id, target, o);
+  if (!v.ok()) return Fail("attach " + id + " to " + *domain, v.status());
+  PrintJson(VolumeJson(*v));
+  return 0;
+}
+
 int RunVolume(const Args& args, const std::vector<std::string>& words, Context& c) {
   const std::string& verb = words.size() > 1 ? words[1] : "";
   const std::string id = words.size() > 2 ? words[2] : "";
@@ -247,7 +296,8 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
 int Main(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!args.Parse(argc, argv, {"defer-format", "ephemeral", "help"}, &error)) {
+  if (!args.Parse(argc, argv, {"defer-format", "ephemeral", "help", "live", "config"},
+                  &error)) {
     return Usage(error);
   }
   const std::vector<std::string>& words = args.positional();
@@ -259,7 +309,7 @@ int Main(int argc, char** argv) {
       "state-dir", "db", "keys", "master-key", "fixed-key-file", "host",
       "backend", "path", "size", "format", "cipher", "key-size", "id",
       "defer-format", "kdf", "user-id", "project-id", "target", "bus",
-      "ephemeral", "grace", "help"};
+      "ephemeral", "grace", "help", "domain", "connect", "live", "config"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }
@@ -273,10 +323,16 @@ int Main(int argc, char** argv) {
     PrintJson(LuksInfoJson(*info));
     return 0;
   }
-  if (words[0] != "volume" && words[0] != "attach-xml" && words[0] != "reconcile") {
+  const bool libvirt = words[0] == "attach" || words[0] == "detach" ||
+                       (words[0] == "reconcile" && args.Has("connect"));
+  if (words[0] != "volume" && words[0] != "attach-xml" && words[0] != "reconcile" &&
+      !libvirt) {
     return Usage("unknown command '" + words[0] + "'");
   }
-  absl::StatusOr<Context> context = OpenContext(args);
+  if ((words[0] == "attach" || words[0] == "detach") && words.size() < 2) {
+    return Usage(words[0] + " needs a volume id");
+  }
+  absl::StatusOr<Context> context = OpenContext(args, libvirt);
   if (!context.ok()) return Fail("open", context.status());
   if (words[0] == "volume") return RunVolume(args, words, *context);
   if (words[0] == "reconcile") {
@@ -286,6 +342,9 @@ int Main(int argc, char** argv) {
     if (!acted.ok()) return Fail("reconcile", acted.status());
     PrintJson({{"reconciled", *acted}});
     return 0;
+  }
+  if (words[0] == "attach" || words[0] == "detach") {
+    return AttachOrDetach(args, words[0], words[1], *context);
   }
   if (words.size() < 2) return Usage("attach-xml needs a volume id");
   return AttachXml(args, words[1], *context);

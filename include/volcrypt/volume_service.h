@@ -25,6 +25,9 @@
 //   ExtendVolume  the volume at its old or its new size, status restored.
 //   PlanAttach    nothing changes, except that a mapped volume recorded as
 //                 encrypted but still without a header is formatted (once).
+//   AttachVolume  nothing: the disk, then a secret this call defined, are
+//                 removed; a crash leaves 'attaching' for Reconcile to undo.
+//   DetachVolume  'detaching'; a rerun (or Reconcile) finishes it.
 //
 // Thread safety: safe to call from several threads; operations on one volume
 // are serialised by the store's status compare-and-set.
@@ -48,11 +51,15 @@
 
 namespace volcrypt {
 
+class Attacher;
+struct AttachTarget;
+
 struct VolumeServiceOptions {
   KeyManager* keys = nullptr;      // required; not owned
   VolumeStore* store = nullptr;    // required; not owned
   BlockBackend* mapped = nullptr;  // for kMapped volumes; not owned
   BlockBackend* rbd = nullptr;     // for kRbd volumes; not owned
+  Attacher* attacher = nullptr;    // libvirt, for Attach/DetachVolume; not owned
   std::string host;                // this host; empty: the system host name
   Logger* logger = nullptr;        // nullptr: DefaultLogger()
 };
@@ -120,13 +127,32 @@ class VOLCRYPT_EXPORT VolumeService {
   absl::StatusOr<AttachPlan> PlanAttach(const std::string& id,
                                         const AttachPlanOptions& options);
 
+  // Attaches volume `id` to `target` through libvirt: refuse impossible
+  // combinations first (LUKS2 with QEMU's engine; a live hot-plug with the
+  // librbd engine, which libvirt 9.0 cannot do), mark 'attaching' and record
+  // the attachment, build the plan (formatting a blank mapped volume at first
+  // use), define the secret and set its value, attach the disk, mark 'in-use'.
+  // On failure everything this call added is removed and the volume is
+  // 'available' again. FailedPrecondition unless 'available' (encrypted
+  // volumes are never multi-attached) or without an attacher.
+  absl::StatusOr<VolumeRecord> AttachVolume(const std::string& id,
+                                            const AttachTarget& target,
+                                            const AttachPlanOptions& options);
+
+  // Detaches volume `id` from where it is recorded as attached: mark
+  // 'detaching', remove the disk (already gone is fine), undefine the secret
+  // unless another disk still uses it, drop the attachment, mark
+  // 'available'. A rerun finishes an interrupted detach.
+  absl::StatusOr<VolumeRecord> DetachVolume(const std::string& id);
+
   // Returns the keyslot that the volume's key unlocks: proof that the record,
   // the key manager and the header agree.
   absl::StatusOr<int> VerifyVolumeKey(const std::string& id);
 
-  // Finishes or undoes what a crash left: records in 'creating' whose last
-  // update is older than `grace_seconds` are undone; records in 'deleting'
-  // are deleted. Returns how many records it acted on.
+  // Finishes or undoes what a crash left: records in 'creating' or
+  // 'attaching' whose last update is older than `grace_seconds` are undone;
+  // records in 'deleting' or 'detaching' are finished (attachments need an
+  // attacher). Returns how many records it acted on.
   absl::StatusOr<int> Reconcile(int64_t grace_seconds);
 
   const std::string& host() const;

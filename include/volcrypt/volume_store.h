@@ -81,6 +81,19 @@ struct BackupRecord {
   int64_t created_at = 0;
 };
 
+// Where a volume is attached (one attachment per volume: encrypted volumes
+// are never multi-attached).
+struct AttachmentRecord {
+  std::string volume_id;
+  std::string host;
+  std::string domain;
+  std::string target_dev;
+  bool live = true;
+  bool config = false;
+  std::string status = "attaching";  // "attaching", "attached", "detaching"
+  int64_t created_at = 0;
+};
+
 struct VolumeFilter {
   absl::optional<std::string> host;
   absl::optional<VolumeStatus> status;
@@ -119,6 +132,14 @@ class VOLCRYPT_EXPORT VolumeStore {
   virtual absl::StatusOr<std::vector<BackupRecord>> ListBackups(
       const std::string& host) = 0;
   virtual absl::Status DeleteBackup(const std::string& id) = 0;
+
+  // AlreadyExists if the volume has an attachment; NotFound if no volume.
+  virtual absl::Status CreateAttachment(const AttachmentRecord& a) = 0;
+  // NotFound if the volume has none.
+  virtual absl::StatusOr<AttachmentRecord> GetAttachment(
+      const std::string& volume_id) = 0;
+  virtual absl::Status UpdateAttachment(const AttachmentRecord& a) = 0;
+  virtual absl::Status DeleteAttachment(const std::string& volume_id) = 0;
 
   // Returns how many volumes, snapshots and backups reference `key_id`.
   virtual absl::StatusOr<int> CountKeyReferences(const std::string& key_id) = 0;

@@ -54,6 +54,18 @@ const char* const kMigrations[] = {
       status TEXT NOT NULL,
       created_at INTEGER NOT NULL);
     )sql",
+    // 2: attachments.
+    R"sql(
+    CREATE TABLE attachments (
+      volume_id TEXT PRIMARY KEY REFERENCES volumes(id),
+      host TEXT NOT NULL,
+      domain TEXT NOT NULL,
+      target_dev TEXT NOT NULL,
+      live INTEGER NOT NULL,
+      config INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      created_at INTEGER NOT NULL);
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -109,6 +121,13 @@ void BindVolume(SqliteStatement& s, const VolumeRecord& v, int64_t created,
       .Bind(17, v.project_id)
       .Bind(18, std::string(VolumeStatusName(v.status)))
       .Bind(19, created).Bind(20, updated);
+}
+
+// Binds an attachment's columns 1..7 (volume_id first).
+SqliteStatement& BindAttachment(SqliteStatement& s, const AttachmentRecord& a) {
+  return s.Bind(1, a.volume_id).Bind(2, a.host).Bind(3, a.domain)
+      .Bind(4, a.target_dev).Bind(5, static_cast<int64_t>(a.live ? 1 : 0))
+      .Bind(6, static_cast<int64_t>(a.config ? 1 : 0)).Bind(7, a.status);
 }
 
 class SqliteVolumeStore final : public VolumeStore {
@@ -308,6 +327,70 @@ class SqliteVolumeStore final : public VolumeStore {
   absl::Status DeleteBackup(const std::string& id) override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     return DeleteById("backups", "backup", id);
+  }
+
+  absl::Status CreateAttachment(const AttachmentRecord& a) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqliteStatement s,
+        db_->Prepare("INSERT INTO attachments (volume_id, host, domain, "
+                     "target_dev, live, config, status, created_at) "
+                     "VALUES (?,?,?,?,?,?,?,?)"));
+    BindAttachment(s, a).Bind(8, Now());
+    absl::Status r = s.Run();
+    if (r.code() == absl::StatusCode::kAlreadyExists) {
+      return ErrnoError(absl::StatusCode::kAlreadyExists, EEXIST,
+                        absl::StrCat("volume ", a.volume_id, " already has an "
+                                     "attachment, or does not exist"));
+    }
+    return r;
+  }
+
+  absl::StatusOr<AttachmentRecord> GetAttachment(
+      const std::string& volume_id) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqliteStatement s,
+        db_->Prepare("SELECT volume_id, host, domain, target_dev, live, config, "
+                     "status, created_at FROM attachments WHERE volume_id = ?"));
+    s.Bind(1, volume_id);
+    VOLCRYPT_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                        absl::StrCat("volume ", volume_id, " is not attached"));
+    }
+    return AttachmentRecord{s.Text(0), s.Text(1), s.Text(2), s.Text(3),
+                            s.Int(4) != 0, s.Int(5) != 0, s.Text(6), s.Int(7)};
+  }
+
+  absl::Status UpdateAttachment(const AttachmentRecord& a) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqliteStatement s,
+        db_->Prepare("UPDATE attachments SET host = ?2, domain = ?3, "
+                     "target_dev = ?4, live = ?5, config = ?6, status = ?7 "
+                     "WHERE volume_id = ?1"));
+    BindAttachment(s, a);
+    VOLCRYPT_RETURN_IF_ERROR(s.Run());
+    if (db_->Changes() == 0) {
+      return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                        absl::StrCat("volume ", a.volume_id, " is not attached"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DeleteAttachment(const std::string& volume_id) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqliteStatement s,
+        db_->Prepare("DELETE FROM attachments WHERE volume_id = ?"));
+    s.Bind(1, volume_id);
+    VOLCRYPT_RETURN_IF_ERROR(s.Run());
+    if (db_->Changes() == 0) {
+      return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                        absl::StrCat("volume ", volume_id, " is not attached"));
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<int> CountKeyReferences(const std::string& key_id) override {

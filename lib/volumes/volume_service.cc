@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/util/status_macros.h"
+#include "volcrypt/attacher.h"
 #include "volcrypt/errors.h"
 #include "volcrypt/luks.h"
 #include "volcrypt/size_rule.h"
@@ -59,6 +60,7 @@ class VolumeService::Impl {
         store_(o.store),
         mapped_(o.mapped),
         rbd_(o.rbd),
+        attacher_(o.attacher),
         host_(o.host.empty() ? SystemHostName() : o.host),
         log_(o.logger ? o.logger : DefaultLogger()) {}
 
@@ -192,46 +194,86 @@ class VolumeService::Impl {
                                      VolumeStatusName(record.status),
                                      "; it cannot be attached"));
     }
-    if (!record.encrypted || record.encryption_key_id.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("volume ", id, " is not encrypted"));
+    return BuildPlan(record, options);
+  }
+
+  absl::StatusOr<VolumeRecord> AttachVolume(const std::string& id,
+                                            const AttachTarget& target,
+                                            const AttachPlanOptions& options) {
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord record, store_->GetVolume(id));
+    if (record.status != VolumeStatus::kAvailable) {
+      return ErrnoError(
+          absl::StatusCode::kFailedPrecondition, EBUSY,
+          absl::StrCat("volume ", id, " is ", VolumeStatusName(record.status),
+                       "; only an available volume can be attached (encrypted "
+                       "volumes are never multi-attached)"));
     }
+    // Impossible combinations are refused before anything is touched.
     VOLCRYPT_RETURN_IF_ERROR(ValidateEngine(
         record.encryption, record.location.kind == BackendKind::kRbd));
-    VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend* backend, BackendFor(record.location));
-
-    AttachPlan plan;
-    plan.volume_id = id;
-    plan.secret_uuid = record.encryption_key_id;
-    absl::StatusOr<SecretBytes> key = keys_->GetKey(record.encryption_key_id);
-    if (!key.ok()) return Annotate(key.status(), "volume " + id);
-    plan.passphrase = HexPassphrase(*key);
-
-    // Mapped volumes recorded as encrypted but still plain: format now.
-    if (record.location.kind == BackendKind::kMapped) {
-      VOLCRYPT_ASSIGN_OR_RETURN(
-          FirstUseResult first,
-          FormatOnFirstUse(*backend, record.location, record.encryption,
-                           plan.passphrase));
-      plan.formatted_now = first == FirstUseResult::kFormatted;
-      if (plan.formatted_now) {
-        log_->Log(LogLevel::kInfo,
-                  absl::StrCat("volume ", id, ": formatted at first use"));
-      }
+    if (target.live && record.encryption.engine == EncryptionEngine::kLibrbd) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "volume ", id, " uses the librbd engine, which libvirt 9.0 cannot "
+          "hot-plug (QEMU is never given the secret); attach it to the "
+          "persistent config only and start the domain"));
     }
-    VOLCRYPT_ASSIGN_OR_RETURN(plan.secret_xml,
-                              BuildSecretXml(record.encryption_key_id, id,
-                                             options.ephemeral_secret));
-    DiskXmlOptions disk;
-    disk.volume_id = id;
-    VOLCRYPT_ASSIGN_OR_RETURN(disk.source, backend->DescribeDisk(record.location));
-    disk.format = record.encryption.format;
-    disk.engine = record.encryption.engine;
-    disk.secret_uuid = record.encryption_key_id;
-    disk.target_dev = options.target_dev;
-    disk.target_bus = options.target_bus;
-    VOLCRYPT_ASSIGN_OR_RETURN(plan.disk_xml, BuildDiskXml(disk));
-    return plan;
+    if (!target.live && !target.config) {
+      return absl::InvalidArgumentError("attach needs live, config or both");
+    }
+    VOLCRYPT_RETURN_IF_ERROR(RequireAttacher());
+
+    record.status = VolumeStatus::kAttaching;
+    VOLCRYPT_RETURN_IF_ERROR(store_->UpdateVolume(record, VolumeStatus::kAvailable));
+    AttachmentRecord attachment{id, host_, target.domain, options.target_dev,
+                                target.live, target.config, "attaching", 0};
+    absl::Status s = store_->CreateAttachment(attachment);
+    bool disk_added = false;
+    if (s.ok()) {
+      absl::StatusOr<AttachPlan> plan = BuildPlan(record, options);
+      s = plan.status();
+      if (s.ok()) s = attacher_->Attach(*plan, target);
+      disk_added = s.ok();
+      if (s.ok()) {
+        attachment.status = "attached";
+        s = store_->UpdateAttachment(attachment);
+      }
+      if (s.ok()) {
+        record.status = VolumeStatus::kInUse;
+        s = store_->UpdateVolume(record, VolumeStatus::kAttaching);
+      }
+      if (s.ok()) return store_->GetVolume(id);
+    }
+    absl::Status undo = UndoAttach(record, attachment, disk_added);
+    if (!undo.ok()) {
+      log_->Log(LogLevel::kError,
+                absl::StrCat("volume ", id, ": attach rollback incomplete (",
+                             undo.message(), "); Reconcile() will finish it"));
+    }
+    return s;
+  }
+
+  absl::StatusOr<VolumeRecord> DetachVolume(const std::string& id) {
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord record, store_->GetVolume(id));
+    if (record.status != VolumeStatus::kInUse &&
+        record.status != VolumeStatus::kDetaching) {
+      return ErrnoError(absl::StatusCode::kFailedPrecondition, EINVAL,
+                        absl::StrCat("volume ", id, " is ",
+                                     VolumeStatusName(record.status),
+                                     ", not attached"));
+    }
+    VOLCRYPT_RETURN_IF_ERROR(RequireAttacher());
+    VOLCRYPT_ASSIGN_OR_RETURN(AttachmentRecord attachment, store_->GetAttachment(id));
+    if (record.status == VolumeStatus::kInUse) {
+      record.status = VolumeStatus::kDetaching;
+      VOLCRYPT_RETURN_IF_ERROR(store_->UpdateVolume(record, VolumeStatus::kInUse));
+      attachment.status = "detaching";
+      VOLCRYPT_RETURN_IF_ERROR(store_->UpdateAttachment(attachment));
+    }
+    VOLCRYPT_RETURN_IF_ERROR(RemoveFromLibvirt(record, attachment));
+    VOLCRYPT_RETURN_IF_ERROR(store_->DeleteAttachment(id));
+    record.status = VolumeStatus::kAvailable;
+    VOLCRYPT_RETURN_IF_ERROR(store_->UpdateVolume(record, VolumeStatus::kDetaching));
+    return store_->GetVolume(id);
   }
 
   absl::StatusOr<int> VerifyVolumeKey(const std::string& id) {
@@ -261,6 +303,10 @@ class VolumeService::Impl {
         s = UndoInterruptedCreate(record);
       } else if (record.status == VolumeStatus::kDeleting) {
         s = FinishDelete(record);
+      } else if ((record.status == VolumeStatus::kAttaching &&
+                  record.updated_at <= cutoff) ||
+                 record.status == VolumeStatus::kDetaching) {
+        s = ReconcileAttachment(record);
       } else {
         continue;
       }
@@ -302,6 +348,87 @@ class VolumeService::Impl {
                                      probe.type, "' signature; refusing to use it"));
     }
     return absl::OkStatus();
+  }
+
+  absl::Status RequireAttacher() const {
+    if (attacher_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "no libvirt connection (attacher) is configured");
+    }
+    return absl::OkStatus();
+  }
+
+  // The disk, then the secret unless another disk uses it.
+  absl::Status RemoveFromLibvirt(const VolumeRecord& record,
+                                 const AttachmentRecord& attachment) {
+    AttachTarget target;
+    target.domain = attachment.domain;
+    target.live = attachment.live;
+    target.config = attachment.config;
+    absl::Status s = attacher_->Detach(record.id, attachment.target_dev, target);
+    // A domain that is gone took the disk with it.
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    return attacher_->RemoveSecretIfUnused(record.encryption_key_id).status();
+  }
+
+  // Undoes an attach: libvirt first (if the disk may be there), then the
+  // attachment and the status.
+  absl::Status UndoAttach(VolumeRecord& record, const AttachmentRecord& attachment,
+                          bool disk_added) {
+    if (disk_added) {
+      VOLCRYPT_RETURN_IF_ERROR(RemoveFromLibvirt(record, attachment));
+    }
+    absl::Status s = store_->DeleteAttachment(record.id);
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    const VolumeStatus from = record.status;
+    record.status = VolumeStatus::kAvailable;
+    return store_->UpdateVolume(record, from);
+  }
+
+  // Key, first-use format, secret XML and disk XML for `record`.
+  absl::StatusOr<AttachPlan> BuildPlan(const VolumeRecord& record,
+                                       const AttachPlanOptions& options) {
+    const std::string& id = record.id;
+    if (!record.encrypted || record.encryption_key_id.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("volume ", id, " is not encrypted"));
+    }
+    VOLCRYPT_RETURN_IF_ERROR(ValidateEngine(
+        record.encryption, record.location.kind == BackendKind::kRbd));
+    VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend* backend, BackendFor(record.location));
+
+    AttachPlan plan;
+    plan.volume_id = id;
+    plan.secret_uuid = record.encryption_key_id;
+    absl::StatusOr<SecretBytes> key = keys_->GetKey(record.encryption_key_id);
+    if (!key.ok()) return Annotate(key.status(), "volume " + id);
+    plan.passphrase = HexPassphrase(*key);
+
+    // Mapped volumes recorded as encrypted but still plain: format now.
+    if (record.location.kind == BackendKind::kMapped) {
+      VOLCRYPT_ASSIGN_OR_RETURN(
+          FirstUseResult first,
+          FormatOnFirstUse(*backend, record.location, record.encryption,
+                           plan.passphrase));
+      plan.formatted_now = first == FirstUseResult::kFormatted;
+      if (plan.formatted_now) {
+        log_->Log(LogLevel::kInfo,
+                  absl::StrCat("volume ", id, ": formatted at first use"));
+      }
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(plan.secret_xml,
+                              BuildSecretXml(record.encryption_key_id, id,
+                                             options.ephemeral_secret));
+    DiskXmlOptions disk;
+    disk.volume_id = id;
+    VOLCRYPT_ASSIGN_OR_RETURN(disk.source, backend->DescribeDisk(record.location));
+    disk.format = record.encryption.format;
+    disk.engine = record.encryption.engine;
+    disk.secret_uuid = record.encryption_key_id;
+    disk.target_dev = options.target_dev;
+    disk.target_bus = options.target_bus;
+    VOLCRYPT_ASSIGN_OR_RETURN(plan.disk_xml, BuildDiskXml(disk));
+    return plan;
   }
 
   absl::Status CreateSteps(VolumeRecord& record, BlockBackend& backend,
@@ -406,6 +533,23 @@ class VolumeService::Impl {
     return absl::IsNotFound(s) ? absl::OkStatus() : s;
   }
 
+  // An interrupted attach is undone; an interrupted detach is finished.
+  absl::Status ReconcileAttachment(VolumeRecord& record) {
+    VOLCRYPT_RETURN_IF_ERROR(RequireAttacher());
+    absl::StatusOr<AttachmentRecord> attachment = store_->GetAttachment(record.id);
+    if (absl::IsNotFound(attachment.status())) {
+      // Crashed before the attachment was recorded: libvirt was not touched.
+      const VolumeStatus from = record.status;
+      record.status = VolumeStatus::kAvailable;
+      return store_->UpdateVolume(record, from);
+    }
+    if (!attachment.ok()) return attachment.status();
+    log_->Log(LogLevel::kWarning,
+              absl::StrCat("volume ", record.id, ": finishing an interrupted ",
+                           VolumeStatusName(record.status)));
+    return UndoAttach(record, *attachment, /*disk_added=*/true);
+  }
+
   // Removes the consumer and deletes the key; not-found is fine; a shared key
   // (the fixed key) is never deleted.
   absl::Status ForgetKey(const std::string& volume_id, const std::string& key_id) {
@@ -436,6 +580,7 @@ class VolumeService::Impl {
   VolumeStore* const store_;
   BlockBackend* const mapped_;
   BlockBackend* const rbd_;
+  Attacher* const attacher_;
   const std::string host_;
   Logger* const log_;
 };
@@ -471,6 +616,14 @@ absl::StatusOr<VolumeRecord> VolumeService::ExtendVolume(const std::string& id,
 absl::StatusOr<AttachPlan> VolumeService::PlanAttach(
     const std::string& id, const AttachPlanOptions& options) {
   return impl_->PlanAttach(id, options);
+}
+absl::StatusOr<VolumeRecord> VolumeService::AttachVolume(
+    const std::string& id, const AttachTarget& target,
+    const AttachPlanOptions& options) {
+  return impl_->AttachVolume(id, target, options);
+}
+absl::StatusOr<VolumeRecord> VolumeService::DetachVolume(const std::string& id) {
+  return impl_->DetachVolume(id);
 }
 absl::StatusOr<int> VolumeService::VerifyVolumeKey(const std::string& id) {
   return impl_->VerifyVolumeKey(id);

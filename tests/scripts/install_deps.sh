@@ -8,12 +8,13 @@ build_packages=(
   meson ninja-build pkg-config g++
   libcryptsetup-dev libblkid-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libsqlite3-dev libxml2-dev nlohmann-json3-dev
+  libsqlite3-dev libxml2-dev nlohmann-json3-dev libvirt-dev
 )
 # The independent tools the tests and the demo check our volumes with.
 test_packages=(
   cryptsetup-bin qemu-utils e2fsprogs util-linux
   libvirt-clients sqlite3 python3-castellan
+  libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
 )
 
 wanted=("${build_packages[@]}")

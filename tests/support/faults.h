@@ -152,6 +152,21 @@ class FaultyStore : public VolumeStore {
     return real_->ListBackups(h);
   }
   absl::Status DeleteBackup(const std::string& id) override { return real_->DeleteBackup(id); }
+  absl::Status CreateAttachment(const AttachmentRecord& a) override {
+    VOLCRYPT_FAULT_POINT("store.CreateAttachment");
+    return real_->CreateAttachment(a);
+  }
+  absl::StatusOr<AttachmentRecord> GetAttachment(const std::string& v) override {
+    return real_->GetAttachment(v);
+  }
+  absl::Status UpdateAttachment(const AttachmentRecord& a) override {
+    VOLCRYPT_FAULT_POINT("store.UpdateAttachment");
+    return real_->UpdateAttachment(a);
+  }
+  absl::Status DeleteAttachment(const std::string& v) override {
+    VOLCRYPT_FAULT_POINT("store.DeleteAttachment");
+    return real_->DeleteAttachment(v);
+  }
   absl::StatusOr<int> CountKeyReferences(const std::string& k) override {
     return real_->CountKeyReferences(k);
   }

@@ -177,13 +177,47 @@ TEST_F(VolumeStoreTest, UsesWalAndRecordsSchemaVersion) {
   auto mode = RunCommand({"sqlite3", path(), "PRAGMA journal_mode"});
   EXPECT_EQ(mode.out, "wal\n");
   auto version = RunCommand({"sqlite3", path(), "PRAGMA user_version"});
-  EXPECT_EQ(version.out, "1\n");
+  EXPECT_EQ(version.out, "2\n");
 }
 
 TEST(VolumeStatusTest, NamesRoundTrip) {
   EXPECT_EQ(VolumeStatusName(VolumeStatus::kInUse), "in-use");
   EXPECT_EQ(*ParseVolumeStatus("in-use"), VolumeStatus::kInUse);
   EXPECT_THAT(ParseVolumeStatus("sleeping"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace volcrypt
+
+namespace volcrypt {
+namespace {
+
+TEST_F(VolumeStoreTest, AttachmentsOnePerVolume) {
+  auto store = Open();
+  VOLCRYPT_ASSERT_OK(store->CreateVolume(Record("v1")));
+  AttachmentRecord a{"v1", "h1", "vm-1", "sdb", true, false, "attaching", 0};
+  VOLCRYPT_ASSERT_OK(store->CreateAttachment(a));
+  EXPECT_THAT(store->CreateAttachment(a), StatusIs(absl::StatusCode::kAlreadyExists));
+  a.status = "attached";
+  VOLCRYPT_ASSERT_OK(store->UpdateAttachment(a));
+  absl::StatusOr<AttachmentRecord> got = store->GetAttachment("v1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->domain, "vm-1");
+  EXPECT_EQ(got->status, "attached");
+  EXPECT_TRUE(got->live);
+  EXPECT_FALSE(got->config);
+  VOLCRYPT_ASSERT_OK(store->DeleteAttachment("v1"));
+  EXPECT_THAT(store->GetAttachment("v1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store->CreateAttachment({"ghost", "h1", "vm", "sdb", true, false, "attaching", 0}),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_F(VolumeStoreTest, MigratesAVersionOneDatabase) {
+  { Open()->CreateVolume(Record("v1")).IgnoreError(); }
+  ASSERT_EQ(RunCommand({"sqlite3", path(), "DROP TABLE attachments; PRAGMA user_version=1"}).exit_code, 0);
+  auto store = Open();
+  EXPECT_TRUE(store->GetVolume("v1").ok());
+  VOLCRYPT_EXPECT_OK(store->CreateAttachment({"v1", "h1", "vm", "sdb", true, false, "attaching", 0}));
 }
 
 }  // namespace

@@ -1,0 +1,109 @@
+#include "lib/attach/domain_disks.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+
+namespace volcrypt {
+namespace {
+
+struct DocFree {
+  void operator()(xmlDoc* d) const { xmlFreeDoc(d); }
+};
+struct XPathCtxFree {
+  void operator()(xmlXPathContext* c) const { xmlXPathFreeContext(c); }
+};
+struct XPathObjFree {
+  void operator()(xmlXPathObject* o) const { xmlXPathFreeObject(o); }
+};
+using Doc = std::unique_ptr<xmlDoc, DocFree>;
+
+absl::StatusOr<Doc> Parse(const std::string& xml) {
+  Doc doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "domain.xml",
+                        nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                     XML_PARSE_NOWARNING));
+  if (doc == nullptr) return absl::InvalidArgumentError("domain XML does not parse");
+  return doc;
+}
+
+std::string Attr(xmlNode* node, const char* name) {
+  xmlChar* v = xmlGetProp(node, BAD_CAST name);
+  std::string out = v ? reinterpret_cast<const char*>(v) : "";
+  xmlFree(v);
+  return out;
+}
+
+xmlNode* Child(xmlNode* parent, const char* name) {
+  for (xmlNode* c = parent->children; c != nullptr; c = c->next) {
+    if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST name)) return c;
+  }
+  return nullptr;
+}
+
+// Calls `fn` on every /domain/devices/disk until it returns true.
+template <typename Fn>
+absl::Status ForEachDisk(const std::string& domain_xml, Fn fn) {
+  absl::StatusOr<Doc> doc = Parse(domain_xml);
+  if (!doc.ok()) return doc.status();
+  std::unique_ptr<xmlXPathContext, XPathCtxFree> ctx(xmlXPathNewContext(doc->get()));
+  std::unique_ptr<xmlXPathObject, XPathObjFree> disks(
+      xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk", ctx.get()));
+  if (disks == nullptr || disks->nodesetval == nullptr) return absl::OkStatus();
+  for (int i = 0; i < disks->nodesetval->nodeNr; ++i) {
+    if (fn(doc->get(), disks->nodesetval->nodeTab[i])) break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<absl::optional<DomainDisk>> FindDiskByTarget(
+    const std::string& domain_xml, const std::string& target_dev) {
+  absl::optional<DomainDisk> found;
+  absl::Status s = ForEachDisk(domain_xml, [&](xmlDoc* doc, xmlNode* disk) {
+    xmlNode* target = Child(disk, "target");
+    if (target == nullptr || Attr(target, "dev") != target_dev) return false;
+    DomainDisk d;
+    xmlBuffer* buf = xmlBufferCreate();
+    xmlNodeDump(buf, doc, disk, 0, 0);
+    d.xml = reinterpret_cast<const char*>(xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    if (xmlNode* serial = Child(disk, "serial")) {
+      xmlChar* text = xmlNodeGetContent(serial);
+      d.serial = text ? reinterpret_cast<const char*>(text) : "";
+      xmlFree(text);
+    }
+    found = std::move(d);
+    return true;
+  });
+  if (!s.ok()) return s;
+  return found;
+}
+
+absl::StatusOr<bool> UsesSecret(const std::string& domain_xml,
+                                const std::string& uuid) {
+  bool uses = false;
+  absl::Status s = ForEachDisk(domain_xml, [&](xmlDoc*, xmlNode* disk) {
+    // <encryption> sits in <source> (libvirt >= 7) or directly in <disk>.
+    for (xmlNode* parent : {disk, Child(disk, "source")}) {
+      if (parent == nullptr) continue;
+      xmlNode* enc = Child(parent, "encryption");
+      if (enc == nullptr) continue;
+      for (xmlNode* c = enc->children; c != nullptr; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "secret") &&
+            Attr(c, "uuid") == uuid) {
+          uses = true;
+        }
+      }
+    }
+    return uses;
+  });
+  if (!s.ok()) return s;
+  return uses;
+}
+
+}  // namespace volcrypt

@@ -1,0 +1,28 @@
+// Reading disks out of a libvirt domain XML.
+#ifndef VOLCRYPT_LIB_ATTACH_DOMAIN_DISKS_H_
+#define VOLCRYPT_LIB_ATTACH_DOMAIN_DISKS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/types/optional.h"
+
+namespace volcrypt {
+
+struct DomainDisk {
+  std::string xml;     // the <disk> element, as libvirt wants it back
+  std::string serial;  // "" if none
+};
+
+// Returns the disk whose <target dev> is `target_dev`, or nullopt.
+// InvalidArgument if `domain_xml` does not parse.
+absl::StatusOr<absl::optional<DomainDisk>> FindDiskByTarget(
+    const std::string& domain_xml, const std::string& target_dev);
+
+// True if any disk's <encryption> refers to secret `uuid`.
+absl::StatusOr<bool> UsesSecret(const std::string& domain_xml,
+                                const std::string& uuid);
+
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_LIB_ATTACH_DOMAIN_DISKS_H_

@@ -1,0 +1,135 @@
+#include "tests/libvirt/libvirt_testbed.h"
+
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/virterror.h>
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+
+namespace volcrypt {
+namespace testing {
+namespace {
+
+std::string* g_uri = new std::string;
+std::string* g_skip = new std::string;
+std::string* g_dir = new std::string;
+
+std::string Script() {
+  const char* root = std::getenv("VOLCRYPT_SOURCE_ROOT");
+  return std::string(root ? root : ".") + "/tests/scripts/libvirtd.sh";
+}
+
+}  // namespace
+
+void LibvirtTestbed::SetUp() {
+  virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
+  char templ[] = "/tmp/volcrypt-libvirt-XXXXXX";
+  if (mkdtemp(templ) == nullptr) {
+    *g_skip = "mkdtemp failed";
+    return;
+  }
+  *g_dir = templ;
+  CommandResult r = RunCommand({"bash", Script(), "start", *g_dir});
+  if (r.exit_code == 77) {
+    *g_skip = "no private libvirtd here: " + r.err;
+  } else if (r.exit_code != 0) {
+    ADD_FAILURE() << "libvirtd.sh start failed: " << r.out << r.err;
+    *g_skip = "libvirtd did not start";
+  } else {
+    *g_uri = std::string(absl::StripAsciiWhitespace(r.out));
+  }
+}
+
+void LibvirtTestbed::TearDown() {
+  if (g_dir->empty()) return;
+  RunCommand({"bash", Script(), "stop", *g_dir});
+  RunCommand({"rm", "-rf", *g_dir});
+}
+
+const std::string& LibvirtTestbed::uri() { return *g_uri; }
+const std::string& LibvirtTestbed::skip_reason() { return *g_skip; }
+
+LibvirtProbe::LibvirtProbe() {
+  if (!LibvirtTestbed::uri().empty()) conn_ = virConnectOpen(LibvirtTestbed::uri().c_str());
+}
+
+LibvirtProbe::~LibvirtProbe() {
+  if (conn_ != nullptr) virConnectClose(conn_);
+}
+
+void LibvirtProbe::DefineDomain(const std::string& name, bool start) {
+  DestroyAndUndefine(name);
+  const std::string xml =
+      "<domain type='kvm'><name>" + name + "</name>"
+      "<memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+      "<os><type arch='x86_64' machine='pc'>hvm</type></os>"
+      "<devices><controller type='usb' model='none'/>"
+      "<controller type='scsi' index='0' model='virtio-scsi'/>"
+      "<memballoon model='none'/></devices></domain>";
+  virDomainPtr d = virDomainDefineXML(conn_, xml.c_str());
+  ASSERT_NE(d, nullptr) << virGetLastErrorMessage();
+  virDomainFree(d);
+  if (start) StartPaused(name);
+}
+
+void LibvirtProbe::StartPaused(const std::string& name) {
+  virDomainPtr d = virDomainLookupByName(conn_, name.c_str());
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(virDomainCreateWithFlags(d, VIR_DOMAIN_START_PAUSED), 0)
+      << virGetLastErrorMessage();
+  virDomainFree(d);
+}
+
+void LibvirtProbe::DestroyAndUndefine(const std::string& name) {
+  virDomainPtr d = virDomainLookupByName(conn_, name.c_str());
+  if (d == nullptr) return;
+  if (virDomainIsActive(d) == 1) virDomainDestroy(d);
+  virDomainUndefine(d);
+  virDomainFree(d);
+}
+
+std::string LibvirtProbe::Hmp(const std::string& domain, const std::string& command) {
+  virDomainPtr d = virDomainLookupByName(conn_, domain.c_str());
+  char* out = nullptr;
+  if (d != nullptr) {
+    virDomainQemuMonitorCommand(d, command.c_str(), &out,
+                                VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP);
+    virDomainFree(d);
+  }
+  std::string result = out ? out : "";
+  free(out);
+  return result;
+}
+
+std::string LibvirtProbe::DomainXml(const std::string& domain, bool inactive) {
+  virDomainPtr d = virDomainLookupByName(conn_, domain.c_str());
+  if (d == nullptr) return "";
+  char* xml = virDomainGetXMLDesc(d, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+  virDomainFree(d);
+  std::string result = xml ? xml : "";
+  free(xml);
+  return result;
+}
+
+uint64_t LibvirtProbe::Capacity(const std::string& domain, const std::string& target) {
+  virDomainPtr d = virDomainLookupByName(conn_, domain.c_str());
+  virDomainBlockInfo info = {};
+  if (d != nullptr) {
+    virDomainGetBlockInfo(d, target.c_str(), &info, 0);
+    virDomainFree(d);
+  }
+  return info.capacity;
+}
+
+int LibvirtProbe::SecretCount() { return virConnectNumOfSecrets(conn_); }
+
+bool LibvirtProbe::SecretExists(const std::string& uuid) {
+  virSecretPtr s = virSecretLookupByUUIDString(conn_, uuid.c_str());
+  if (s == nullptr) return false;
+  virSecretFree(s);
+  return true;
+}
+
+}  // namespace testing
+}  // namespace volcrypt

@@ -1,0 +1,54 @@
+// The libvirt test bed: a private libvirtd started by
+// tests/scripts/libvirtd.sh for the whole test program, and small paused
+// domains with no OS and a virtio-scsi controller. Everything is stopped by
+// PID at the end. Without root or libvirtd the tests are skipped (exit 77).
+#ifndef VOLCRYPT_TESTS_LIBVIRT_LIBVIRT_TESTBED_H_
+#define VOLCRYPT_TESTS_LIBVIRT_LIBVIRT_TESTBED_H_
+
+#include <libvirt/libvirt.h>
+
+#include <string>
+
+#include "tests/support/test_support.h"
+
+namespace volcrypt {
+namespace testing {
+
+class LibvirtTestbed : public ::testing::Environment {
+ public:
+  void SetUp() override;
+  void TearDown() override;
+
+  // "" when the test bed could not start (tests skip with the reason).
+  static const std::string& uri();
+  static const std::string& skip_reason();
+};
+
+// A libvirt connection for assertions (independent of the code under test).
+class LibvirtProbe {
+ public:
+  LibvirtProbe();
+  ~LibvirtProbe();
+  virConnectPtr conn() const { return conn_; }
+
+  // Defines a domain named `name` (replacing any) and, if `start`, starts it
+  // paused.
+  void DefineDomain(const std::string& name, bool start);
+  void DestroyAndUndefine(const std::string& name);
+  void StartPaused(const std::string& name);
+  // HMP through the QEMU monitor ("info block").
+  std::string Hmp(const std::string& domain, const std::string& command);
+  std::string DomainXml(const std::string& domain, bool inactive);
+  // Capacity of the guest disk on `target` (virDomainGetBlockInfo).
+  uint64_t Capacity(const std::string& domain, const std::string& target);
+  int SecretCount();
+  bool SecretExists(const std::string& uuid);
+
+ private:
+  virConnectPtr conn_ = nullptr;
+};
+
+}  // namespace testing
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_TESTS_LIBVIRT_LIBVIRT_TESTBED_H_

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# A private libvirtd for tests and the demo: its own mount namespace, its own
+# config, state and socket under DIR, only the qemu and secret drivers, no
+# autostart. Nothing outside DIR is touched; it is stopped by its PID.
+#   tests/scripts/libvirtd.sh start DIR   prints the connection URI
+#   tests/scripts/libvirtd.sh stop DIR    stops it and the QEMUs it started
+set -euo pipefail
+cmd=${1:?usage: libvirtd.sh start|stop DIR}
+dir=$(mkdir -p "${2:?usage: libvirtd.sh start|stop DIR}" && cd "$2" && pwd)
+uri="qemu:///system?socket=$dir/run/libvirt-sock"
+
+stop() {
+  [ -f "$dir/libvirtd.pid" ] || return 0
+  local pid
+  pid=$(cat "$dir/libvirtd.pid")
+  # QEMU children first (their PIDs are in the private run directory).
+  for f in "$dir"/run/qemu/*.pid; do
+    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$dir/libvirtd.pid"
+}
+
+if [ "$cmd" = stop ]; then stop; exit 0; fi
+[ "$cmd" = start ] || { echo "usage: libvirtd.sh start|stop DIR" >&2; exit 2; }
+if [ "$(id -u)" -ne 0 ]; then echo "libvirtd.sh: needs root (mount namespace)" >&2; exit 77; fi
+command -v libvirtd >/dev/null || { echo "libvirtd.sh: libvirtd is not installed" >&2; exit 77; }
+stop
+
+mkdir -p "$dir"/{etc,lib,log,cache,run,drivers}
+# Mount points only (the libvirt-daemon package normally makes them); what
+# the daemon writes there lands in DIR.
+mkdir -p /var/lib/libvirt /var/log/libvirt /var/cache/libvirt /etc/libvirt
+# The QEMU driver resolves its compiled-in default user before it reads
+# qemu.conf (which says root); libvirt-daemon-system would create it.
+getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+getent passwd libvirt-qemu >/dev/null ||
+  useradd --system --no-create-home --shell /usr/sbin/nologin -g libvirt-qemu libvirt-qemu
+cat >"$dir/etc/libvirtd.conf" <<CONF
+unix_sock_dir = "/run/libvirt"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+CONF
+cat >"$dir/etc/qemu.conf" <<CONF
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+stdio_handler = "file"
+cgroup_controllers = [ ]
+CONF
+drivers=/usr/lib/x86_64-linux-gnu/libvirt/connection-driver
+[ -d "$drivers" ] || drivers=$(dirname "$(find /usr/lib -name libvirt_driver_qemu.so | head -1)")
+ln -sf "$drivers/libvirt_driver_qemu.so" "$drivers/libvirt_driver_secret.so" "$dir/drivers/"
+
+# The daemon sees DIR's directories at the standard paths; clients reach its
+# socket at DIR/run/libvirt-sock.
+LIBVIRT_DRIVER_DIR="$dir/drivers" LIBVIRT_AUTOSTART=0 \
+setsid unshare -m --propagation private sh -c '
+  set -e
+  mount -n -t tmpfs tmpfs /run
+  mkdir -p /run/libvirt
+  mount -n --bind "$1/run" /run/libvirt
+  mount -n --bind "$1/etc" /etc/libvirt
+  mount -n --bind "$1/lib" /var/lib/libvirt
+  mount -n --bind "$1/log" /var/log/libvirt
+  mount -n --bind "$1/cache" /var/cache/libvirt
+  exec libvirtd --config /etc/libvirt/libvirtd.conf --pid-file /run/libvirt/libvirtd.pid
+' sh "$dir" >"$dir/daemon.out" 2>&1 &
+echo $! >"$dir/libvirtd.pid"
+
+for _ in $(seq 100); do
+  if [ -S "$dir/run/libvirt-sock" ] && virsh -c "$uri" version >/dev/null 2>&1; then
+    echo "$uri"
+    exit 0
+  fi
+  kill -0 "$(cat "$dir/libvirtd.pid")" 2>/dev/null || break
+  sleep 0.1
+done
+echo "libvirtd.sh: libvirtd did not come up; see $dir/daemon.out and $dir/log" >&2
+cat "$dir/daemon.out" >&2 || true
+stop
+exit 1
