@@ -23,6 +23,12 @@ std::string FreshFile(const std::string& name, uint64_t bytes);
 int Run(const std::vector<std::string>& argv,
         const std::vector<const SecretBytes*>& secrets = {});
 
+// Runs argv and returns its standard output ("" on failure).
+std::string RunOutput(const std::vector<std::string>& argv);
+
+// Writes `text` to `path`.
+void WriteText(const std::string& path, const std::string& text);
+
 // A passphrase that is the hex of a random 256-bit key.
 SecretBytes MachinePassphrase();
 

@@ -4,10 +4,12 @@
 # with the tools users would otherwise run, in the same run:
 #   luks_bench    LUKS header and keyslot path vs cryptsetup   (~4 minutes)
 #   volume_bench  end-to-end volume create vs qemu-img, cryptsetup (~1 minute)
-# Usage: bench/run.sh luks_bench|volume_bench [google-benchmark flags]
+#   attach_bench  live attach/detach through a private libvirtd, and QEMU's
+#                 open time by header kind (root; ~1 minute)
+# Usage: bench/run.sh luks_bench|volume_bench|attach_bench [google-benchmark flags]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-name=${1:?usage: bench/run.sh luks_bench|volume_bench [flags]}
+name=${1:?usage: bench/run.sh luks_bench|volume_bench|attach_bench [flags]}
 shift
 build=${VOLCRYPT_BENCH_BUILD_DIR:-$root/build-release}
 "$root/tests/scripts/install_deps.sh" test
@@ -15,7 +17,7 @@ build=${VOLCRYPT_BENCH_BUILD_DIR:-$root/build-release}
 ninja -C "$build" "bench/$name" >/dev/null
 out=$(mktemp /tmp/volcrypt-bench-XXXXXX.json)
 trap 'rm -f "$out"' EXIT
-"$build/bench/$name" --benchmark_repetitions=5 \
+VOLCRYPT_SOURCE_ROOT=$root "$build/bench/$name" --benchmark_repetitions=5 \
   --benchmark_report_aggregates_only=true \
   --benchmark_out="$out" --benchmark_out_format=json "$@" >&2
 python3 "$root/bench/median_table.py" "$out"
