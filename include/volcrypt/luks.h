@@ -102,15 +102,34 @@ struct FormatOptions {
 VOLCRYPT_EXPORT absl::StatusOr<LuksHeaderImage> BuildHeaderImage(const EncryptionSpec& spec,
                                                  const SecretBytes& passphrase);
 
-// Writes `image` at offset 0 of the file or block device open at `fd`, whose
-// size is `device_bytes`, then syncs. The keyslot area is written and synced
-// before the first 64 KiB (the header proper), so a crash never leaves a
-// valid-looking header in front of missing keyslots. Zero chunks that are
-// already zero on the device are skipped, keeping sparse files sparse.
-// OutOfRange if the device cannot hold the header and one payload sector.
+// Random access to a volume that is not (or not only) a host path, e.g. an
+// RBD image: pread/pwrite-like calls that do all of `len` or fail, and a
+// durability barrier.
+struct VolumeIo {
+  std::function<absl::Status(uint64_t offset, void* buf, size_t len)> read;
+  std::function<absl::Status(uint64_t offset, const void* buf, size_t len)>
+      write;
+  std::function<absl::Status()> sync;
+};
+
+// Writes `image` at offset 0 of a volume of `device_bytes`, then syncs. The
+// keyslot area is written and synced before the first 64 KiB (the header
+// proper), so a crash never leaves a valid-looking header in front of
+// missing keyslots. Zero chunks that are already zero on the volume are
+// skipped, keeping sparse files and thin images thin. OutOfRange if the
+// volume cannot hold the header and one payload sector.
+VOLCRYPT_EXPORT absl::Status WriteHeaderImage(const VolumeIo& io,
+                                              uint64_t device_bytes,
+                                              const LuksHeaderImage& image,
+                                              uint32_t sector_size,
+                                              const std::string& what);
+
+// The same on the file or block device open (read-write) at `fd`; a
+// read-only block device is PermissionDenied (EROFS) before any write.
 VOLCRYPT_EXPORT absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
-                              const LuksHeaderImage& image,
-                              uint32_t sector_size, const std::string& what);
+                                              const LuksHeaderImage& image,
+                                              uint32_t sector_size,
+                                              const std::string& what);
 
 // Formats the file or block device at `path`: probes it (refusing LUKS or any
 // other signature unless options.force), builds a header image and writes it.

@@ -72,6 +72,9 @@ struct CreateVolumeRequest {
   // Mapped volumes only: create the volume plain and LUKS-format it at its
   // first attach, as cinder does for iSCSI/FC/LVM.
   bool defer_format = false;
+  // RBD volumes with the librbd engine only: let librbd write the header
+  // (rbd_encryption_format, librbd's slow KDF) instead of the LUKS core.
+  bool native_rbd_format = false;
   std::string user_id;
   std::string project_id;
 };
@@ -144,6 +147,23 @@ class VOLCRYPT_EXPORT VolumeService {
   // unless another disk still uses it, drop the attachment, mark
   // 'available'. A rerun finishes an interrupted detach.
   absl::StatusOr<VolumeRecord> DetachVolume(const std::string& id);
+
+  // Snapshots an RBD volume: an RBD snapshot "snapshot-<snapshot_id>" and a
+  // snapshot record sharing the volume's key id (as in cinder). Unimplemented
+  // for mapped volumes.
+  absl::StatusOr<SnapshotRecord> CreateSnapshot(const std::string& volume_id,
+                                                const std::string& snapshot_id);
+  // Removes the RBD snapshot, then the record. FailedPrecondition while
+  // clones depend on it.
+  absl::Status DeleteSnapshot(const std::string& snapshot_id);
+
+  // Clones snapshot `snapshot_id` into a new volume at `location` whose key
+  // is a NEW key id holding the SAME bytes (cinder's store(get(id))), so the
+  // clone's inherited header opens with its own recorded key. Same rollback
+  // and reconcile as CreateVolume.
+  absl::StatusOr<VolumeRecord> CloneVolume(const std::string& snapshot_id,
+                                           const std::string& new_volume_id,
+                                           const VolumeLocation& location);
 
   // Returns the keyslot that the volume's key unlocks: proof that the record,
   // the key manager and the header agree.

@@ -103,7 +103,7 @@ absl::StatusOr<LuksHeaderImage> BuildHeaderImage(
   return image;
 }
 
-absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
+absl::Status WriteHeaderImage(const VolumeIo& io, uint64_t device_bytes,
                               const LuksHeaderImage& image,
                               uint32_t sector_size, const std::string& what) {
   if (device_bytes < image.size() + sector_size) {
@@ -113,7 +113,6 @@ absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
                      image.size(), "-byte LUKS header and one ", sector_size,
                      "-byte sector of data"));
   }
-  VOLCRYPT_RETURN_IF_ERROR(CheckWritable(fd, what));
   std::vector<uint8_t> want(kChunkBytes), have(kChunkBytes);
   const uint64_t chunks = (image.size() + kChunkBytes - 1) / kChunkBytes;
   // Chunk 0 (both LUKS2 binary headers, the LUKS1 phdr) goes last, after the
@@ -125,14 +124,30 @@ absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
         std::min<uint64_t>(kChunkBytes, image.size() - offset));
     VOLCRYPT_RETURN_IF_ERROR(image.Read(offset, want.data(), len));
     if (IsZero(want.data(), len)) {
-      VOLCRYPT_RETURN_IF_ERROR(ReadFully(fd, offset, have.data(), len, what));
+      VOLCRYPT_RETURN_IF_ERROR(io.read(offset, have.data(), len));
       if (IsZero(have.data(), len)) continue;
     }
-    if (chunk == 0 && fdatasync(fd) != 0) return ErrnoStatus("sync", what);
-    VOLCRYPT_RETURN_IF_ERROR(WriteFully(fd, offset, want.data(), len, what));
+    if (chunk == 0) VOLCRYPT_RETURN_IF_ERROR(io.sync());
+    VOLCRYPT_RETURN_IF_ERROR(io.write(offset, want.data(), len));
   }
-  if (fdatasync(fd) != 0) return ErrnoStatus("sync", what);
-  return absl::OkStatus();
+  return io.sync();
+}
+
+absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
+                              const LuksHeaderImage& image,
+                              uint32_t sector_size, const std::string& what) {
+  VOLCRYPT_RETURN_IF_ERROR(CheckWritable(fd, what));
+  VolumeIo io;
+  io.read = [fd, &what](uint64_t off, void* buf, size_t len) {
+    return ReadFully(fd, off, buf, len, what);
+  };
+  io.write = [fd, &what](uint64_t off, const void* buf, size_t len) {
+    return WriteFully(fd, off, buf, len, what);
+  };
+  io.sync = [fd, &what]() {
+    return fdatasync(fd) == 0 ? absl::OkStatus() : ErrnoStatus("sync", what);
+  };
+  return WriteHeaderImage(io, device_bytes, image, sector_size, what);
 }
 
 absl::Status FormatPath(const std::string& path, const EncryptionSpec& spec,

@@ -10,6 +10,7 @@
 #include "volcrypt/attacher.h"
 #include "volcrypt/errors.h"
 #include "volcrypt/luks.h"
+#include "volcrypt/rbd_backend.h"
 #include "volcrypt/size_rule.h"
 
 namespace volcrypt {
@@ -89,6 +90,11 @@ class VolumeService::Impl {
       return absl::InvalidArgumentError(
           "deferred formatting applies to mapped volumes only");
     }
+    if (req.native_rbd_format &&
+        req.encryption.engine != EncryptionEngine::kLibrbd) {
+      return absl::InvalidArgumentError(
+          "librbd's own format applies to volumes with the librbd engine only");
+    }
     VOLCRYPT_ASSIGN_OR_RETURN(
         const uint64_t raw,
         RawBytesForUsable(PayloadOffsetBytes(req.encryption), req.size_bytes,
@@ -113,7 +119,8 @@ class VolumeService::Impl {
     // 2. Record 'creating', no key yet.
     VOLCRYPT_RETURN_IF_ERROR(store_->CreateVolume(record));
     CreateProgress progress;
-    absl::Status s = CreateSteps(record, *backend, raw, req.defer_format, progress);
+    absl::Status s = CreateSteps(record, *backend, raw, req.defer_format,
+                                 req.native_rbd_format, progress);
     if (s.ok()) return store_->GetVolume(record.id);
     absl::Status undo = UndoCreate(record, *backend, progress);
     if (!undo.ok()) {
@@ -276,6 +283,70 @@ class VolumeService::Impl {
     return store_->GetVolume(id);
   }
 
+  absl::StatusOr<SnapshotRecord> CreateSnapshot(const std::string& volume_id,
+                                                const std::string& snapshot_id) {
+    VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(snapshot_id));
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord v, store_->GetVolume(volume_id));
+    if (v.status != VolumeStatus::kAvailable && v.status != VolumeStatus::kInUse) {
+      return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                        absl::StrCat("volume ", volume_id, " is ",
+                                     VolumeStatusName(v.status)));
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(RbdBackend * rbd, RbdFor(v));
+    SnapshotRecord snap{snapshot_id, volume_id, v.encryption_key_id, "available", 0};
+    VOLCRYPT_RETURN_IF_ERROR(store_->CreateSnapshot(snap));
+    absl::Status s = rbd->CreateSnapshot(v.location, SnapshotName(snapshot_id));
+    if (!s.ok()) {
+      (void)store_->DeleteSnapshot(snapshot_id);
+      return s;
+    }
+    return snap;
+  }
+
+  absl::Status DeleteSnapshot(const std::string& snapshot_id) {
+    VOLCRYPT_ASSIGN_OR_RETURN(SnapshotRecord snap, FindSnapshot(snapshot_id));
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord v, store_->GetVolume(snap.volume_id));
+    VOLCRYPT_ASSIGN_OR_RETURN(RbdBackend * rbd, RbdFor(v));
+    absl::Status s = rbd->RemoveSnapshot(v.location, SnapshotName(snapshot_id));
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    return store_->DeleteSnapshot(snapshot_id);
+  }
+
+  absl::StatusOr<VolumeRecord> CloneVolume(const std::string& snapshot_id,
+                                           const std::string& new_id,
+                                           const VolumeLocation& location) {
+    VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(new_id));
+    VOLCRYPT_ASSIGN_OR_RETURN(SnapshotRecord snap, FindSnapshot(snapshot_id));
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord parent, store_->GetVolume(snap.volume_id));
+    VOLCRYPT_ASSIGN_OR_RETURN(RbdBackend * rbd, RbdFor(parent));
+    if (location.kind != BackendKind::kRbd) {
+      return absl::InvalidArgumentError("a clone of an rbd volume is an rbd volume");
+    }
+    absl::Status exists = rbd->Stat(location).status();
+    if (exists.ok()) {
+      return ErrnoError(absl::StatusCode::kAlreadyExists, EEXIST,
+                        absl::StrCat(location.DebugString(), " already exists"));
+    }
+    if (!absl::IsNotFound(exists)) return exists;
+    VolumeRecord record = parent;
+    record.id = new_id;
+    record.host = host_;
+    record.location = location;
+    record.encryption_key_id.clear();
+    record.status = VolumeStatus::kCreating;
+    VOLCRYPT_RETURN_IF_ERROR(store_->CreateVolume(record));
+    CreateProgress progress;
+    absl::Status s = CloneSteps(parent, snap, record, *rbd, progress);
+    if (s.ok()) return store_->GetVolume(new_id);
+    absl::Status undo = UndoCreate(record, *rbd, progress);
+    if (!undo.ok()) {
+      log_->Log(LogLevel::kError,
+                absl::StrCat("volume ", new_id, ": rollback incomplete (",
+                             undo.message(), "); Reconcile() will finish it"));
+    }
+    return s;
+  }
+
   absl::StatusOr<int> VerifyVolumeKey(const std::string& id) {
     VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord record, store_->GetVolume(id));
     VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend* backend, BackendFor(record.location));
@@ -348,6 +419,57 @@ class VolumeService::Impl {
                                      probe.type, "' signature; refusing to use it"));
     }
     return absl::OkStatus();
+  }
+
+  static std::string SnapshotName(const std::string& snapshot_id) {
+    return "snapshot-" + snapshot_id;
+  }
+
+  absl::StatusOr<RbdBackend*> Rbd() {
+    auto* rbd = dynamic_cast<RbdBackend*>(rbd_);
+    if (rbd == nullptr) {
+      return absl::FailedPreconditionError("no rbd backend is configured");
+    }
+    return rbd;
+  }
+
+  absl::StatusOr<RbdBackend*> RbdFor(const VolumeRecord& v) {
+    if (v.location.kind != BackendKind::kRbd) {
+      return absl::UnimplementedError(absl::StrCat(
+          "volume ", v.id, ": snapshots and clones need an rbd volume"));
+    }
+    return Rbd();
+  }
+
+  absl::StatusOr<SnapshotRecord> FindSnapshot(const std::string& snapshot_id) {
+    VOLCRYPT_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> all, store_->ListSnapshots(""));
+    for (SnapshotRecord& s : all) {
+      if (s.id == snapshot_id) return s;
+    }
+    return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                      absl::StrCat("snapshot ", snapshot_id, " not found"));
+  }
+
+  // New key id, same bytes; then the clone itself.
+  absl::Status CloneSteps(const VolumeRecord& parent, const SnapshotRecord& snap,
+                          VolumeRecord& record, RbdBackend& rbd,
+                          CreateProgress& progress) {
+    const std::string what = "clone volume " + record.id;
+    absl::StatusOr<SecretBytes> key = keys_->GetKey(parent.encryption_key_id);
+    if (!key.ok()) return Annotate(key.status(), what);
+    KeyRequest request;
+    request.bits = static_cast<int>(key->size() * 8);
+    request.name = KeyNameForVolume(record.id);
+    absl::StatusOr<std::string> key_id = keys_->StoreKey(*key, request);
+    if (!key_id.ok()) return Annotate(key_id.status(), what);
+    progress.key_created = true;
+    record.encryption_key_id = *key_id;
+    VOLCRYPT_RETURN_IF_ERROR(store_->UpdateVolume(record, VolumeStatus::kCreating));
+    VOLCRYPT_RETURN_IF_ERROR(Annotate(
+        rbd.Clone(parent.location, SnapshotName(snap.id), record.location), what));
+    progress.backing_created = true;
+    record.status = VolumeStatus::kAvailable;
+    return store_->UpdateVolume(record, VolumeStatus::kCreating);
   }
 
   absl::Status RequireAttacher() const {
@@ -432,7 +554,7 @@ class VolumeService::Impl {
   }
 
   absl::Status CreateSteps(VolumeRecord& record, BlockBackend& backend,
-                           uint64_t raw, bool defer_format,
+                           uint64_t raw, bool defer_format, bool native_format,
                            CreateProgress& progress) {
     const std::string what = "create volume " + record.id;
     // 3. Create the key, named after the volume.
@@ -453,7 +575,13 @@ class VolumeService::Impl {
     if (!key.ok()) return Annotate(key.status(), what);
     VOLCRYPT_RETURN_IF_ERROR(Annotate(backend.Create(record.location, raw), what));
     progress.backing_created = true;
-    if (!defer_format) {
+    if (native_format) {
+      VOLCRYPT_ASSIGN_OR_RETURN(RbdBackend * rbd, Rbd());
+      VOLCRYPT_RETURN_IF_ERROR(Annotate(
+          rbd->FormatNative(record.location, record.encryption.format,
+                            record.encryption.key_bits, HexPassphrase(*key)),
+          what));
+    } else if (!defer_format) {
       VOLCRYPT_ASSIGN_OR_RETURN(
           luks::LuksHeaderImage header,
           luks::BuildHeaderImage(record.encryption, HexPassphrase(*key)));
@@ -624,6 +752,18 @@ absl::StatusOr<VolumeRecord> VolumeService::AttachVolume(
 }
 absl::StatusOr<VolumeRecord> VolumeService::DetachVolume(const std::string& id) {
   return impl_->DetachVolume(id);
+}
+absl::StatusOr<SnapshotRecord> VolumeService::CreateSnapshot(
+    const std::string& volume_id, const std::string& snapshot_id) {
+  return impl_->CreateSnapshot(volume_id, snapshot_id);
+}
+absl::Status VolumeService::DeleteSnapshot(const std::string& snapshot_id) {
+  return impl_->DeleteSnapshot(snapshot_id);
+}
+absl::StatusOr<VolumeRecord> VolumeService::CloneVolume(
+    const std::string& snapshot_id, const std::string& new_volume_id,
+    const VolumeLocation& location) {
+  return impl_->CloneVolume(snapshot_id, new_volume_id, location);
 }
 absl::StatusOr<int> VolumeService::VerifyVolumeKey(const std::string& id) {
   return impl_->VerifyVolumeKey(id);

@@ -9,12 +9,14 @@ build_packages=(
   libcryptsetup-dev libblkid-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev libxml2-dev nlohmann-json3-dev libvirt-dev
+  librbd-dev librados-dev
 )
 # The independent tools the tests and the demo check our volumes with.
 test_packages=(
   cryptsetup-bin qemu-utils e2fsprogs util-linux
   libvirt-clients sqlite3 python3-castellan
   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
+  ceph-mon ceph-osd ceph-common qemu-block-extra
 )
 
 wanted=("${build_packages[@]}")
