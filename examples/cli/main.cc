@@ -20,6 +20,7 @@
 #include "volcrypt/fixed_key_manager.h"
 #include "volcrypt/luks.h"
 #include "volcrypt/mapped_backend.h"
+#include "volcrypt/rbd_backend.h"
 #include "volcrypt/size_rule.h"
 #include "volcrypt/volume_service.h"
 
@@ -40,11 +41,24 @@ Global options:
                          the master key generated 0600 on first use]
   --fixed-key-file FILE  castellan's fixed key (hex), instead of --keys
   --host NAME            this host's name                  [the system's]
+  --ceph-conf FILE       Ceph cluster for rbd volumes (needed by every command
+                         on them)                     [/etc/ceph/ceph.conf]
+  --ceph-id ID           cephx user, without "client."                [admin]
+  --ceph-keyring FILE    cephx keyring                      [from ceph.conf]
+  --libvirt-ceph-secret UUID
+                         libvirt secret holding the cephx key, for rbd disk XML
 
 Commands:
   volume create --backend mapped --path PATH --size SIZE [--format luks1|luks2]
                 [--cipher C] [--key-size BITS] [--id ID] [--defer-format]
                 [--kdf machine-key|passphrase] [--user-id U] [--project-id P]
+  volume create --backend rbd --pool P --image I --size SIZE
+                [--engine qemu|librbd] [--native-format] [same options]
+                (--engine librbd for LUKS2; --native-format: librbd's own,
+                slow, header instead of volcrypt's)
+  volume snapshot ID SNAPSHOT_ID       (rbd only)
+  volume clone SNAPSHOT_ID NEW_ID --pool P --image I
+  volume snapshot-delete SNAPSHOT_ID
   volume show ID          volume list          volume delete ID
   volume extend ID SIZE   volume verify ID
   reconcile [--grace SECONDS] [--connect URI]
@@ -92,6 +106,7 @@ struct Context {
   std::unique_ptr<KeyManager> keys;
   std::unique_ptr<VolumeStore> store;
   std::unique_ptr<BlockBackend> mapped;
+  std::unique_ptr<RbdBackend> rbd;     // only with --ceph-conf or --backend rbd
   std::unique_ptr<Attacher> attacher;  // only for attach and detach
   std::unique_ptr<VolumeService> service;
 };
@@ -125,6 +140,16 @@ absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
   if (!store.ok()) return store.status();
   c.store = std::move(*store);
   c.mapped = NewMappedBackend();
+  if (args.Has("ceph-conf") || args.Get("backend") == std::optional<std::string>("rbd")) {
+    RbdBackendOptions ro;
+    ro.ceph_conf = args.Get("ceph-conf").value_or("");
+    ro.client_id = args.Get("ceph-id").value_or("admin");
+    ro.keyring = args.Get("ceph-keyring").value_or("");
+    ro.libvirt_auth_secret_uuid = args.Get("libvirt-ceph-secret").value_or("");
+    absl::StatusOr<std::unique_ptr<RbdBackend>> rbd = RbdBackend::Connect(ro);
+    if (!rbd.ok()) return rbd.status();
+    c.rbd = std::move(*rbd);
+  }
   if (libvirt) {
     absl::StatusOr<std::unique_ptr<Attacher>> attacher =
         Attacher::Connect(args.Get("connect").value_or("qemu:///system"));
@@ -136,6 +161,7 @@ absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
   o.keys = c.keys.get();
   o.store = c.store.get();
   o.mapped = c.mapped.get();
+  o.rbd = c.rbd.get();
   o.host = args.Get("host").value_or("");
   absl::StatusOr<std::unique_ptr<VolumeService>> service = VolumeService::Create(o);
   if (!service.ok()) return service.status();
@@ -145,17 +171,42 @@ absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
 
 void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
 
-int VolumeCreate(const Args& args, Context& c) {
-  if (args.Get("backend").value_or("mapped") != "mapped") {
-    return Usage("--backend " + *args.Get("backend") +
-                 " is not available in this build (use mapped)");
+// The location given by --path (mapped) or --pool/--image (rbd).
+std::optional<VolumeLocation> LocationFrom(const Args& args, const std::string& backend) {
+  if (backend == "rbd") {
+    auto pool = args.Get("pool");
+    auto image = args.Get("image");
+    if (!pool || !image) return std::nullopt;
+    return VolumeLocation::Rbd(*pool, *image);
   }
   auto path = args.Get("path");
+  if (!path) return std::nullopt;
+  return VolumeLocation::Path(*path);
+}
+
+int VolumeCreate(const Args& args, Context& c) {
+  const std::string backend = args.Get("backend").value_or("mapped");
+  if (backend != "mapped" && backend != "rbd") {
+    return Usage("--backend " + backend + " is not known (use mapped or rbd)");
+  }
+  std::optional<VolumeLocation> where = LocationFrom(args, backend);
   auto size = args.Get("size");
-  if (!path || !size) return Usage("volume create needs --path and --size");
+  if (!where || !size) {
+    return Usage(backend == "rbd" ? "volume create --backend rbd needs --pool, --image and --size"
+                                  : "volume create needs --path and --size");
+  }
+  const std::string* path = &where->path;
+  const std::string rbd_name = where->DebugString();
+  if (backend == "rbd") path = &rbd_name;
   CreateVolumeRequest req;
   req.id = args.Get("id").value_or("");
-  req.location = VolumeLocation::Path(*path);
+  req.location = *where;
+  if (auto engine = args.Get("engine")) {
+    absl::StatusOr<EncryptionEngine> e = ParseEncryptionEngine(*engine);
+    if (!e.ok()) return Usage(std::string(e.status().message()));
+    req.encryption.engine = *e;
+  }
+  req.native_rbd_format = args.Has("native-format");
   absl::StatusOr<uint64_t> bytes = ParseSize(*size);
   if (!bytes.ok()) return Usage(std::string(bytes.status().message()));
   req.size_bytes = *bytes;
@@ -252,7 +303,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   const std::string id = words.size() > 2 ? words[2] : "";
   if (verb.empty()) {
     return Usage("volume needs a command: create, show, list, delete, extend, "
-                 "verify or passphrase");
+                 "verify, passphrase, snapshot, clone or snapshot-delete");
   }
   if (verb == "create") return VolumeCreate(args, c);
   if (verb == "list") {
@@ -290,13 +341,36 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
     return 0;
   }
   if (verb == "passphrase") return VolumePassphrase(id, c);
+  if (verb == "snapshot") {
+    if (words.size() < 4) return Usage("volume snapshot needs a volume id and a snapshot id");
+    absl::StatusOr<SnapshotRecord> snap = c.service->CreateSnapshot(id, words[3]);
+    if (!snap.ok()) return Fail("volume snapshot " + id, snap.status());
+    PrintJson({{"id", snap->id}, {"volume_id", snap->volume_id},
+               {"encryption_key_id", snap->encryption_key_id}, {"status", snap->status}});
+    return 0;
+  }
+  if (verb == "clone") {
+    std::optional<VolumeLocation> where = LocationFrom(args, "rbd");
+    if (words.size() < 4 || !where) {
+      return Usage("volume clone needs a snapshot id, a new volume id, --pool and --image");
+    }
+    absl::StatusOr<VolumeRecord> v = c.service->CloneVolume(id, words[3], *where);
+    if (!v.ok()) return Fail("volume clone " + id, v.status());
+    PrintJson(VolumeJson(*v));
+    return 0;
+  }
+  if (verb == "snapshot-delete") {
+    absl::Status s = c.service->DeleteSnapshot(id);
+    return s.ok() ? 0 : Fail("volume snapshot-delete " + id, s);
+  }
   return Usage("unknown volume command '" + verb + "'");
 }
 
 int Main(int argc, char** argv) {
   Args args;
   std::string error;
-  if (!args.Parse(argc, argv, {"defer-format", "ephemeral", "help", "live", "config"},
+  if (!args.Parse(argc, argv,
+                  {"defer-format", "ephemeral", "help", "live", "config", "native-format"},
                   &error)) {
     return Usage(error);
   }
@@ -309,7 +383,9 @@ int Main(int argc, char** argv) {
       "state-dir", "db", "keys", "master-key", "fixed-key-file", "host",
       "backend", "path", "size", "format", "cipher", "key-size", "id",
       "defer-format", "kdf", "user-id", "project-id", "target", "bus",
-      "ephemeral", "grace", "help", "domain", "connect", "live", "config"};
+      "ephemeral", "grace", "help", "domain", "connect", "live", "config",
+      "ceph-conf", "ceph-id", "ceph-keyring", "libvirt-ceph-secret", "pool",
+      "image", "engine", "native-format"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }

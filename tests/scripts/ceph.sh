@@ -29,7 +29,7 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   echo "ceph.sh: port $port is taken (a second cluster there would answer)" >&2
   exit 1
 fi
-rm -rf "$dir"/{mon,osd,run,log,crash,tmp}
+rm -rf "$dir"/{mon,osd,run,log,crash,tmp} "$dir/monmap" "$dir/keyring"
 mkdir -p "$dir"/{mon,osd,run,log,crash,tmp}
 fsid=$(cat /proc/sys/kernel/random/uuid)
 conf=$dir/ceph.conf
