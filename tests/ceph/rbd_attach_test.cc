@@ -1,0 +1,154 @@
+// RBD volumes attached for real: a Ceph cluster and a private libvirtd in
+// one test program. QEMU's engine hot-plugs LUKS1; librbd's engine (LUKS2)
+// attaches cold, since libvirt 9.0 cannot hot-plug it.
+#include <gtest/gtest.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "tests/ceph/ceph_testbed.h"
+#include "tests/libvirt/libvirt_testbed.h"
+#include "tests/support/test_support.h"
+#include "volcrypt/attacher.h"
+#include "volcrypt/file_key_manager.h"
+#include "volcrypt/rbd_backend.h"
+#include "volcrypt/volume_service.h"
+
+namespace volcrypt {
+namespace {
+
+using ::volcrypt::testing::CephTestbed;
+using ::volcrypt::testing::LibvirtProbe;
+using ::volcrypt::testing::LibvirtTestbed;
+using ::volcrypt::testing::RunCommand;
+using ::volcrypt::testing::TempDir;
+
+::testing::Environment* const kCeph =
+    ::testing::AddGlobalTestEnvironment(new CephTestbed);
+::testing::Environment* const kLibvirt =
+    ::testing::AddGlobalTestEnvironment(new LibvirtTestbed);
+
+constexpr uint64_t kSize = 32 << 20;
+constexpr char kDomain[] = "volcrypt-rbd";
+constexpr char kCephSecret[] = "c3c3c3c3-0000-4000-8000-000000000001";
+
+class RbdAttachTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (CephTestbed::conf().empty()) GTEST_SKIP() << CephTestbed::skip_reason();
+    if (LibvirtTestbed::uri().empty()) GTEST_SKIP() << LibvirtTestbed::skip_reason();
+    DefineCephSecret();
+    keys_ = std::move(NewFileKeyManager(tmp_.File("keys"), SecretBytes::Random(32).value(),
+                                        NullLogger()).value());
+    store_ = std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db")).value());
+    RbdBackendOptions ro;
+    ro.ceph_conf = CephTestbed::conf();
+    ro.libvirt_auth_secret_uuid = kCephSecret;
+    rbd_ = std::move(RbdBackend::Connect(ro).value());
+    attacher_ = std::move(Attacher::Connect(LibvirtTestbed::uri()).value());
+    VolumeServiceOptions o;
+    o.keys = keys_.get();
+    o.store = store_.get();
+    o.rbd = rbd_.get();
+    o.attacher = attacher_.get();
+    o.host = "host-a";
+    o.logger = NullLogger();
+    service_ = std::move(VolumeService::Create(o).value());
+  }
+
+  void TearDown() override {
+    if (LibvirtTestbed::uri().empty() || CephTestbed::conf().empty()) return;
+    probe_.DestroyAndUndefine(kDomain);
+  }
+
+  // The cephx key of client.admin in a libvirt secret of usage 'ceph', as
+  // a deployment provides it (nova's rbd_secret_uuid).
+  void DefineCephSecret() {
+    if (probe_.SecretExists(kCephSecret)) return;
+    const std::string xml = std::string("<secret ephemeral='no' private='yes'><uuid>") +
+                            kCephSecret + "</uuid><usage type='ceph'><name>client.admin "
+                            "secret</name></usage></secret>";
+    virSecretPtr s = virSecretDefineXML(probe_.conn(), xml.c_str(), 0);
+    ASSERT_NE(s, nullptr);
+    auto key = RunCommand({"ceph-authtool", "-p", "-n", "client.admin",
+                           CephTestbed::dir() + "/keyring"});
+    std::string raw;
+    ASSERT_TRUE(absl::Base64Unescape(absl::StripAsciiWhitespace(key.out), &raw));
+    EXPECT_EQ(virSecretSetValue(s, reinterpret_cast<const unsigned char*>(raw.data()),
+                                raw.size(), 0), 0);
+    virSecretFree(s);
+  }
+
+  VolumeRecord Create(const std::string& id, LuksFormat format, EncryptionEngine engine) {
+    CreateVolumeRequest r;
+    r.id = id;
+    r.location = VolumeLocation::Rbd("rbd", "volume-" + id);
+    r.size_bytes = kSize;
+    r.encryption.format = format;
+    r.encryption.engine = engine;
+    absl::StatusOr<VolumeRecord> v = service_->CreateVolume(r);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : VolumeRecord();
+  }
+
+  TempDir tmp_;
+  LibvirtProbe probe_;
+  std::unique_ptr<KeyManager> keys_;
+  std::unique_ptr<VolumeStore> store_;
+  std::unique_ptr<RbdBackend> rbd_;
+  std::unique_ptr<Attacher> attacher_;
+  std::unique_ptr<VolumeService> service_;
+};
+
+TEST_F(RbdAttachTest, QemuEngineRbdVolumeHotPlugsAndQemuDecrypts) {
+  probe_.DefineDomain(kDomain, /*start=*/true);
+  VolumeRecord v = Create("hot", LuksFormat::kLuks1, EncryptionEngine::kQemu);
+  AttachTarget live;
+  live.domain = kDomain;
+  absl::StatusOr<VolumeRecord> a = service_->AttachVolume(v.id, live, {});
+  ASSERT_TRUE(a.ok()) << a.status();
+  const std::string block = probe_.Hmp(kDomain, "info block");
+  EXPECT_NE(block.find("\"driver\": \"luks\""), std::string::npos) << block;
+  EXPECT_NE(block.find("\"driver\": \"rbd\""), std::string::npos) << block;
+  EXPECT_EQ(probe_.Capacity(kDomain, "sdb"), kSize);
+  const std::string wrote = probe_.Hmp(kDomain, "qemu-io -d scsi0-0-0-1 \"write -P 0x3c 0 64k\"");
+  EXPECT_EQ(wrote.find("rror"), std::string::npos) << wrote;
+  ASSERT_TRUE(service_->DetachVolume(v.id).ok());
+  EXPECT_FALSE(probe_.SecretExists(v.encryption_key_id));
+  // Read back outside libvirt through librbd's own encryption.
+  SecretBytes pass = HexPassphrase(keys_->GetKey(v.encryption_key_id).value());
+  auto r = RunCommand({"qemu-io", "--object", "secret,id=s0,file=/dev/fd/3", "--image-opts",
+                       "driver=rbd,pool=rbd,image=" + v.location.image + ",conf=" +
+                           CephTestbed::conf() + ",encrypt.format=luks,encrypt.key-secret=s0",
+                       "-c", "read -P 0x3c 0 64k"},
+                      &pass);
+  EXPECT_EQ(r.out.find("Pattern verification failed"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("read 65536/65536"), std::string::npos) << r.out << r.err;
+}
+
+TEST_F(RbdAttachTest, LibrbdEngineLuks2AttachesColdAndIsRefusedLive) {
+  probe_.DefineDomain(kDomain, /*start=*/false);
+  VolumeRecord v = Create("cold", LuksFormat::kLuks2, EncryptionEngine::kLibrbd);
+  AttachTarget live;
+  live.domain = kDomain;
+  EXPECT_FALSE(service_->AttachVolume(v.id, live, {}).ok());
+  AttachTarget config;
+  config.domain = kDomain;
+  config.live = false;
+  config.config = true;
+  ASSERT_TRUE(service_->AttachVolume(v.id, config, {}).ok());
+  probe_.StartPaused(kDomain);
+  // QEMU's info block does not show librbd's encryption options; that the
+  // guest sees the payload size, not the 48 MiB image, shows librbd loaded
+  // the LUKS2 header with the key from the secret.
+  EXPECT_EQ(rbd_->Stat(v.location)->raw_bytes, kSize + (16 << 20));
+  EXPECT_EQ(probe_.Capacity(kDomain, "sdb"), kSize);
+  const std::string block = probe_.Hmp(kDomain, "info block");
+  EXPECT_NE(block.find("\"driver\": \"rbd\""), std::string::npos) << block;
+  probe_.DestroyAndUndefine(kDomain);
+  probe_.DefineDomain(kDomain, false);
+  ASSERT_TRUE(service_->DetachVolume(v.id).ok());
+  EXPECT_FALSE(probe_.SecretExists(v.encryption_key_id));
+}
+
+}  // namespace
+}  // namespace volcrypt
