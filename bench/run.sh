@@ -4,12 +4,14 @@
 # with the tools users would otherwise run, in the same run:
 #   luks_bench    LUKS header and keyslot path vs cryptsetup   (~4 minutes)
 #   volume_bench  end-to-end volume create vs qemu-img, cryptsetup (~1 minute)
+#   rbd_bench     encrypted RBD create vs rbd encryption format and cinder's
+#                 qemu-img + rbd import; open in librbd and QEMU (~4 minutes)
 #   attach_bench  live attach/detach through a private libvirtd, and QEMU's
 #                 open time by header kind (root; ~1 minute)
-# Usage: bench/run.sh luks_bench|volume_bench|attach_bench [google-benchmark flags]
+# Usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench [google-benchmark flags]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-name=${1:?usage: bench/run.sh luks_bench|volume_bench|attach_bench [flags]}
+name=${1:?usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench [flags]}
 shift
 build=${VOLCRYPT_BENCH_BUILD_DIR:-$root/build-release}
 "$root/tests/scripts/install_deps.sh" test

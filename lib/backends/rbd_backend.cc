@@ -169,6 +169,11 @@ class RbdBackendImpl final : public RbdBackend {
     VOLCRYPT_RETURN_IF_ERROR(CheckLocation(w));
     VOLCRYPT_ASSIGN_OR_RETURN(IoCtx io, Pool(w));
     VOLCRYPT_ASSIGN_OR_RETURN(Image img, Open(io, w, true));
+    return ProbeOpen(img, w);
+  }
+
+  absl::StatusOr<luks::ContentProbe> ProbeOpen(const Image& img,
+                                               const VolumeLocation& w) {
     uint64_t size = 0;
     int r = rbd_get_size(img.get(), &size);
     if (r < 0) return RbdError(r, "size of rbd image " + Name(w));
@@ -186,8 +191,11 @@ class RbdBackendImpl final : public RbdBackend {
                                const luks::LuksHeaderImage& image,
                                uint32_t sector_size, bool force) override {
     VOLCRYPT_RETURN_IF_ERROR(CheckLocation(w));
+    // One read-write open for probe and write: each open is round trips.
+    VOLCRYPT_ASSIGN_OR_RETURN(IoCtx io, Pool(w));
+    VOLCRYPT_ASSIGN_OR_RETURN(Image img, Open(io, w, false));
     if (!force) {
-      VOLCRYPT_ASSIGN_OR_RETURN(luks::ContentProbe probe, Probe(w));
+      VOLCRYPT_ASSIGN_OR_RETURN(luks::ContentProbe probe, ProbeOpen(img, w));
       if (probe.kind != luks::ContentKind::kNoSignature) {
         return ErrnoError(absl::StatusCode::kFailedPrecondition, EEXIST,
                           absl::StrCat("rbd image ", Name(w), " already holds a '",
@@ -195,8 +203,6 @@ class RbdBackendImpl final : public RbdBackend {
                                        "' signature; refusing to write a LUKS header"));
       }
     }
-    VOLCRYPT_ASSIGN_OR_RETURN(IoCtx io, Pool(w));
-    VOLCRYPT_ASSIGN_OR_RETURN(Image img, Open(io, w, false));
     uint64_t size = 0;
     int r = rbd_get_size(img.get(), &size);
     if (r < 0) return RbdError(r, "size of rbd image " + Name(w));

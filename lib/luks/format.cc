@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cerrno>
 #include <memory>
 #include <vector>
@@ -30,10 +31,6 @@ constexpr size_t kChunkBytes = 64 * 1024;
 // each), ample for rotation. libcryptsetup's default fills the whole 16 MiB
 // before the payload and wipes it at format, 4x slower for no use.
 constexpr uint64_t kLuks2KeyslotsAreaBytes = 4 << 20;
-
-bool IsZero(const uint8_t* p, size_t n) {
-  return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
-}
 
 // A read-only block device accepts O_RDWR and fails only at the first write;
 // say so before writing anything.
@@ -113,22 +110,36 @@ absl::Status WriteHeaderImage(const VolumeIo& io, uint64_t device_bytes,
                      image.size(), "-byte LUKS header and one ", sector_size,
                      "-byte sector of data"));
   }
-  std::vector<uint8_t> want(kChunkBytes), have(kChunkBytes);
-  const uint64_t chunks = (image.size() + kChunkBytes - 1) / kChunkBytes;
-  // Chunk 0 (both LUKS2 binary headers, the LUKS1 phdr) goes last, after the
-  // keyslots are durable.
-  for (uint64_t i = 1; i <= chunks; ++i) {
-    const uint64_t chunk = i % chunks;
-    const uint64_t offset = chunk * kChunkBytes;
-    const size_t len = static_cast<size_t>(
-        std::min<uint64_t>(kChunkBytes, image.size() - offset));
-    VOLCRYPT_RETURN_IF_ERROR(image.Read(offset, want.data(), len));
-    if (IsZero(want.data(), len)) {
-      VOLCRYPT_RETURN_IF_ERROR(io.read(offset, have.data(), len));
-      if (IsZero(have.data(), len)) continue;
+  // Whole-region buffers: one large read of the target and a few large
+  // writes, since every call is a network round trip on RBD.
+  const size_t size = static_cast<size_t>(image.size());
+  std::vector<uint8_t> want(size), have(size);
+  VOLCRYPT_RETURN_IF_ERROR(image.Read(0, want.data(), size));
+  VOLCRYPT_RETURN_IF_ERROR(io.read(0, have.data(), size));
+  // A chunk must be written if it differs from what is there.
+  auto dirty = [&](size_t chunk) {
+    const size_t off = chunk * kChunkBytes;
+    const size_t len = std::min(kChunkBytes, size - off);
+    return std::memcmp(want.data() + off, have.data() + off, len) != 0;
+  };
+  const size_t chunks = (size + kChunkBytes - 1) / kChunkBytes;
+  // Runs of dirty chunks after the first, then chunk 0 (both LUKS2 binary
+  // headers, the LUKS1 phdr) once the keyslots are durable.
+  for (size_t c = 1; c < chunks;) {
+    if (!dirty(c)) {
+      ++c;
+      continue;
     }
-    if (chunk == 0) VOLCRYPT_RETURN_IF_ERROR(io.sync());
-    VOLCRYPT_RETURN_IF_ERROR(io.write(offset, want.data(), len));
+    size_t end = c;
+    while (end < chunks && dirty(end)) ++end;
+    const size_t off = c * kChunkBytes;
+    const size_t len = std::min(end * kChunkBytes, size) - off;
+    VOLCRYPT_RETURN_IF_ERROR(io.write(off, want.data() + off, len));
+    c = end;
+  }
+  if (dirty(0)) {
+    VOLCRYPT_RETURN_IF_ERROR(io.sync());
+    VOLCRYPT_RETURN_IF_ERROR(io.write(0, want.data(), std::min(kChunkBytes, size)));
   }
   return io.sync();
 }

@@ -1,0 +1,197 @@
+// Encrypted RBD volumes on a throwaway Ceph cluster: volcrypt's create
+// (image + LUKS core header) against `rbd create` + `rbd encryption format`
+// and against cinder's `qemu-img create -f luks` + `rbd import`; then the
+// time librbd and QEMU need to open each kind of header.
+// Reproduce: bench/run.sh rbd_bench (starts its own cluster; ~3 minutes).
+#include <benchmark/benchmark.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "bench/bench_support.h"
+#include "volcrypt/file_key_manager.h"
+#include "volcrypt/rbd_backend.h"
+#include "volcrypt/volume_service.h"
+
+namespace volcrypt {
+namespace {
+
+constexpr uint64_t kUsable = 64 << 20;
+
+// Image names unique across iterations and repetitions.
+std::string Unique(const std::string& prefix) {
+  static int n = 0;
+  return prefix + std::to_string(n++);
+}
+
+struct Cluster {
+  Cluster() {
+    const char* root = std::getenv("VOLCRYPT_SOURCE_ROOT");
+    script = std::string(root ? root : ".") + "/tests/scripts/ceph.sh";
+    dir = bench::ScratchDir() + "/ceph";
+    conf = std::string(absl::StripAsciiWhitespace(
+        bench::RunOutput({"bash", script, "start", dir})));
+    if (conf.empty()) return;
+    keys = std::move(NewFileKeyManager(bench::ScratchDir() + "/keys",
+                                       SecretBytes::Random(32).value(), nullptr).value());
+    store = std::move(OpenSqliteVolumeStore(bench::ScratchDir() + "/volumes.db").value());
+    RbdBackendOptions o;
+    o.ceph_conf = conf;
+    rbd = std::move(RbdBackend::Connect(o).value());
+    VolumeServiceOptions so;
+    so.keys = keys.get();
+    so.store = store.get();
+    so.rbd = rbd.get();
+    so.host = "bench";
+    service = std::move(VolumeService::Create(so).value());
+  }
+  ~Cluster() { bench::Run({"bash", script, "stop", dir}); }
+
+  std::string script, dir, conf;
+  std::unique_ptr<KeyManager> keys;
+  std::unique_ptr<VolumeStore> store;
+  std::unique_ptr<RbdBackend> rbd;
+  std::unique_ptr<VolumeService> service;
+};
+
+Cluster& TheCluster() {
+  static Cluster* c = new Cluster;
+  static const int registered = std::atexit([] { delete c; });
+  (void)registered;
+  return *c;
+}
+
+CreateVolumeRequest Request(const std::string& id, LuksFormat format) {
+  CreateVolumeRequest r;
+  r.id = id;
+  r.location = VolumeLocation::Rbd("rbd", "volume-" + id);
+  r.size_bytes = kUsable;
+  r.encryption.format = format;
+  r.encryption.engine =
+      format == LuksFormat::kLuks1 ? EncryptionEngine::kQemu : EncryptionEngine::kLibrbd;
+  return r;
+}
+
+void BM_VolcryptCreate(benchmark::State& state, LuksFormat format) {
+  Cluster& c = TheCluster();
+  if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
+  for (auto _ : state) {
+    const std::string id = Unique("create-");
+    absl::Status s = c.service->CreateVolume(Request(id, format)).status();
+    state.PauseTiming();
+    if (!s.ok()) state.SkipWithError(std::string(s.message()).c_str());
+    (void)c.service->DeleteVolume(id);
+    state.ResumeTiming();
+  }
+}
+
+void BM_RbdCreateEncryptionFormat(benchmark::State& state, const char* format) {
+  Cluster& c = TheCluster();
+  if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
+  SecretBytes pass = bench::MachinePassphrase();
+  for (auto _ : state) {
+    const std::string image = Unique(std::string("rbd/native-") + format + "-");
+    const bool ok =
+        bench::Run({"rbd", "-c", c.conf, "create", "--size", "68M", image}) == 0 &&
+        bench::Run({"rbd", "-c", c.conf, "encryption", "format", image, format,
+                    "/dev/fd/3"}, {&pass}) == 0;
+    if (!ok) state.SkipWithError("rbd encryption format failed");
+  }
+}
+
+void BM_CinderQemuImgAndRbdImport(benchmark::State& state) {
+  Cluster& c = TheCluster();
+  if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
+  SecretBytes pass = bench::MachinePassphrase();
+  const std::string file = bench::ScratchDir() + "/cinder.luks";
+  for (auto _ : state) {
+    unlink(file.c_str());
+    int rc = 1;
+    for (int attempt = 0; attempt < 5 && rc != 0; ++attempt) {
+      rc = bench::Run({"qemu-img", "create", "-f", "luks", "--object",
+                       "secret,id=s0,file=/dev/fd/3", "-o", "key-secret=s0", file, "64M"},
+                      {&pass});
+    }
+    rc = rc != 0 ? rc
+                 : bench::Run({"rbd", "-c", c.conf, "import", file,
+                               Unique("rbd/cinder-")});
+    if (rc != 0) state.SkipWithError("qemu-img create or rbd import failed");
+  }
+}
+
+// A volume of each kind, made once, opened many times.
+struct Opened {
+  VolumeLocation where;
+  LuksFormat format;
+  SecretBytes pass;
+};
+
+Opened Make(const std::string& kind) {
+  Cluster& c = TheCluster();
+  Opened o;
+  o.format = kind.find("luks2") != std::string::npos ? LuksFormat::kLuks2 : LuksFormat::kLuks1;
+  if (kind.rfind("volcrypt", 0) == 0) {
+    const std::string id = Unique("open-" + kind + "-");
+    absl::StatusOr<VolumeRecord> v = c.service->CreateVolume(Request(id, o.format));
+    o.where = v->location;
+    o.pass = HexPassphrase(c.keys->GetKey(v->encryption_key_id).value());
+  } else {
+    o.pass = bench::MachinePassphrase();
+    o.where = VolumeLocation::Rbd("rbd", Unique("open-" + kind + "-"));
+    bench::Run({"rbd", "-c", c.conf, "create", "--size", "68M", "rbd/" + o.where.image});
+    bench::Run({"rbd", "-c", c.conf, "encryption", "format", "rbd/" + o.where.image,
+                o.format == LuksFormat::kLuks1 ? "luks1" : "luks2", "/dev/fd/3"},
+               {&o.pass});
+  }
+  return o;
+}
+
+void BM_LibrbdOpen(benchmark::State& state, const char* kind) {
+  Cluster& c = TheCluster();
+  if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
+  Opened o = Make(kind);
+  for (auto _ : state) {
+    if (!c.rbd->VerifyNative(o.where, o.format, o.pass).ok()) {
+      state.SkipWithError("rbd_encryption_load failed");
+    }
+  }
+}
+
+void BM_QemuOpen(benchmark::State& state, const char* kind) {
+  Cluster& c = TheCluster();
+  if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
+  Opened o = Make(kind);
+  const std::string opts =
+      "driver=rbd,pool=rbd,image=" + o.where.image + ",conf=" + c.conf +
+      ",encrypt.format=" + (o.format == LuksFormat::kLuks1 ? "luks" : "luks2") +
+      ",encrypt.key-secret=s0";
+  for (auto _ : state) {
+    if (bench::Run({"qemu-io", "--object", "secret,id=s0,file=/dev/fd/3", "--image-opts",
+                    opts, "-c", "read 0 4k"}, {&o.pass}) != 0) {
+      state.SkipWithError("qemu-io failed");
+    }
+  }
+}
+
+constexpr auto kMs = benchmark::kMillisecond;
+BENCHMARK_CAPTURE(BM_VolcryptCreate, luks1_qemu, LuksFormat::kLuks1)->Unit(kMs)->UseRealTime();
+BENCHMARK_CAPTURE(BM_VolcryptCreate, luks2_librbd, LuksFormat::kLuks2)->Unit(kMs)->UseRealTime();
+BENCHMARK_CAPTURE(BM_RbdCreateEncryptionFormat, luks1, "luks1")
+    ->Unit(kMs)->UseRealTime()->Iterations(1);
+BENCHMARK_CAPTURE(BM_RbdCreateEncryptionFormat, luks2, "luks2")
+    ->Unit(kMs)->UseRealTime()->Iterations(1);
+BENCHMARK(BM_CinderQemuImgAndRbdImport)->Unit(kMs)->UseRealTime()->Iterations(1);
+BENCHMARK_CAPTURE(BM_LibrbdOpen, volcrypt_luks1, "volcrypt-luks1")->Unit(kMs)->UseRealTime();
+BENCHMARK_CAPTURE(BM_LibrbdOpen, volcrypt_luks2, "volcrypt-luks2")->Unit(kMs)->UseRealTime();
+BENCHMARK_CAPTURE(BM_LibrbdOpen, rbd_format_luks1, "native-luks1")
+    ->Unit(kMs)->UseRealTime()->Iterations(1);
+BENCHMARK_CAPTURE(BM_QemuOpen, volcrypt_luks1, "volcrypt-luks1q")->Unit(kMs)->UseRealTime();
+BENCHMARK_CAPTURE(BM_QemuOpen, rbd_format_luks1, "native-luks1q")
+    ->Unit(kMs)->UseRealTime()->Iterations(1);
+
+}  // namespace
+}  // namespace volcrypt
+
+BENCHMARK_MAIN();
