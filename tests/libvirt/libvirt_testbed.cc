@@ -3,6 +3,8 @@
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
@@ -60,8 +62,10 @@ LibvirtProbe::~LibvirtProbe() {
 
 void LibvirtProbe::DefineDomain(const std::string& name, bool start) {
   DestroyAndUndefine(name);
+  // KVM where the machine has it, else QEMU's TCG (slower, same devices).
+  const std::string type = access("/dev/kvm", W_OK) == 0 ? "kvm" : "qemu";
   const std::string xml =
-      "<domain type='kvm'><name>" + name + "</name>"
+      "<domain type='" + type + "'><name>" + name + "</name>"
       "<memory unit='MiB'>64</memory><vcpu>1</vcpu>"
       "<os><type arch='x86_64' machine='pc'>hvm</type></os>"
       "<devices><controller type='usb' model='none'/>"
