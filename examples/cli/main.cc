@@ -14,9 +14,10 @@
 
 #include "absl/status/statusor.h"
 #include "examples/cli/args.h"
-#include "examples/cli/json_output.h"
+#include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
 #include "volcrypt/file_key_manager.h"
+#include "volcrypt/json.h"
 #include "volcrypt/fixed_key_manager.h"
 #include "volcrypt/luks.h"
 #include "volcrypt/mapped_backend.h"
@@ -233,7 +234,7 @@ int VolumeCreate(const Args& args, Context& c) {
   req.project_id = args.Get("project-id").value_or("");
   absl::StatusOr<VolumeRecord> v = c.service->CreateVolume(req);
   if (!v.ok()) return Fail("volume create " + *path, v.status());
-  PrintJson(VolumeJson(*v));
+  std::cout << VolumeToJson(*v) << std::endl;
   return 0;
 }
 
@@ -280,7 +281,7 @@ int AttachOrDetach(const Args& args, const std::string& verb,
     }
     absl::StatusOr<VolumeRecord> v = c.service->DetachVolume(id);
     if (!v.ok()) return Fail("detach " + id, v.status());
-    PrintJson(VolumeJson(*v));
+    std::cout << VolumeToJson(*v) << std::endl;
     return 0;
   }
   if (!domain) return Usage("attach needs --domain");
@@ -294,7 +295,7 @@ int AttachOrDetach(const Args& args, const std::string& verb,
   o.ephemeral_secret = args.Has("ephemeral");
   absl::StatusOr<VolumeRecord> v = c.service->AttachVolume(id, target, o);
   if (!v.ok()) return Fail("attach " + id + " to " + *domain, v.status());
-  PrintJson(VolumeJson(*v));
+  std::cout << VolumeToJson(*v) << std::endl;
   return 0;
 }
 
@@ -310,7 +311,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
     absl::StatusOr<std::vector<VolumeRecord>> all = c.store->ListVolumes({});
     if (!all.ok()) return Fail("volume list", all.status());
     nlohmann::json out = nlohmann::json::array();
-    for (const VolumeRecord& v : *all) out.push_back(VolumeJson(v));
+    for (const VolumeRecord& v : *all) out.push_back(nlohmann::json::parse(VolumeToJson(v)));
     PrintJson(out);
     return 0;
   }
@@ -318,7 +319,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   if (verb == "show") {
     absl::StatusOr<VolumeRecord> v = c.store->GetVolume(id);
     if (!v.ok()) return Fail("volume show " + id, v.status());
-    PrintJson(VolumeJson(*v));
+    std::cout << VolumeToJson(*v) << std::endl;
     return 0;
   }
   if (verb == "delete") {
@@ -331,7 +332,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
     if (!size.ok()) return Usage(std::string(size.status().message()));
     absl::StatusOr<VolumeRecord> v = c.service->ExtendVolume(id, *size);
     if (!v.ok()) return Fail("volume extend " + id, v.status());
-    PrintJson(VolumeJson(*v));
+    std::cout << VolumeToJson(*v) << std::endl;
     return 0;
   }
   if (verb == "verify") {
@@ -345,8 +346,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
     if (words.size() < 4) return Usage("volume snapshot needs a volume id and a snapshot id");
     absl::StatusOr<SnapshotRecord> snap = c.service->CreateSnapshot(id, words[3]);
     if (!snap.ok()) return Fail("volume snapshot " + id, snap.status());
-    PrintJson({{"id", snap->id}, {"volume_id", snap->volume_id},
-               {"encryption_key_id", snap->encryption_key_id}, {"status", snap->status}});
+    std::cout << SnapshotToJson(*snap) << std::endl;
     return 0;
   }
   if (verb == "clone") {
@@ -356,7 +356,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
     }
     absl::StatusOr<VolumeRecord> v = c.service->CloneVolume(id, words[3], *where);
     if (!v.ok()) return Fail("volume clone " + id, v.status());
-    PrintJson(VolumeJson(*v));
+    std::cout << VolumeToJson(*v) << std::endl;
     return 0;
   }
   if (verb == "snapshot-delete") {
@@ -396,7 +396,7 @@ int Main(int argc, char** argv) {
     if (words.size() != 3 || words[1] != "inspect") return Usage("luks inspect PATH");
     absl::StatusOr<luks::LuksInfo> info = luks::Inspect(words[2]);
     if (!info.ok()) return Fail("luks inspect " + words[2], info.status());
-    PrintJson(LuksInfoJson(*info));
+    std::cout << LuksInfoToJson(*info) << std::endl;
     return 0;
   }
   const bool libvirt = words[0] == "attach" || words[0] == "detach" ||

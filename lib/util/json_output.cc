@@ -1,9 +1,11 @@
-#include "examples/cli/json_output.h"
+#include "volcrypt/json.h"
+
+#include <nlohmann/json.hpp>
 
 #include <ctime>
 #include <string>
 
-namespace volcrypt_cli {
+namespace volcrypt {
 namespace {
 
 std::string Iso8601(int64_t seconds) {
@@ -15,9 +17,7 @@ std::string Iso8601(int64_t seconds) {
   return buf;
 }
 
-}  // namespace
-
-nlohmann::json VolumeJson(const volcrypt::VolumeRecord& v) {
+nlohmann::json VolumeJsonValue(const volcrypt::VolumeRecord& v) {
   using volcrypt::BackendKind;
   nlohmann::json location;
   if (v.location.kind == BackendKind::kMapped) {
@@ -50,7 +50,7 @@ nlohmann::json VolumeJson(const volcrypt::VolumeRecord& v) {
   };
 }
 
-nlohmann::json LuksInfoJson(const volcrypt::luks::LuksInfo& info) {
+nlohmann::json LuksInfoJsonValue(const volcrypt::luks::LuksInfo& info) {
   nlohmann::json slots = nlohmann::json::array();
   for (const auto& k : info.keyslots) {
     slots.push_back({{"slot", k.slot}, {"pbkdf", k.pbkdf}, {"iterations", k.iterations}});
@@ -69,4 +69,23 @@ nlohmann::json LuksInfoJson(const volcrypt::luks::LuksInfo& info) {
   };
 }
 
-}  // namespace volcrypt_cli
+}  // namespace
+
+std::string VolumeToJson(const VolumeRecord& v, int indent) {
+  return VolumeJsonValue(v).dump(indent);
+}
+
+std::string SnapshotToJson(const SnapshotRecord& s, int indent) {
+  return nlohmann::json({{"id", s.id},
+                         {"volume_id", s.volume_id},
+                         {"encryption_key_id", s.encryption_key_id},
+                         {"status", s.status},
+                         {"created_at", Iso8601(s.created_at)}})
+      .dump(indent);
+}
+
+std::string LuksInfoToJson(const luks::LuksInfo& info, int indent) {
+  return LuksInfoJsonValue(info).dump(indent);
+}
+
+}  // namespace volcrypt

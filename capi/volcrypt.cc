@@ -1,0 +1,401 @@
+// The C ABI shim: argument checks, conversions and nothing else; every
+// decision is the C++ API's. See volcrypt.h for the conventions.
+#include "capi/volcrypt.h"
+
+#include <openssl/crypto.h>
+
+#include <memory>
+#include <string>
+
+#include "capi/c_status.h"
+#include "volcrypt/attacher.h"
+#include "volcrypt/file_key_manager.h"
+#include "volcrypt/fixed_key_manager.h"
+#include "volcrypt/json.h"
+#include "volcrypt/luks.h"
+#include "volcrypt/mapped_backend.h"
+#include "volcrypt/rbd_backend.h"
+#include "volcrypt/volume_service.h"
+
+using volcrypt::capi::CopyString;
+using volcrypt::capi::Fail;
+using volcrypt::capi::FromStatus;
+using volcrypt::capi::Guard;
+
+struct volcrypt_keys_t { std::unique_ptr<volcrypt::KeyManager> rep; };
+struct volcrypt_store_t { std::unique_ptr<volcrypt::VolumeStore> rep; };
+struct volcrypt_backend_t { std::unique_ptr<volcrypt::BlockBackend> rep; };
+struct volcrypt_attacher_t { std::unique_ptr<volcrypt::Attacher> rep; };
+struct volcrypt_service_t { std::unique_ptr<volcrypt::VolumeService> rep; };
+
+namespace {
+
+std::string Str(const char* s, const char* fallback = "") {
+  return s != nullptr ? s : fallback;
+}
+
+int NullArgument(const char* name, char** errmsg) {
+  return Fail(EINVAL, std::string(name) + " must not be NULL", errmsg);
+}
+
+// Sets *out to a malloc'd copy of `s`.
+int ReturnString(const std::string& s, char** out, char** errmsg) {
+  char* copy = CopyString(s);
+  if (copy == nullptr) return Fail(ENOMEM, "out of memory", errmsg);
+  *out = copy;
+  return 0;
+}
+
+// Copies secret bytes into a caller buffer with an in/out size.
+int ReturnSecret(const volcrypt::SecretBytes& secret, unsigned char* buf,
+                 size_t* len, char** errmsg) {
+  const size_t capacity = *len;
+  *len = secret.size();
+  if (buf == nullptr || capacity < secret.size()) {
+    return Fail(ERANGE, "buffer too small: " + std::to_string(secret.size()) +
+                            " bytes needed", errmsg);
+  }
+  std::memcpy(buf, secret.data(), secret.size());
+  return 0;
+}
+
+// Sets *out to a new handle holding `value` of a StatusOr<unique_ptr<T>>.
+template <typename Handle, typename StatusOrPtr>
+int ReturnHandle(StatusOrPtr&& made, Handle** out, char** errmsg) {
+  if (!made.ok()) return FromStatus(made.status(), errmsg);
+  *out = new Handle{std::move(*made)};
+  return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* volcrypt_version(void) { return "0.1.0"; }
+
+void volcrypt_free(void* ptr) { std::free(ptr); }
+
+void volcrypt_wipe(void* buf, size_t len) {
+  if (buf != nullptr) OPENSSL_cleanse(buf, len);
+}
+
+int volcrypt_keys_open_file(const char* dir, const char* master_key_path,
+                            volcrypt_keys_t** keys, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (dir == nullptr || master_key_path == nullptr || keys == nullptr) {
+      return NullArgument("dir, master_key_path and keys", errmsg);
+    }
+    absl::StatusOr<volcrypt::SecretBytes> master =
+        volcrypt::ReadMasterKeyFile(master_key_path);
+    if (!master.ok()) return FromStatus(master.status(), errmsg);
+    return ReturnHandle(volcrypt::NewFileKeyManager(dir, std::move(*master), nullptr),
+                        keys, errmsg);
+  });
+}
+
+int volcrypt_keys_open_fixed(const char* fixed_key_path, volcrypt_keys_t** keys,
+                             char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (fixed_key_path == nullptr || keys == nullptr) {
+      return NullArgument("fixed_key_path and keys", errmsg);
+    }
+    absl::StatusOr<volcrypt::SecretBytes> key = volcrypt::ReadFixedKeyFile(fixed_key_path);
+    if (!key.ok()) return FromStatus(key.status(), errmsg);
+    *keys = new volcrypt_keys_t{volcrypt::NewFixedKeyManager(std::move(*key), nullptr)};
+    return 0;
+  });
+}
+
+void volcrypt_keys_destroy(volcrypt_keys_t* keys) { delete keys; }
+
+int volcrypt_keys_create(volcrypt_keys_t* keys, int bits, const char* name,
+                         char** id, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (keys == nullptr || name == nullptr || id == nullptr) {
+      return NullArgument("keys, name and id", errmsg);
+    }
+    volcrypt::KeyRequest request;
+    request.bits = bits;
+    request.name = name;
+    absl::StatusOr<std::string> made = keys->rep->CreateKey(request);
+    if (!made.ok()) return FromStatus(made.status(), errmsg);
+    return ReturnString(*made, id, errmsg);
+  });
+}
+
+int volcrypt_keys_get(volcrypt_keys_t* keys, const char* id, unsigned char* buf,
+                      size_t* len, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (keys == nullptr || id == nullptr || len == nullptr) {
+      return NullArgument("keys, id and len", errmsg);
+    }
+    absl::StatusOr<volcrypt::SecretBytes> key = keys->rep->GetKey(id);
+    if (!key.ok()) return FromStatus(key.status(), errmsg);
+    return ReturnSecret(*key, buf, len, errmsg);
+  });
+}
+
+int volcrypt_keys_delete(volcrypt_keys_t* keys, const char* id, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (keys == nullptr || id == nullptr) return NullArgument("keys and id", errmsg);
+    return FromStatus(keys->rep->DeleteKey(id), errmsg);
+  });
+}
+
+int volcrypt_store_open_sqlite(const char* path, volcrypt_store_t** store,
+                               char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (path == nullptr || store == nullptr) return NullArgument("path and store", errmsg);
+    return ReturnHandle(volcrypt::OpenSqliteVolumeStore(path), store, errmsg);
+  });
+}
+
+void volcrypt_store_destroy(volcrypt_store_t* store) { delete store; }
+
+int volcrypt_store_volume_json(volcrypt_store_t* store, const char* id, char** json,
+                               char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (store == nullptr || id == nullptr || json == nullptr) {
+      return NullArgument("store, id and json", errmsg);
+    }
+    absl::StatusOr<volcrypt::VolumeRecord> v = store->rep->GetVolume(id);
+    if (!v.ok()) return FromStatus(v.status(), errmsg);
+    return ReturnString(volcrypt::VolumeToJson(*v), json, errmsg);
+  });
+}
+
+int volcrypt_store_list_json(volcrypt_store_t* store, char** json, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (store == nullptr || json == nullptr) return NullArgument("store and json", errmsg);
+    absl::StatusOr<std::vector<volcrypt::VolumeRecord>> all = store->rep->ListVolumes({});
+    if (!all.ok()) return FromStatus(all.status(), errmsg);
+    std::string out = "[";
+    for (size_t i = 0; i < all->size(); ++i) {
+      if (i != 0) out += ",";
+      out += volcrypt::VolumeToJson((*all)[i], -1);
+    }
+    return ReturnString(out + "]", json, errmsg);
+  });
+}
+
+int volcrypt_backend_open_mapped(volcrypt_backend_t** backend, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (backend == nullptr) return NullArgument("backend", errmsg);
+    *backend = new volcrypt_backend_t{volcrypt::NewMappedBackend()};
+    return 0;
+  });
+}
+
+int volcrypt_backend_open_rbd(const volcrypt_rbd_options_t* options,
+                              volcrypt_backend_t** backend, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (options == nullptr || backend == nullptr) {
+      return NullArgument("options and backend", errmsg);
+    }
+    if (options->struct_size < sizeof(volcrypt_rbd_options_t)) {
+      return Fail(EINVAL, "volcrypt_rbd_options_t.struct_size is too small", errmsg);
+    }
+    volcrypt::RbdBackendOptions o;
+    o.ceph_conf = Str(options->ceph_conf);
+    o.client_id = Str(options->client_id, "admin");
+    o.keyring = Str(options->keyring);
+    if (options->timeout_seconds > 0) o.timeout_seconds = options->timeout_seconds;
+    o.libvirt_auth_secret_uuid = Str(options->libvirt_auth_secret_uuid);
+    return ReturnHandle(volcrypt::RbdBackend::Connect(o), backend, errmsg);
+  });
+}
+
+void volcrypt_backend_destroy(volcrypt_backend_t* backend) { delete backend; }
+
+int volcrypt_attacher_connect(const char* uri, volcrypt_attacher_t** attacher,
+                              char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (uri == nullptr || attacher == nullptr) return NullArgument("uri and attacher", errmsg);
+    return ReturnHandle(volcrypt::Attacher::Connect(uri), attacher, errmsg);
+  });
+}
+
+void volcrypt_attacher_destroy(volcrypt_attacher_t* attacher) { delete attacher; }
+
+int volcrypt_service_create(const volcrypt_service_options_t* options,
+                            volcrypt_service_t** service, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (options == nullptr || service == nullptr) {
+      return NullArgument("options and service", errmsg);
+    }
+    if (options->struct_size < sizeof(volcrypt_service_options_t)) {
+      return Fail(EINVAL, "volcrypt_service_options_t.struct_size is too small", errmsg);
+    }
+    if (options->keys == nullptr || options->store == nullptr) {
+      return NullArgument("options->keys and options->store", errmsg);
+    }
+    volcrypt::VolumeServiceOptions o;
+    o.keys = options->keys->rep.get();
+    o.store = options->store->rep.get();
+    o.mapped = options->mapped ? options->mapped->rep.get() : nullptr;
+    o.rbd = options->rbd ? options->rbd->rep.get() : nullptr;
+    o.attacher = options->attacher ? options->attacher->rep.get() : nullptr;
+    o.host = Str(options->host);
+    return ReturnHandle(volcrypt::VolumeService::Create(o), service, errmsg);
+  });
+}
+
+void volcrypt_service_destroy(volcrypt_service_t* service) { delete service; }
+
+int volcrypt_volume_create(volcrypt_service_t* service,
+                           const volcrypt_create_request_t* request, char** json,
+                           char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || request == nullptr || json == nullptr) {
+      return NullArgument("service, request and json", errmsg);
+    }
+    if (request->struct_size < sizeof(volcrypt_create_request_t)) {
+      return Fail(EINVAL, "volcrypt_create_request_t.struct_size is too small", errmsg);
+    }
+    volcrypt::CreateVolumeRequest r;
+    r.id = Str(request->id);
+    if (request->path != nullptr) {
+      r.location = volcrypt::VolumeLocation::Path(request->path);
+    } else {
+      r.location = volcrypt::VolumeLocation::Rbd(Str(request->pool), Str(request->image));
+    }
+    r.size_bytes = request->size_bytes;
+    absl::StatusOr<volcrypt::LuksFormat> format =
+        volcrypt::ParseLuksFormat(Str(request->format, "luks1"));
+    if (!format.ok()) return FromStatus(format.status(), errmsg);
+    r.encryption.format = *format;
+    r.encryption.cipher = Str(request->cipher, "aes-xts-plain64");
+    if (request->key_bits != 0) r.encryption.key_bits = request->key_bits;
+    absl::StatusOr<volcrypt::EncryptionEngine> engine =
+        volcrypt::ParseEncryptionEngine(Str(request->engine, "qemu"));
+    if (!engine.ok()) return FromStatus(engine.status(), errmsg);
+    r.encryption.engine = *engine;
+    absl::StatusOr<volcrypt::KdfPolicy> kdf =
+        volcrypt::ParseKdfPolicy(Str(request->kdf, "machine-key"));
+    if (!kdf.ok()) return FromStatus(kdf.status(), errmsg);
+    r.encryption.kdf = *kdf;
+    r.defer_format = request->defer_format != 0;
+    r.user_id = Str(request->user_id);
+    r.project_id = Str(request->project_id);
+    absl::StatusOr<volcrypt::VolumeRecord> v = service->rep->CreateVolume(r);
+    if (!v.ok()) return FromStatus(v.status(), errmsg);
+    return ReturnString(volcrypt::VolumeToJson(*v), json, errmsg);
+  });
+}
+
+int volcrypt_volume_delete(volcrypt_service_t* service, const char* id, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || id == nullptr) return NullArgument("service and id", errmsg);
+    return FromStatus(service->rep->DeleteVolume(id), errmsg);
+  });
+}
+
+int volcrypt_volume_extend(volcrypt_service_t* service, const char* id,
+                           uint64_t size_bytes, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || id == nullptr) return NullArgument("service and id", errmsg);
+    return FromStatus(service->rep->ExtendVolume(id, size_bytes).status(), errmsg);
+  });
+}
+
+int volcrypt_volume_verify(volcrypt_service_t* service, const char* id, int* keyslot,
+                           char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || id == nullptr || keyslot == nullptr) {
+      return NullArgument("service, id and keyslot", errmsg);
+    }
+    absl::StatusOr<int> slot = service->rep->VerifyVolumeKey(id);
+    if (!slot.ok()) return FromStatus(slot.status(), errmsg);
+    *keyslot = *slot;
+    return 0;
+  });
+}
+
+int volcrypt_volume_attach_plan(volcrypt_service_t* service, const char* id,
+                                const char* target_dev, char** secret_xml,
+                                char** disk_xml, unsigned char* passphrase, size_t* len,
+                                char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || id == nullptr || secret_xml == nullptr ||
+        disk_xml == nullptr || len == nullptr) {
+      return NullArgument("service, id, secret_xml, disk_xml and len", errmsg);
+    }
+    volcrypt::AttachPlanOptions o;
+    o.target_dev = Str(target_dev, "sdb");
+    absl::StatusOr<volcrypt::AttachPlan> plan = service->rep->PlanAttach(id, o);
+    if (!plan.ok()) return FromStatus(plan.status(), errmsg);
+    int r = ReturnSecret(plan->passphrase, passphrase, len, errmsg);
+    if (r != 0) return r;
+    char* secret = CopyString(plan->secret_xml);
+    char* disk = CopyString(plan->disk_xml);
+    if (secret == nullptr || disk == nullptr) {
+      std::free(secret);
+      std::free(disk);
+      volcrypt_wipe(passphrase, *len);
+      return Fail(ENOMEM, "out of memory", errmsg);
+    }
+    *secret_xml = secret;
+    *disk_xml = disk;
+    return 0;
+  });
+}
+
+int volcrypt_volume_attach(volcrypt_service_t* service, const char* id,
+                           const char* domain, int live, int config,
+                           const char* target_dev, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || id == nullptr || domain == nullptr) {
+      return NullArgument("service, id and domain", errmsg);
+    }
+    volcrypt::AttachTarget target;
+    target.domain = domain;
+    target.live = live != 0;
+    target.config = config != 0;
+    volcrypt::AttachPlanOptions o;
+    o.target_dev = Str(target_dev, "sdb");
+    return FromStatus(service->rep->AttachVolume(id, target, o).status(), errmsg);
+  });
+}
+
+int volcrypt_volume_detach(volcrypt_service_t* service, const char* id, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || id == nullptr) return NullArgument("service and id", errmsg);
+    return FromStatus(service->rep->DetachVolume(id).status(), errmsg);
+  });
+}
+
+int volcrypt_reconcile(volcrypt_service_t* service, int64_t grace_seconds, int* acted,
+                       char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || acted == nullptr) return NullArgument("service and acted", errmsg);
+    absl::StatusOr<int> n = service->rep->Reconcile(grace_seconds);
+    if (!n.ok()) return FromStatus(n.status(), errmsg);
+    *acted = *n;
+    return 0;
+  });
+}
+
+int volcrypt_luks_inspect(const char* path, char** json, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (path == nullptr || json == nullptr) return NullArgument("path and json", errmsg);
+    absl::StatusOr<volcrypt::luks::LuksInfo> info = volcrypt::luks::Inspect(path);
+    if (!info.ok()) return FromStatus(info.status(), errmsg);
+    return ReturnString(volcrypt::LuksInfoToJson(*info), json, errmsg);
+  });
+}
+
+int volcrypt_luks_verify_passphrase(const char* path, const unsigned char* passphrase,
+                                    size_t len, int* keyslot, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (path == nullptr || passphrase == nullptr || keyslot == nullptr) {
+      return NullArgument("path, passphrase and keyslot", errmsg);
+    }
+    absl::StatusOr<int> slot = volcrypt::luks::VerifyPassphrase(
+        path, volcrypt::SecretBytes::CopyOf(passphrase, len));
+    if (!slot.ok()) return FromStatus(slot.status(), errmsg);
+    *keyslot = *slot;
+    return 0;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,28 @@
+// File: volcrypt/json.h
+// -----------------------------------------------------------------------------
+// JSON forms of volcrypt's records and LUKS header facts, with cinder's field
+// names where cinder has the field (id, status, host, encrypted,
+// encryption_key_id, user_id, project_id, created_at, ...). The CLI prints
+// them and the C ABI returns them. They never hold key bytes.
+//
+//   std::string json = volcrypt::VolumeToJson(record);  // {"id": ..., ...}
+#ifndef VOLCRYPT_JSON_H_
+#define VOLCRYPT_JSON_H_
+
+#include <string>
+
+#include "volcrypt/export.h"
+#include "volcrypt/luks.h"
+#include "volcrypt/volume_store.h"
+
+namespace volcrypt {
+
+// Pretty-printed with `indent` spaces (-1: one line).
+VOLCRYPT_EXPORT std::string VolumeToJson(const VolumeRecord& v, int indent = 2);
+VOLCRYPT_EXPORT std::string SnapshotToJson(const SnapshotRecord& s, int indent = 2);
+VOLCRYPT_EXPORT std::string LuksInfoToJson(const luks::LuksInfo& info,
+                                           int indent = 2);
+
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_JSON_H_

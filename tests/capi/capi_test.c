@@ -1,0 +1,208 @@
+/* The C ABI tested from C: each function's success, its documented errors,
+ * NULL arguments, too-small buffers, out-parameters untouched on failure.
+ * Uses only <volcrypt.h> and the shared library. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "volcrypt.h"
+
+static int failures = 0;
+#define EXPECT(cond)                                              \
+  do {                                                            \
+    if (!(cond)) {                                                \
+      fprintf(stderr, "%s:%d: EXPECT(%s) failed\n", __FILE__,     \
+              __LINE__, #cond);                                   \
+      ++failures;                                                 \
+    }                                                             \
+  } while (0)
+
+static char dir[] = "/tmp/volcrypt-capi-XXXXXX";
+
+static const char *in_dir(const char *name) {
+  static char paths[8][4096];
+  static int next = 0;
+  char *p = paths[next++ % 8];
+  snprintf(p, 4096, "%s/%s", dir, name);
+  return p;
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+  chmod(path, 0600);
+}
+
+static void test_basics(void) {
+  EXPECT(strcmp(volcrypt_version(), "0.1.0") == 0);
+  volcrypt_free(NULL);
+  volcrypt_keys_destroy(NULL);
+  volcrypt_store_destroy(NULL);
+  volcrypt_backend_destroy(NULL);
+  volcrypt_attacher_destroy(NULL);
+  volcrypt_service_destroy(NULL);
+  unsigned char b[4] = {1, 2, 3, 4};
+  volcrypt_wipe(b, sizeof b);
+  EXPECT(b[0] == 0 && b[3] == 0);
+}
+
+static void test_keys(void) {
+  char *err = NULL;
+  volcrypt_keys_t *keys = (volcrypt_keys_t *)0x1;
+  /* NULL arguments: -EINVAL, handle untouched, message set. */
+  EXPECT(volcrypt_keys_open_file(NULL, "x", &keys, &err) == -EINVAL);
+  EXPECT(keys == (volcrypt_keys_t *)0x1);
+  EXPECT(err != NULL && strstr(err, "NULL") != NULL);
+  volcrypt_free(err);
+  err = NULL;
+  /* A missing master key file: -ENOENT; errmsg may be NULL. */
+  EXPECT(volcrypt_keys_open_file(in_dir("keys"), in_dir("nope"), &keys, NULL) == -ENOENT);
+  /* A master key others can read: -EACCES. */
+  write_file(in_dir("master"), "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+  chmod(in_dir("master"), 0644);
+  EXPECT(volcrypt_keys_open_file(in_dir("keys"), in_dir("master"), &keys, NULL) == -EACCES);
+  chmod(in_dir("master"), 0600);
+  EXPECT(volcrypt_keys_open_file(in_dir("keys"), in_dir("master"), &keys, &err) == 0);
+  EXPECT(err == NULL);
+
+  char *id = NULL;
+  EXPECT(volcrypt_keys_create(keys, 256, "capi-key", &id, &err) == 0);
+  EXPECT(id != NULL && strlen(id) == 36);
+  EXPECT(volcrypt_keys_create(keys, 100, "bad", &id, NULL) == -EINVAL);
+
+  unsigned char small[8];
+  size_t len = sizeof small;
+  EXPECT(volcrypt_keys_get(keys, id, small, &len, NULL) == -ERANGE);
+  EXPECT(len == 32);
+  unsigned char key[64];
+  len = sizeof key;
+  EXPECT(volcrypt_keys_get(keys, id, key, &len, NULL) == 0);
+  EXPECT(len == 32);
+  volcrypt_wipe(key, sizeof key);
+  len = sizeof key;
+  EXPECT(volcrypt_keys_get(keys, "11111111-1111-4111-8111-111111111111", key, &len, NULL) == -ENOENT);
+  EXPECT(volcrypt_keys_get(keys, "../etc/passwd", key, &len, NULL) == -EINVAL);
+  EXPECT(volcrypt_keys_delete(keys, id, NULL) == 0);
+  EXPECT(volcrypt_keys_delete(keys, id, NULL) == -ENOENT);
+  volcrypt_free(id);
+  volcrypt_keys_destroy(keys);
+
+  /* The fixed key: castellan's all-zeros id. */
+  write_file(in_dir("fixed"), "  000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
+  EXPECT(volcrypt_keys_open_fixed(in_dir("fixed"), &keys, NULL) == 0);
+  EXPECT(volcrypt_keys_create(keys, 256, "x", &id, NULL) == 0);
+  EXPECT(strcmp(id, "00000000-0000-0000-0000-000000000000") == 0);
+  len = sizeof key;
+  EXPECT(volcrypt_keys_get(keys, id, key, &len, NULL) == 0);
+  EXPECT(len == 32 && key[0] == 0x00 && key[31] == 0x1f);
+  volcrypt_free(id);
+  volcrypt_keys_destroy(keys);
+}
+
+static void test_volumes(void) {
+  char *err = NULL, *json = NULL;
+  volcrypt_keys_t *keys = NULL;
+  volcrypt_store_t *store = NULL;
+  volcrypt_backend_t *mapped = NULL;
+  volcrypt_service_t *svc = NULL;
+  EXPECT(volcrypt_keys_open_file(in_dir("keys"), in_dir("master"), &keys, NULL) == 0);
+  EXPECT(volcrypt_store_open_sqlite(in_dir("volumes.db"), &store, NULL) == 0);
+  EXPECT(volcrypt_backend_open_mapped(&mapped, NULL) == 0);
+
+  volcrypt_service_options_t o = {sizeof o, keys, store, mapped, NULL, NULL, "capi"};
+  volcrypt_service_options_t short_o = o;
+  short_o.struct_size = 4;
+  EXPECT(volcrypt_service_create(&short_o, &svc, NULL) == -EINVAL);
+  EXPECT(svc == NULL);
+  EXPECT(volcrypt_service_create(&o, &svc, NULL) == 0);
+
+  volcrypt_create_request_t r;
+  memset(&r, 0, sizeof r);
+  r.struct_size = sizeof r;
+  r.id = "v1";
+  r.path = in_dir("v1");
+  r.size_bytes = 16u << 20;
+  r.format = "luks3";
+  EXPECT(volcrypt_volume_create(svc, &r, &json, &err) == -EINVAL);
+  EXPECT(json == NULL && err != NULL && strstr(err, "luks3") != NULL);
+  volcrypt_free(err);
+  err = NULL;
+  r.format = NULL;
+  EXPECT(volcrypt_volume_create(svc, &r, &json, &err) == 0);
+  EXPECT(json != NULL && strstr(json, "\"encryption_key_id\"") != NULL);
+  volcrypt_free(json);
+  json = NULL;
+  EXPECT(volcrypt_volume_create(svc, &r, &json, NULL) == -EEXIST);
+
+  EXPECT(volcrypt_store_volume_json(store, "v1", &json, NULL) == 0);
+  EXPECT(strstr(json, "\"status\": \"available\"") != NULL);
+  volcrypt_free(json);
+  EXPECT(volcrypt_store_volume_json(store, "nope", &json, NULL) == -ENOENT);
+  EXPECT(volcrypt_store_list_json(store, &json, NULL) == 0);
+  EXPECT(json[0] == '[' && strstr(json, "\"id\":\"v1\"") != NULL);
+  volcrypt_free(json);
+
+  int slot = -1;
+  EXPECT(volcrypt_volume_verify(svc, "v1", &slot, NULL) == 0 && slot == 0);
+  EXPECT(volcrypt_volume_verify(svc, "nope", &slot, NULL) == -ENOENT);
+
+  char *sx = NULL, *dx = NULL;
+  unsigned char pass[16];
+  size_t len = sizeof pass;
+  EXPECT(volcrypt_volume_attach_plan(svc, "v1", NULL, &sx, &dx, pass, &len, NULL) == -ERANGE);
+  EXPECT(len == 64 && sx == NULL && dx == NULL);
+  unsigned char big[128];
+  len = sizeof big;
+  EXPECT(volcrypt_volume_attach_plan(svc, "v1", "sdc", &sx, &dx, big, &len, NULL) == 0);
+  EXPECT(len == 64 && strstr(sx, "private=\"yes\"") && strstr(dx, "dev=\"sdc\""));
+  EXPECT(strstr(sx, (const char *)big) == NULL);
+  EXPECT(volcrypt_luks_verify_passphrase(in_dir("v1"), big, len, &slot, NULL) == 0);
+  big[0] ^= 1;
+  EXPECT(volcrypt_luks_verify_passphrase(in_dir("v1"), big, len, &slot, NULL) == -EPERM);
+  volcrypt_wipe(big, sizeof big);
+  volcrypt_free(sx);
+  volcrypt_free(dx);
+
+  EXPECT(volcrypt_luks_inspect(in_dir("v1"), &json, NULL) == 0);
+  EXPECT(strstr(json, "\"payload_bytes\": 16777216") != NULL);
+  volcrypt_free(json);
+  EXPECT(volcrypt_luks_inspect(in_dir("masterx"), &json, NULL) == -ENOENT);
+
+  EXPECT(volcrypt_volume_extend(svc, "v1", 32u << 20, NULL) == 0);
+  EXPECT(volcrypt_volume_extend(svc, "v1", 1u << 20, NULL) == -EINVAL);  /* a shrink */
+  /* No attacher configured: a clear refusal, not a crash. */
+  EXPECT(volcrypt_volume_attach(svc, "v1", "dom", 1, 0, NULL, &err) == -EBUSY);
+  EXPECT(err != NULL && strstr(err, "attacher") != NULL);
+  volcrypt_free(err);
+  int acted = -1;
+  EXPECT(volcrypt_reconcile(svc, 0, &acted, NULL) == 0 && acted == 0);
+  EXPECT(volcrypt_volume_delete(svc, "v1", NULL) == 0);
+  EXPECT(volcrypt_volume_delete(svc, "v1", NULL) == -ENOENT);
+  EXPECT(access(in_dir("v1"), F_OK) != 0);
+
+  EXPECT(volcrypt_attacher_connect("qemu:///system?socket=/nonexistent/sock", NULL, NULL) == -EINVAL);
+  volcrypt_attacher_t *a = NULL;
+  EXPECT(volcrypt_attacher_connect("qemu:///system?socket=/nonexistent/sock", &a, NULL) < 0);
+  EXPECT(a == NULL);
+
+  volcrypt_service_destroy(svc);
+  volcrypt_backend_destroy(mapped);
+  volcrypt_store_destroy(store);
+  volcrypt_keys_destroy(keys);
+}
+
+int main(void) {
+  if (mkdtemp(dir) == NULL) return 1;
+  test_basics();
+  test_keys();
+  test_volumes();
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) ++failures;
+  printf("%s\n", failures == 0 ? "C ABI: all checks passed" : "C ABI: FAILED");
+  return failures == 0 ? 0 : 1;
+}
