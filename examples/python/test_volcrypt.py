@@ -1,0 +1,98 @@
+"""Tests of the Python bindings against the real library (run by meson with
+VOLCRYPT_LIBRARY pointing at the built libvolcrypt.so)."""
+
+import errno
+import os
+import shutil
+import tempfile
+import unittest
+
+import volcrypt
+
+
+class VolcryptPythonTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="volcrypt-py-")
+        self.master = os.path.join(self.dir, "master.key")
+        with open(os.open(self.master, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("11" * 32)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def test_scenario_create_plan_verify_delete(self):
+        with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
+                volcrypt.SqliteStore(self.path("volumes.db")) as store, \
+                volcrypt.MappedBackend() as mapped, \
+                volcrypt.Service(keys, store, mapped=mapped, host="py") as svc:
+            volume = svc.create_volume(path=self.path("v1"), size_bytes=16 << 20, id="v1")
+            self.assertEqual(volume["status"], "available")
+            self.assertEqual(volume["host"], "py")
+            self.assertEqual(store.volume("v1")["encryption_key_id"],
+                             volume["encryption_key_id"])
+            self.assertEqual([v["id"] for v in store.volumes()], ["v1"])
+
+            plan = svc.attach_plan("v1", target_dev="sdc")
+            self.assertIn('private="yes"', plan.secret_xml)
+            self.assertIn('dev="sdc"', plan.disk_xml)
+            self.assertEqual(len(plan.passphrase), 64)
+            self.assertNotIn(bytes(plan.passphrase).decode(), plan.secret_xml + plan.disk_xml)
+            self.assertIn("redacted", repr(plan.passphrase))
+            with plan.passphrase as passphrase:
+                self.assertEqual(volcrypt.luks_verify_passphrase(self.path("v1"), passphrase), 0)
+            self.assertEqual(bytes(plan.passphrase), bytes(64))  # wiped on exit
+
+            key = keys.get_key(volume["encryption_key_id"])
+            self.assertEqual(len(key), 32)
+            key.wipe()
+            self.assertEqual(svc.verify_volume("v1"), 0)
+            svc.extend_volume("v1", 32 << 20)
+            self.assertEqual(volcrypt.luks_inspect(self.path("v1"))["payload_bytes"], 32 << 20)
+            svc.delete_volume("v1")
+            self.assertFalse(os.path.exists(self.path("v1")))
+            self.assertEqual(store.volumes(), [])
+
+    def test_errors_are_oserror_subclasses_with_errno(self):
+        with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
+                volcrypt.SqliteStore(self.path("volumes.db")) as store, \
+                volcrypt.MappedBackend() as mapped, \
+                volcrypt.Service(keys, store, mapped=mapped) as svc:
+            with self.assertRaises(volcrypt.NotFoundError) as cm:
+                svc.delete_volume("nope")
+            self.assertIsInstance(cm.exception, OSError)
+            self.assertEqual(cm.exception.errno, errno.ENOENT)
+            self.assertIn("nope", cm.exception.strerror)
+            with self.assertRaises(volcrypt.InvalidArgumentError):
+                svc.create_volume(path=self.path("v"), size_bytes=1000)
+            svc.create_volume(path=self.path("v"), size_bytes=8 << 20, id="v")
+            with self.assertRaises(volcrypt.AlreadyExistsError):
+                svc.create_volume(path=self.path("v"), size_bytes=8 << 20, id="v")
+            with self.assertRaises(volcrypt.PermissionError_) as cm:
+                volcrypt.luks_verify_passphrase(self.path("v"), b"0" * 64)
+            self.assertEqual(cm.exception.errno, errno.EPERM)
+            with self.assertRaises(volcrypt.BusyError):
+                svc.attach_volume("v", "some-domain")  # no attacher configured
+
+    def test_fixed_key_is_castellans(self):
+        fixed = self.path("fixed_key")
+        with open(os.open(fixed, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("ab" * 32 + "\n")
+        with volcrypt.FixedKeys(fixed) as keys:
+            key_id = keys.create_key("anything")
+            self.assertEqual(key_id, "00000000-0000-0000-0000-000000000000")
+            self.assertEqual(bytes(keys.get_key(key_id)), bytes.fromhex("ab" * 32))
+
+    def test_master_key_readable_by_others_is_refused(self):
+        os.chmod(self.master, 0o644)
+        with self.assertRaises(volcrypt.PermissionError_):
+            volcrypt.FileKeys(self.path("keys"), self.master)
+
+    def test_version(self):
+        self.assertEqual(volcrypt.version(), "0.1.0")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,368 @@
+"""Python bindings for volcrypt's C ABI (libvolcrypt.so), over ctypes.
+
+Errors are OSError subclasses carrying the errno and volcrypt's message;
+handles are context managers; key bytes and passphrases come back as
+bytearray objects that wipe() clears.
+
+    import volcrypt
+    with volcrypt.FileKeys("/var/lib/vc/keys", "/var/lib/vc/master.key") as keys, \\
+         volcrypt.SqliteStore("/var/lib/vc/volumes.db") as store, \\
+         volcrypt.MappedBackend() as mapped, \\
+         volcrypt.Service(keys, store, mapped=mapped) as svc:
+        volume = svc.create_volume(path="/srv/vols/v1", size_bytes=1 << 30, id="v1")
+        plan = svc.attach_plan("v1")
+        ...
+        plan.passphrase.wipe()
+
+The library is found through $VOLCRYPT_LIBRARY, else the loader's search
+path (ctypes.util.find_library("volcrypt")).
+"""
+
+import ctypes
+import ctypes.util
+import errno as _errno
+import json
+import os
+
+__all__ = [
+    "VolcryptError", "NotFoundError", "AlreadyExistsError", "PermissionError_",
+    "InvalidArgumentError", "BusyError", "UnavailableError", "Secret",
+    "FileKeys", "FixedKeys", "SqliteStore", "MappedBackend", "RbdBackend",
+    "Attacher", "Service", "AttachPlan", "luks_inspect", "luks_verify_passphrase",
+    "version",
+]
+
+
+def _load():
+    path = os.environ.get("VOLCRYPT_LIBRARY") or ctypes.util.find_library("volcrypt")
+    if not path:
+        raise ImportError("libvolcrypt.so not found: set VOLCRYPT_LIBRARY")
+    return ctypes.CDLL(path)
+
+
+_lib = _load()
+_c_char_pp = ctypes.POINTER(ctypes.c_char_p)
+
+
+class VolcryptError(OSError):
+    """A volcrypt call failed: .errno and .strerror as OSError, plus .call."""
+
+    def __init__(self, err, message, call):
+        super().__init__(err, message)
+        self.call = call
+
+
+class NotFoundError(VolcryptError):
+    pass
+
+
+class AlreadyExistsError(VolcryptError):
+    pass
+
+
+class PermissionError_(VolcryptError):
+    """Refused: EACCES, or EPERM when no keyslot accepts a passphrase."""
+
+
+class InvalidArgumentError(VolcryptError):
+    pass
+
+
+class BusyError(VolcryptError):
+    """The volume or resource is not in a state that allows this."""
+
+
+class UnavailableError(VolcryptError):
+    """A service (Ceph, libvirtd, a key manager) cannot be reached now."""
+
+
+_BY_ERRNO = {
+    _errno.ENOENT: NotFoundError,
+    _errno.EEXIST: AlreadyExistsError,
+    _errno.EACCES: PermissionError_,
+    _errno.EPERM: PermissionError_,
+    _errno.EINVAL: InvalidArgumentError,
+    _errno.EBUSY: BusyError,
+    _errno.EAGAIN: UnavailableError,
+    _errno.ETIMEDOUT: UnavailableError,
+}
+
+
+def _check(rc, err, call):
+    if rc >= 0:
+        return
+    message = ""
+    if err.value:
+        message = ctypes.string_at(err.value).decode("utf-8", "replace")
+        _lib.volcrypt_free(err.value)
+    raise _BY_ERRNO.get(-rc, VolcryptError)(-rc, message or os.strerror(-rc), call)
+
+
+def _call(name, *args):
+    """Calls volcrypt_<name>(*args, &errmsg) and raises on failure."""
+    err = ctypes.c_void_p()
+    rc = getattr(_lib, "volcrypt_" + name)(*args, ctypes.byref(err))
+    _check(rc, err, name)
+    return rc
+
+
+def _take_string(ptr):
+    """Returns the malloc'd C string at `ptr` as str and frees it."""
+    try:
+        return ctypes.string_at(ptr.value).decode("utf-8")
+    finally:
+        _lib.volcrypt_free(ptr.value)
+
+
+def _b(s):
+    return None if s is None else s.encode("utf-8")
+
+
+_lib.volcrypt_version.restype = ctypes.c_char_p
+_lib.volcrypt_free.argtypes = [ctypes.c_void_p]
+_lib.volcrypt_wipe.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+
+def version():
+    return _lib.volcrypt_version().decode()
+
+
+class Secret:
+    """Key bytes or a passphrase in a bytearray that wipe() zeroes."""
+
+    def __init__(self, data):
+        self._data = data
+
+    def __bytes__(self):
+        return bytes(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __repr__(self):
+        return "Secret([redacted %d bytes])" % len(self._data)
+
+    def wipe(self):
+        buf = (ctypes.c_char * len(self._data)).from_buffer(self._data)
+        _lib.volcrypt_wipe(buf, len(self._data))
+        del buf
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.wipe()
+
+
+def _secret_call(name, *args):
+    """Calls a function that copies a secret into (buf, &len)."""
+    size = ctypes.c_size_t(128)
+    while True:
+        buf = bytearray(size.value)
+        cbuf = (ctypes.c_ubyte * len(buf)).from_buffer(buf)
+        err = ctypes.c_void_p()
+        rc = getattr(_lib, "volcrypt_" + name)(*args, cbuf, ctypes.byref(size),
+                                               ctypes.byref(err))
+        del cbuf
+        if rc == -_errno.ERANGE:
+            _lib.volcrypt_free(err.value)
+            continue
+        _check(rc, err, name)
+        return Secret(buf[: size.value]) if size.value < len(buf) else Secret(buf)
+
+
+class _Handle:
+    _destroy = None
+
+    def __init__(self):
+        self._h = ctypes.c_void_p()
+
+    def close(self):
+        if self._h:
+            getattr(_lib, self._destroy)(self._h)
+            self._h = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class _Keys(_Handle):
+    _destroy = "volcrypt_keys_destroy"
+
+    def create_key(self, name, bits=256):
+        out = ctypes.c_void_p()
+        _call("keys_create", self._h, ctypes.c_int(bits), _b(name), ctypes.byref(out))
+        return _take_string(out)
+
+    def get_key(self, key_id):
+        return _secret_call("keys_get", self._h, _b(key_id))
+
+    def delete_key(self, key_id):
+        _call("keys_delete", self._h, _b(key_id))
+
+
+class FileKeys(_Keys):
+    def __init__(self, directory, master_key_path):
+        super().__init__()
+        _call("keys_open_file", _b(directory), _b(master_key_path), ctypes.byref(self._h))
+
+
+class FixedKeys(_Keys):
+    def __init__(self, fixed_key_path):
+        super().__init__()
+        _call("keys_open_fixed", _b(fixed_key_path), ctypes.byref(self._h))
+
+
+class SqliteStore(_Handle):
+    _destroy = "volcrypt_store_destroy"
+
+    def __init__(self, path):
+        super().__init__()
+        _call("store_open_sqlite", _b(path), ctypes.byref(self._h))
+
+    def volume(self, volume_id):
+        out = ctypes.c_void_p()
+        _call("store_volume_json", self._h, _b(volume_id), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def volumes(self):
+        out = ctypes.c_void_p()
+        _call("store_list_json", self._h, ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+
+class MappedBackend(_Handle):
+    _destroy = "volcrypt_backend_destroy"
+
+    def __init__(self):
+        super().__init__()
+        _call("backend_open_mapped", ctypes.byref(self._h))
+
+
+class _RbdOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("ceph_conf", ctypes.c_char_p),
+                ("client_id", ctypes.c_char_p), ("keyring", ctypes.c_char_p),
+                ("timeout_seconds", ctypes.c_int),
+                ("libvirt_auth_secret_uuid", ctypes.c_char_p)]
+
+
+class RbdBackend(_Handle):
+    _destroy = "volcrypt_backend_destroy"
+
+    def __init__(self, ceph_conf=None, client_id=None, keyring=None, timeout_seconds=0,
+                 libvirt_auth_secret_uuid=None):
+        super().__init__()
+        o = _RbdOptions(ctypes.sizeof(_RbdOptions), _b(ceph_conf), _b(client_id),
+                        _b(keyring), timeout_seconds, _b(libvirt_auth_secret_uuid))
+        _call("backend_open_rbd", ctypes.byref(o), ctypes.byref(self._h))
+
+
+class Attacher(_Handle):
+    _destroy = "volcrypt_attacher_destroy"
+
+    def __init__(self, uri="qemu:///system"):
+        super().__init__()
+        _call("attacher_connect", _b(uri), ctypes.byref(self._h))
+
+
+class _ServiceOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("keys", ctypes.c_void_p),
+                ("store", ctypes.c_void_p), ("mapped", ctypes.c_void_p),
+                ("rbd", ctypes.c_void_p), ("attacher", ctypes.c_void_p),
+                ("host", ctypes.c_char_p)]
+
+
+class _CreateRequest(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("id", ctypes.c_char_p),
+                ("path", ctypes.c_char_p), ("pool", ctypes.c_char_p),
+                ("image", ctypes.c_char_p), ("size_bytes", ctypes.c_uint64),
+                ("format", ctypes.c_char_p), ("cipher", ctypes.c_char_p),
+                ("key_bits", ctypes.c_int), ("engine", ctypes.c_char_p),
+                ("kdf", ctypes.c_char_p), ("defer_format", ctypes.c_int),
+                ("user_id", ctypes.c_char_p), ("project_id", ctypes.c_char_p)]
+
+
+class AttachPlan:
+    """The libvirt secret XML, disk XML, and the passphrase (a Secret) to set
+    as the secret's value."""
+
+    def __init__(self, secret_xml, disk_xml, passphrase):
+        self.secret_xml = secret_xml
+        self.disk_xml = disk_xml
+        self.passphrase = passphrase
+
+
+class Service(_Handle):
+    """The volume service. It borrows the handles given to it: keep them open
+    while the service is."""
+
+    _destroy = "volcrypt_service_destroy"
+
+    def __init__(self, keys, store, mapped=None, rbd=None, attacher=None, host=None):
+        super().__init__()
+        self._borrowed = (keys, store, mapped, rbd, attacher)
+        handle = lambda h: h._h if h is not None else None  # noqa: E731
+        o = _ServiceOptions(ctypes.sizeof(_ServiceOptions), handle(keys), handle(store),
+                            handle(mapped), handle(rbd), handle(attacher), _b(host))
+        _call("service_create", ctypes.byref(o), ctypes.byref(self._h))
+
+    def create_volume(self, size_bytes, path=None, pool=None, image=None, id=None,
+                      format=None, cipher=None, key_bits=0, engine=None, kdf=None,
+                      defer_format=False, user_id=None, project_id=None):
+        r = _CreateRequest(ctypes.sizeof(_CreateRequest), _b(id), _b(path), _b(pool),
+                           _b(image), size_bytes, _b(format), _b(cipher), key_bits,
+                           _b(engine), _b(kdf), 1 if defer_format else 0, _b(user_id),
+                           _b(project_id))
+        out = ctypes.c_void_p()
+        _call("volume_create", self._h, ctypes.byref(r), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def delete_volume(self, volume_id):
+        _call("volume_delete", self._h, _b(volume_id))
+
+    def extend_volume(self, volume_id, size_bytes):
+        _call("volume_extend", self._h, _b(volume_id), ctypes.c_uint64(size_bytes))
+
+    def verify_volume(self, volume_id):
+        slot = ctypes.c_int()
+        _call("volume_verify", self._h, _b(volume_id), ctypes.byref(slot))
+        return slot.value
+
+    def attach_plan(self, volume_id, target_dev=None):
+        secret_xml, disk_xml = ctypes.c_void_p(), ctypes.c_void_p()
+        passphrase = _secret_call("volume_attach_plan", self._h, _b(volume_id),
+                                  _b(target_dev), ctypes.byref(secret_xml),
+                                  ctypes.byref(disk_xml))
+        return AttachPlan(_take_string(secret_xml), _take_string(disk_xml), passphrase)
+
+    def attach_volume(self, volume_id, domain, live=True, config=False, target_dev=None):
+        _call("volume_attach", self._h, _b(volume_id), _b(domain), int(live), int(config),
+              _b(target_dev))
+
+    def detach_volume(self, volume_id):
+        _call("volume_detach", self._h, _b(volume_id))
+
+    def reconcile(self, grace_seconds=600):
+        acted = ctypes.c_int()
+        _call("reconcile", self._h, ctypes.c_int64(grace_seconds), ctypes.byref(acted))
+        return acted.value
+
+
+def luks_inspect(path):
+    out = ctypes.c_void_p()
+    _call("luks_inspect", _b(path), ctypes.byref(out))
+    return json.loads(_take_string(out))
+
+
+def luks_verify_passphrase(path, passphrase):
+    data = bytes(passphrase)
+    slot = ctypes.c_int()
+    _call("luks_verify_passphrase", _b(path), data, ctypes.c_size_t(len(data)),
+          ctypes.byref(slot))
+    return slot.value
