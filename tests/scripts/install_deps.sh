@@ -17,6 +17,7 @@ test_packages=(
   libvirt-clients sqlite3 python3-castellan
   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
   ceph-mon ceph-osd ceph-common qemu-block-extra
+  golang-go
 )
 
 wanted=("${build_packages[@]}")

@@ -1,0 +1,3 @@
+module volcrypt.example/go
+
+go 1.19
