@@ -16,6 +16,7 @@
 #include "examples/cli/args.h"
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
+#include "volcrypt/barbican_key_manager.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/json.h"
 #include "volcrypt/fixed_key_manager.h"
@@ -41,6 +42,8 @@ Global options:
                          (raw or 64 hex chars)  [STATE/keys, STATE/master.key,
                          the master key generated 0600 on first use]
   --fixed-key-file FILE  castellan's fixed key (hex), instead of --keys
+  --barbican URL --project-id ID [--barbican-ca FILE]
+                         Barbican (REST v1, X-Project-Id), instead of --keys
   --host NAME            this host's name                  [the system's]
   --ceph-conf FILE       Ceph cluster for rbd volumes (needed by every command
                          on them)                     [/etc/ceph/ceph.conf]
@@ -114,13 +117,21 @@ struct Context {
 
 absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
   const std::string state = args.Get("state-dir").value_or(DefaultStateDir());
-  const bool explicit_paths = args.Has("db") &&
-                              (args.Has("fixed-key-file") || args.Has("keys"));
+  const bool explicit_paths =
+      args.Has("db") && (args.Has("fixed-key-file") || args.Has("keys") || args.Has("barbican"));
   if (!explicit_paths && mkdir(state.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::PermissionDeniedError("cannot create state directory " + state);
   }
   Context c;
-  if (auto fixed = args.Get("fixed-key-file")) {
+  if (auto url = args.Get("barbican")) {
+    BarbicanOptions bo;
+    bo.endpoint = *url;
+    bo.project_id = args.Get("project-id").value_or("");
+    bo.ca_path = args.Get("barbican-ca").value_or("");
+    absl::StatusOr<std::unique_ptr<KeyManager>> keys = NewBarbicanKeyManager(bo, nullptr);
+    if (!keys.ok()) return keys.status();
+    c.keys = std::move(*keys);
+  } else if (auto fixed = args.Get("fixed-key-file")) {
     absl::StatusOr<SecretBytes> key = ReadFixedKeyFile(*fixed);
     if (!key.ok()) return key.status();
     c.keys = NewFixedKeyManager(std::move(*key), nullptr);
@@ -385,12 +396,13 @@ int Main(int argc, char** argv) {
       "defer-format", "kdf", "user-id", "project-id", "target", "bus",
       "ephemeral", "grace", "help", "domain", "connect", "live", "config",
       "ceph-conf", "ceph-id", "ceph-keyring", "libvirt-ceph-secret", "pool",
-      "image", "engine", "native-format"};
+      "image", "engine", "native-format", "barbican", "barbican-ca"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }
-  if (args.Has("fixed-key-file") && (args.Has("keys") || args.Has("master-key"))) {
-    return Usage("--fixed-key-file and --keys/--master-key exclude each other");
+  if ((args.Has("fixed-key-file") + args.Has("barbican") +
+       (args.Has("keys") || args.Has("master-key"))) > 1) {
+    return Usage("choose one key manager: --keys/--master-key, --fixed-key-file or --barbican");
   }
   if (words[0] == "luks") {
     if (words.size() != 3 || words[1] != "inspect") return Usage("luks inspect PATH");

@@ -9,7 +9,7 @@ build_packages=(
   libcryptsetup-dev libblkid-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev libxml2-dev nlohmann-json3-dev libvirt-dev
-  librbd-dev librados-dev
+  librbd-dev librados-dev libcurl4-openssl-dev
 )
 # The independent tools the tests and the demo check our volumes with.
 test_packages=(
@@ -17,7 +17,8 @@ test_packages=(
   libvirt-clients sqlite3 python3-castellan
   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
   ceph-mon ceph-osd ceph-common qemu-block-extra
-  golang-go abigail-tools xz-utils
+  golang-go abigail-tools xz-utils barbican-api python3-barbican
+  python3-barbicanclient
 )
 
 wanted=("${build_packages[@]}")

@@ -1,0 +1,47 @@
+// File: volcrypt/barbican_key_manager.h
+// -----------------------------------------------------------------------------
+// BarbicanKeyManager: OpenStack Barbican's REST API v1 over libcurl.
+//   - CreateKey generates the key locally (OpenSSL's CSPRNG) and stores it
+//     as a symmetric secret: one round trip, where an order would need a POST
+//     and polling (and ends in ERROR for 512-bit keys without a mode).
+//   - GetKey reads the payload as application/octet-stream.
+//   - Key id = the last path segment of the secret href; hrefs that are not
+//     under the configured endpoint are refused.
+//   - Consumers (volcrypt/volume/<id>) are registered and removed.
+//   - HTTP 400/413/415 -> InvalidArgument, 401/403 -> PermissionDenied,
+//     404 -> NotFound, 5xx and transport errors -> Unavailable after bounded,
+//     jittered retries. Payload buffers are wiped; no key in errors or logs.
+// Authentication today: a fixed project id header (test beds and trusted
+// networks, Barbican's unauthenticated-context). TLS verification is never
+// turned off; `ca_path` adds a CA bundle.
+//
+//   BarbicanOptions o;
+//   o.endpoint = "https://barbican.example:9311";
+//   o.project_id = "...";
+//   absl::StatusOr<std::unique_ptr<KeyManager>> keys = NewBarbicanKeyManager(o, nullptr);
+#ifndef VOLCRYPT_BARBICAN_KEY_MANAGER_H_
+#define VOLCRYPT_BARBICAN_KEY_MANAGER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "volcrypt/key_manager.h"
+#include "volcrypt/logger.h"
+
+namespace volcrypt {
+
+struct BarbicanOptions {
+  std::string endpoint;    // "http://127.0.0.1:9311" (without /v1)
+  std::string project_id;  // sent as X-Project-Id
+  std::string ca_path;     // extra CA bundle for https ("" = system CAs)
+  int timeout_seconds = 10;
+  int max_attempts = 3;    // for 5xx and transport errors
+};
+
+VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<KeyManager>>
+NewBarbicanKeyManager(const BarbicanOptions& options, Logger* logger);
+
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_BARBICAN_KEY_MANAGER_H_

@@ -1,0 +1,264 @@
+#include "volcrypt/barbican_key_manager.h"
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "lib/util/status_macros.h"
+#include "volcrypt/errors.h"
+
+namespace volcrypt {
+namespace {
+
+// A std::string that is wiped when it goes away (payloads, bodies with keys).
+struct WipedString {
+  std::string s;
+  ~WipedString() { OPENSSL_cleanse(s.data(), s.size()); }
+};
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+struct Response {
+  long status = 0;
+  WipedString body;
+};
+
+absl::Status HttpError(long status, const std::string& what, const std::string& body) {
+  std::string description;
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object()) {
+    if (j.contains("description") && j["description"].is_string()) {
+      description = j["description"].get<std::string>();
+    } else if (j.contains("title") && j["title"].is_string()) {
+      description = j["title"].get<std::string>();
+    }
+  }
+  const std::string msg = absl::StrCat(what, ": Barbican answered HTTP ", status,
+                                       description.empty() ? "" : ": ", description);
+  if (status == 404) return ErrnoError(absl::StatusCode::kNotFound, ENOENT, msg);
+  if (status == 401 || status == 403) {
+    return ErrnoError(absl::StatusCode::kPermissionDenied, EACCES, msg);
+  }
+  if (status == 409) return ErrnoError(absl::StatusCode::kAlreadyExists, EEXIST, msg);
+  if (status >= 500) return ErrnoError(absl::StatusCode::kUnavailable, EAGAIN, msg);
+  return ErrnoError(absl::StatusCode::kInvalidArgument, EINVAL, msg);
+}
+
+class BarbicanKeyManager final : public KeyManager {
+ public:
+  BarbicanKeyManager(BarbicanOptions o, Logger* logger)
+      : o_(std::move(o)), log_(logger ? logger : DefaultLogger()) {
+    while (!o_.endpoint.empty() && o_.endpoint.back() == '/') o_.endpoint.pop_back();
+  }
+
+  absl::StatusOr<std::string> CreateKey(const KeyRequest& request) override {
+    if (request.bits < 128 || request.bits > 512 || request.bits % 8 != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("key length ", request.bits, " bits is not supported"));
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(SecretBytes key,
+                              SecretBytes::Random(static_cast<size_t>(request.bits / 8)));
+    return StoreKey(key, request);
+  }
+
+  absl::StatusOr<std::string> StoreKey(const SecretBytes& key,
+                                       const KeyRequest& request) override {
+    if (key.size() * 8 != static_cast<size_t>(request.bits)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "key has ", key.size() * 8, " bits, the request says ", request.bits));
+    }
+    WipedString payload{absl::Base64Escape(
+        absl::string_view(key.char_data(), key.size()))};
+    nlohmann::json body = {{"name", request.name},
+                           {"algorithm", request.algorithm == "aes" ? "AES" : request.algorithm},
+                           {"bit_length", request.bits},
+                           {"secret_type", "symmetric"},
+                           {"payload_content_type", "application/octet-stream"},
+                           {"payload_content_encoding", "base64"}};
+    body["payload"] = payload.s;
+    WipedString text{body.dump()};
+    body["payload"] = "";
+    VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call("POST", "/v1/secrets", text.s,
+                                               "application/json", "store key"));
+    if (r.status != 201) return HttpError(r.status, "store key", r.body.s);
+    return IdFromRef(r.body.s, "secret_ref");
+  }
+
+  absl::StatusOr<SecretBytes> GetKey(const std::string& id) override {
+    VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(id));
+    const std::string what = "get key " + id;
+    VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call("GET", "/v1/secrets/" + id + "/payload", "",
+                                               "application/octet-stream", what));
+    if (r.status != 200) return HttpError(r.status, what, r.body.s);
+    return SecretBytes::CopyOf(r.body.s.data(), r.body.s.size());
+  }
+
+  absl::Status DeleteKey(const std::string& id) override {
+    VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(id));
+    const std::string what = "delete key " + id;
+    VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call("DELETE", "/v1/secrets/" + id, "", "", what));
+    if (r.status != 204) return HttpError(r.status, what, r.body.s);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::string>> FindKeysByName(const std::string& name) override {
+    CURL* esc = curl_easy_init();
+    char* q = curl_easy_escape(esc, name.c_str(), static_cast<int>(name.size()));
+    const std::string path = absl::StrCat("/v1/secrets?limit=100&name=", q ? q : "");
+    curl_free(q);
+    curl_easy_cleanup(esc);
+    VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call("GET", path, "", "application/json",
+                                               "find keys named " + name));
+    if (r.status != 200) return HttpError(r.status, "find keys named " + name, r.body.s);
+    nlohmann::json j = nlohmann::json::parse(r.body.s, nullptr, false);
+    std::vector<std::string> ids;
+    if (!j.is_object() || !j.contains("secrets")) return ids;
+    for (const auto& s : j["secrets"]) {
+      if (!s.contains("secret_ref") || !s["secret_ref"].is_string()) continue;
+      absl::StatusOr<std::string> id = IdFromHref(s["secret_ref"].get<std::string>());
+      if (id.ok()) ids.push_back(*id);
+    }
+    return ids;
+  }
+
+  absl::Status AddConsumer(const std::string& id, const KeyConsumer& c) override {
+    return Consumer("POST", id, c);
+  }
+
+  absl::Status RemoveConsumer(const std::string& id, const KeyConsumer& c) override {
+    return Consumer("DELETE", id, c);
+  }
+
+ private:
+  absl::Status Consumer(const char* method, const std::string& id, const KeyConsumer& c) {
+    VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(id));
+    const std::string what = absl::StrCat(method[0] == 'P' ? "add" : "remove",
+                                          " consumer of key ", id);
+    const std::string body = nlohmann::json({{"service", c.service},
+                                             {"resource_type", c.resource_type},
+                                             {"resource_id", c.resource_id}}).dump();
+    VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call(method, "/v1/secrets/" + id + "/consumers",
+                                               body, "application/json", what));
+    if (r.status != 200 && r.status != 201 && r.status != 204) {
+      return HttpError(r.status, what, r.body.s);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> IdFromHref(const std::string& href) {
+    const std::string prefix = o_.endpoint + "/v1/secrets/";
+    if (!absl::StartsWith(href, prefix)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "Barbican returned secret href ", href, ", not under ", o_.endpoint));
+    }
+    const std::string id = href.substr(prefix.size());
+    VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(id));
+    return id;
+  }
+
+  absl::StatusOr<std::string> IdFromRef(const std::string& body, const char* field) {
+    nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+    if (!j.is_object() || !j.contains(field) || !j[field].is_string()) {
+      return absl::DataLossError(absl::StrCat("Barbican's answer has no ", field));
+    }
+    return IdFromHref(j[field].get<std::string>());
+  }
+
+  // One request, retried on transport errors and 5xx with jittered backoff,
+  // bounded in attempts and (per attempt) in time.
+  absl::StatusOr<Response> Call(const std::string& method, const std::string& path,
+                                const std::string& body, const std::string& accept,
+                                const std::string& what) {
+    std::mt19937 jitter(std::random_device{}());
+    absl::Status last;
+    for (int attempt = 1; attempt <= std::max(1, o_.max_attempts); ++attempt) {
+      if (attempt > 1) {
+        const int base_ms = 100 << (attempt - 2);
+        std::this_thread::sleep_for(std::chrono::milliseconds(
+            base_ms + std::uniform_int_distribution<int>(0, base_ms)(jitter)));
+      }
+      absl::StatusOr<Response> r = Once(method, path, body, accept, what);
+      if (r.ok() && r->status < 500) return r;
+      last = r.ok() ? HttpError(r->status, what, r->body.s) : r.status();
+      log_->Log(LogLevel::kWarning, absl::StrCat(what, ": attempt ", attempt,
+                                                 " failed: ", last.message()));
+    }
+    return last;
+  }
+
+  absl::StatusOr<Response> Once(const std::string& method, const std::string& path,
+                                const std::string& body, const std::string& accept,
+                                const std::string& what) {
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(),
+                                                             &curl_easy_cleanup);
+    if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
+    Response r;
+    struct curl_slist* headers = nullptr;
+    const std::string project = "X-Project-Id: " + o_.project_id;
+    headers = curl_slist_append(headers, project.c_str());
+    headers = curl_slist_append(headers, "OpenStack-API-Version: key-manager 1.1");
+    headers = curl_slist_append(headers, "Expect:");  // no 1 s 100-continue stall
+    if (!accept.empty()) headers = curl_slist_append(headers, ("Accept: " + accept).c_str());
+    if (!body.empty()) headers = curl_slist_append(headers, "Content-Type: application/json");
+    const std::string url = o_.endpoint + path;
+    CURL* c = curl.get();
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(o_.timeout_seconds));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!o_.ca_path.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o_.ca_path.c_str());
+    if (!body.empty()) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Append);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body.s);
+    const CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) {
+      return ErrnoError(rc == CURLE_OPERATION_TIMEDOUT ? absl::StatusCode::kDeadlineExceeded
+                                                       : absl::StatusCode::kUnavailable,
+                        rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : ECONNREFUSED,
+                        absl::StrCat(what, ": cannot reach Barbican at ", o_.endpoint, ": ",
+                                     curl_easy_strerror(rc)));
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    return r;
+  }
+
+  BarbicanOptions o_;
+  Logger* const log_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KeyManager>> NewBarbicanKeyManager(
+    const BarbicanOptions& options, Logger* logger) {
+  if (!absl::StartsWith(options.endpoint, "http://") &&
+      !absl::StartsWith(options.endpoint, "https://")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Barbican endpoint '", options.endpoint, "' is not an http(s) URL"));
+  }
+  if (options.project_id.empty()) {
+    return absl::InvalidArgumentError("Barbican needs a project id");
+  }
+  static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (init != CURLE_OK) return absl::InternalError("curl_global_init failed");
+  return std::unique_ptr<KeyManager>(new BarbicanKeyManager(options, logger));
+}
+
+}  // namespace volcrypt
