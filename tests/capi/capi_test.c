@@ -184,6 +184,25 @@ static void test_volumes(void) {
   EXPECT(volcrypt_volume_delete(svc, "v1", NULL) == -ENOENT);
   EXPECT(access(in_dir("v1"), F_OK) != 0);
 
+  /* Not attached: detach says so. */
+  EXPECT(volcrypt_volume_create(svc, &r, &json, NULL) == 0);
+  volcrypt_free(json);
+  EXPECT(volcrypt_volume_detach(svc, "v1", NULL) == -EINVAL);
+  EXPECT(volcrypt_volume_delete(svc, "v1", NULL) == 0);
+
+  /* RBD: option struct checked, an unreadable ceph.conf is refused. */
+  volcrypt_backend_t *rbd = NULL;
+  volcrypt_rbd_options_t ro;
+  memset(&ro, 0, sizeof ro);
+  ro.struct_size = 8;
+  EXPECT(volcrypt_backend_open_rbd(&ro, &rbd, NULL) == -EINVAL);
+  ro.struct_size = sizeof ro;
+  ro.ceph_conf = "/nonexistent/ceph.conf";
+  EXPECT(volcrypt_backend_open_rbd(&ro, &rbd, &err) < 0);
+  EXPECT(rbd == NULL && err != NULL && strstr(err, "/nonexistent/ceph.conf") != NULL);
+  volcrypt_free(err);
+  EXPECT(volcrypt_backend_open_rbd(NULL, &rbd, NULL) == -EINVAL);
+
   EXPECT(volcrypt_attacher_connect("qemu:///system?socket=/nonexistent/sock", NULL, NULL) == -EINVAL);
   volcrypt_attacher_t *a = NULL;
   EXPECT(volcrypt_attacher_connect("qemu:///system?socket=/nonexistent/sock", &a, NULL) < 0);
