@@ -128,22 +128,29 @@ struct Opened {
   SecretBytes pass;
 };
 
-Opened Make(const std::string& kind) {
+// A volume of each kind, or an error (the benchmark then skips; aborting
+// would leave the cluster running).
+absl::StatusOr<Opened> Make(const std::string& kind) {
   Cluster& c = TheCluster();
   Opened o;
   o.format = kind.find("luks2") != std::string::npos ? LuksFormat::kLuks2 : LuksFormat::kLuks1;
   if (kind.rfind("volcrypt", 0) == 0) {
     const std::string id = Unique("open-" + kind + "-");
     absl::StatusOr<VolumeRecord> v = c.service->CreateVolume(Request(id, o.format));
+    if (!v.ok()) return v.status();
+    absl::StatusOr<SecretBytes> key = c.keys->GetKey(v->encryption_key_id);
+    if (!key.ok()) return key.status();
     o.where = v->location;
-    o.pass = HexPassphrase(c.keys->GetKey(v->encryption_key_id).value());
+    o.pass = HexPassphrase(*key);
   } else {
     o.pass = bench::MachinePassphrase();
     o.where = VolumeLocation::Rbd("rbd", Unique("open-" + kind + "-"));
-    bench::Run({"rbd", "-c", c.conf, "create", "--size", "68M", "rbd/" + o.where.image});
-    bench::Run({"rbd", "-c", c.conf, "encryption", "format", "rbd/" + o.where.image,
-                o.format == LuksFormat::kLuks1 ? "luks1" : "luks2", "/dev/fd/3"},
-               {&o.pass});
+    const bool made =
+        bench::Run({"rbd", "-c", c.conf, "create", "--size", "68M", "rbd/" + o.where.image}) == 0 &&
+        bench::Run({"rbd", "-c", c.conf, "encryption", "format", "rbd/" + o.where.image,
+                    o.format == LuksFormat::kLuks1 ? "luks1" : "luks2", "/dev/fd/3"},
+                   {&o.pass}) == 0;
+    if (!made) return absl::InternalError("rbd create or encryption format failed");
   }
   return o;
 }
@@ -151,7 +158,9 @@ Opened Make(const std::string& kind) {
 void BM_LibrbdOpen(benchmark::State& state, const char* kind) {
   Cluster& c = TheCluster();
   if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
-  Opened o = Make(kind);
+  absl::StatusOr<Opened> made = Make(kind);
+  if (!made.ok()) return state.SkipWithError(std::string(made.status().message()).c_str());
+  const Opened& o = *made;
   for (auto _ : state) {
     if (!c.rbd->VerifyNative(o.where, o.format, o.pass).ok()) {
       state.SkipWithError("rbd_encryption_load failed");
@@ -162,7 +171,9 @@ void BM_LibrbdOpen(benchmark::State& state, const char* kind) {
 void BM_QemuOpen(benchmark::State& state, const char* kind) {
   Cluster& c = TheCluster();
   if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
-  Opened o = Make(kind);
+  absl::StatusOr<Opened> made = Make(kind);
+  if (!made.ok()) return state.SkipWithError(std::string(made.status().message()).c_str());
+  const Opened& o = *made;
   const std::string opts =
       "driver=rbd,pool=rbd,image=" + o.where.image + ",conf=" + c.conf +
       ",encrypt.format=" + (o.format == LuksFormat::kLuks1 ? "luks" : "luks2") +

@@ -87,7 +87,8 @@ class BarbicanKeyManager final : public KeyManager {
                            {"payload_content_encoding", "base64"}};
     body["payload"] = payload.s;
     WipedString text{body.dump()};
-    body["payload"] = "";
+    std::string& copy = body["payload"].get_ref<std::string&>();
+    OPENSSL_cleanse(copy.data(), copy.size());  // the JSON object's own copy
     VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call("POST", "/v1/secrets", text.s,
                                                "application/json", "store key"));
     if (r.status != 201) return HttpError(r.status, "store key", r.body.s);

@@ -168,7 +168,12 @@ def _secret_call(name, *args):
             _lib.volcrypt_free(err.value)
             continue
         _check(rc, err, name)
-        return Secret(buf[: size.value]) if size.value < len(buf) else Secret(buf)
+        if size.value == len(buf):
+            return Secret(buf)
+        # A shorter secret: keep a copy of its bytes, wipe the whole buffer.
+        secret = Secret(buf[: size.value])
+        Secret(buf).wipe()
+        return secret
 
 
 class _Handle:
