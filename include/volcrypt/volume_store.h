@@ -12,6 +12,9 @@
 // volume cannot both win: UpdateVolume(record, expected) fails with
 // FailedPrecondition if the stored status is no longer `expected`.
 //
+// Two implementations with one schema and the same SQL: SQLite (one host, a
+// file) and PostgreSQL (hosts sharing one database).
+//
 // Thread safety: a VolumeStore may be used from several threads; several
 // processes may open the same database.
 #ifndef VOLCRYPT_VOLUME_STORE_H_
@@ -94,6 +97,29 @@ struct AttachmentRecord {
   int64_t created_at = 0;
 };
 
+// The records that hold a key id of their own. A volume's snapshots carry
+// the volume's key id and follow it.
+enum class KeyHolderKind { kVolume, kBackup };
+
+// "volume" / "backup".
+VOLCRYPT_EXPORT absl::string_view KeyHolderKindName(KeyHolderKind kind);
+
+// A volume or backup locked while its key id is replaced (see
+// VolumeStore::BeginKeyIdChange). Destroying it without Commit() changes
+// nothing and releases the lock.
+class VOLCRYPT_EXPORT KeyIdChange {
+ public:
+  KeyIdChange() = default;
+  KeyIdChange(const KeyIdChange&) = delete;
+  KeyIdChange& operator=(const KeyIdChange&) = delete;
+  virtual ~KeyIdChange();
+
+  // Records `new_key_id` on the item and, for a volume, on each of its
+  // snapshots that held the old id; all in one transaction. Returns how many
+  // snapshots changed.
+  virtual absl::StatusOr<int> Commit(const std::string& new_key_id) = 0;
+};
+
 struct VolumeFilter {
   absl::optional<std::string> host;
   absl::optional<VolumeStatus> status;
@@ -143,6 +169,16 @@ class VOLCRYPT_EXPORT VolumeStore {
 
   // Returns how many volumes, snapshots and backups reference `key_id`.
   virtual absl::StatusOr<int> CountKeyReferences(const std::string& key_id) = 0;
+
+  // Locks volume or backup `id` for a key id change and checks it still
+  // holds `expected_key_id`: FailedPrecondition naming the id it holds if
+  // not (another run changed it first), NotFound if there is no such item,
+  // Unavailable if another process holds the lock for too long. While the
+  // change is open no other process can change the item: a row lock in
+  // PostgreSQL; in SQLite the database write lock, so keep it short.
+  virtual absl::StatusOr<std::unique_ptr<KeyIdChange>> BeginKeyIdChange(
+      KeyHolderKind kind, const std::string& id,
+      const std::string& expected_key_id) = 0;
 };
 
 // Opens (creating and migrating as needed) an SQLite volume database at
@@ -152,6 +188,14 @@ class VOLCRYPT_EXPORT VolumeStore {
 // volcrypt.
 VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<VolumeStore>>
 OpenSqliteVolumeStore(const std::string& path);
+
+// Connects (libpq connection string: "host=... port=... user=... dbname=...")
+// to a PostgreSQL volume database that several hosts may share, creating or
+// upgrading the schema as needed (hosts opening it at once take turns). Row
+// locks wait at most `lock_timeout_ms`, then Unavailable. Errors never
+// repeat the connection string (it may hold a password).
+VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<VolumeStore>>
+OpenPostgresVolumeStore(const std::string& conninfo, int lock_timeout_ms = 30000);
 
 }  // namespace volcrypt
 

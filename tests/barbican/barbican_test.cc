@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
+#include "tests/support/script_testbed.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/barbican_key_manager.h"
 
@@ -19,40 +20,10 @@ using ::volcrypt::testing::RunCommand;
 using ::volcrypt::testing::StatusIs;
 using ::volcrypt::testing::StatusIsWith;
 
-std::string* g_url = new std::string;
-std::string* g_dir = new std::string;
-std::string* g_skip = new std::string;
-
-std::string Script() {
-  const char* root = std::getenv("VOLCRYPT_SOURCE_ROOT");
-  return std::string(root ? root : ".") + "/tests/scripts/barbican.sh";
-}
-
-class BarbicanTestbed : public ::testing::Environment {
- public:
-  void SetUp() override {
-    char templ[] = "/tmp/volcrypt-barbican-XXXXXX";
-    if (mkdtemp(templ) == nullptr) return;
-    *g_dir = templ;
-    auto r = RunCommand({"bash", Script(), "start", *g_dir});
-    if (r.exit_code == 77) {
-      *g_skip = "no Barbican here: " + r.err;
-    } else if (r.exit_code != 0) {
-      ADD_FAILURE() << "barbican.sh start failed: " << r.err;
-      *g_skip = "Barbican did not start";
-    } else {
-      *g_url = std::string(absl::StripAsciiWhitespace(r.out));
-    }
-  }
-  void TearDown() override {
-    if (g_dir->empty()) return;
-    RunCommand({"bash", Script(), "stop", *g_dir});
-    RunCommand({"rm", "-rf", *g_dir});
-  }
-};
-
-::testing::Environment* const kBarbican =
-    ::testing::AddGlobalTestEnvironment(new BarbicanTestbed);
+::volcrypt::testing::ScriptTestbed* const kBarbican =
+    static_cast<::volcrypt::testing::ScriptTestbed*>(
+        ::testing::AddGlobalTestEnvironment(
+            new ::volcrypt::testing::ScriptTestbed("barbican.sh")));
 
 KeyRequest Request(const std::string& name, int bits = 256) {
   KeyRequest r;
@@ -64,12 +35,12 @@ KeyRequest Request(const std::string& name, int bits = 256) {
 class BarbicanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (g_url->empty()) GTEST_SKIP() << *g_skip;
+    VOLCRYPT_REQUIRE_TESTBED(kBarbican);
     keys_ = Open("project-a");
   }
   static std::unique_ptr<KeyManager> Open(const std::string& project) {
     BarbicanOptions o;
-    o.endpoint = *g_url;
+    o.endpoint = kBarbican->address();
     o.project_id = project;
     o.timeout_seconds = 5;
     return std::move(NewBarbicanKeyManager(o, NullLogger()).value());
@@ -167,11 +138,11 @@ TEST_F(BarbicanTest, OpenStacksClientReadsOursAndWeReadItsSecrets) {
   }
   SecretBytes key = SecretBytes::Random(32).value();
   std::string ours = keys_->StoreKey(key, Request("ours")).value();
-  auto read = RunCommand({"/usr/bin/python3", "-c", kClient, *g_url, "read", ours}, &key);
+  auto read = RunCommand({"/usr/bin/python3", "-c", kClient, kBarbican->address(), "read", ours}, &key);
   EXPECT_EQ(read.exit_code, 0) << read.err;
 
   SecretBytes theirs_key = SecretBytes::Random(32).value();
-  auto made = RunCommand({"/usr/bin/python3", "-c", kClient, *g_url, "create"}, &theirs_key);
+  auto made = RunCommand({"/usr/bin/python3", "-c", kClient, kBarbican->address(), "create"}, &theirs_key);
   ASSERT_EQ(made.exit_code, 0) << made.err;
   const std::string theirs(absl::StripAsciiWhitespace(made.out));
   absl::StatusOr<SecretBytes> got = keys_->GetKey(theirs);

@@ -7,7 +7,9 @@
 set -euo pipefail
 cmd=${1:?usage: barbican.sh start|stop DIR [PORT]}
 dir=$(mkdir -p "${2:?usage: barbican.sh start|stop DIR [PORT]}" && cd "$2" && pwd)
-port=${3:-$(( 30000 + RANDOM % 20000 ))}
+# A restart in the same DIR keeps the port and the KEK, so the secrets
+# stored before it stay readable.
+port=${3:-$(cat "$dir/port" 2>/dev/null || echo $(( 30000 + RANDOM % 20000 )))}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 stop() {
@@ -21,7 +23,10 @@ if [ "$cmd" = stop ]; then stop; exit 0; fi
   { echo "barbican.sh: python3-barbican is not installed" >&2; exit 77; }
 stop
 mkdir -p "$dir/.barbican"
-kek=$(/usr/bin/python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')
+[ -s "$dir/kek" ] || (umask 077; /usr/bin/python3 -c \
+  'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())' >"$dir/kek")
+kek=$(cat "$dir/kek")
+echo "$port" >"$dir/port"
 cat >"$dir/.barbican/barbican.conf" <<CONF
 [DEFAULT]
 host_href = http://127.0.0.1:$port

@@ -8,7 +8,7 @@ build_packages=(
   meson ninja-build pkg-config g++
   libcryptsetup-dev libblkid-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libsqlite3-dev libxml2-dev nlohmann-json3-dev libvirt-dev
+  libsqlite3-dev libpq-dev libxml2-dev nlohmann-json3-dev libvirt-dev
   librbd-dev librados-dev libcurl4-openssl-dev
 )
 # The independent tools the tests and the demo check our volumes with.
@@ -18,7 +18,7 @@ test_packages=(
   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
   ceph-mon ceph-osd ceph-common qemu-block-extra
   golang-go abigail-tools xz-utils barbican-api python3-barbican
-  python3-barbicanclient
+  python3-barbicanclient postgresql
 )
 
 wanted=("${build_packages[@]}")

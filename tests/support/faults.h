@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -121,6 +122,20 @@ class FaultyBackend : public BlockBackend {
   FaultPlan* plan_;
 };
 
+class FaultyKeyIdChange : public KeyIdChange {
+ public:
+  FaultyKeyIdChange(std::unique_ptr<KeyIdChange> real, FaultPlan* plan)
+      : real_(std::move(real)), plan_(plan) {}
+  absl::StatusOr<int> Commit(const std::string& new_key_id) override {
+    VOLCRYPT_FAULT_POINT("store.KeyIdChange.Commit");
+    return real_->Commit(new_key_id);
+  }
+
+ private:
+  std::unique_ptr<KeyIdChange> real_;
+  FaultPlan* plan_;
+};
+
 class FaultyStore : public VolumeStore {
  public:
   FaultyStore(VolumeStore* real, FaultPlan* plan) : real_(real), plan_(plan) {}
@@ -169,6 +184,16 @@ class FaultyStore : public VolumeStore {
   }
   absl::StatusOr<int> CountKeyReferences(const std::string& k) override {
     return real_->CountKeyReferences(k);
+  }
+  absl::StatusOr<std::unique_ptr<KeyIdChange>> BeginKeyIdChange(
+      KeyHolderKind kind, const std::string& id,
+      const std::string& expected) override {
+    VOLCRYPT_FAULT_POINT("store.BeginKeyIdChange");
+    absl::StatusOr<std::unique_ptr<KeyIdChange>> change =
+        real_->BeginKeyIdChange(kind, id, expected);
+    if (!change.ok()) return change.status();
+    return std::unique_ptr<KeyIdChange>(
+        new FaultyKeyIdChange(std::move(*change), plan_));
   }
 
  private:

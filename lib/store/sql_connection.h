@@ -1,0 +1,86 @@
+// One connection to an SQL database, as the volume store needs it: statements
+// with $1..$N parameters, whole results, transactions, and the few places
+// where SQLite and PostgreSQL differ. The store's SQL is written once over it.
+#ifndef VOLCRYPT_LIB_STORE_SQL_CONNECTION_H_
+#define VOLCRYPT_LIB_STORE_SQL_CONNECTION_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/variant.h"
+
+namespace volcrypt {
+
+using SqlParam = absl::variant<std::string, int64_t>;
+
+// The rows a statement returned, every column as text (NULL as ""), and how
+// many rows it changed.
+struct SqlRows {
+  std::vector<std::vector<std::string>> rows;
+  int64_t changes = 0;
+
+  bool empty() const { return rows.empty(); }
+  const std::string& Text(size_t row, size_t col) const { return rows[row][col]; }
+  int64_t Int(size_t row, size_t col) const;
+};
+
+class SqlConnection {
+ public:
+  virtual ~SqlConnection() = default;
+
+  // Runs one statement. A unique or foreign-key violation is AlreadyExists;
+  // a lock not granted in time is Unavailable; a lost server is Unavailable.
+  virtual absl::StatusOr<SqlRows> Run(const std::string& sql,
+                                      const std::vector<SqlParam>& params) = 0;
+  absl::StatusOr<SqlRows> Run(const std::string& sql) { return Run(sql, {}); }
+
+  // Runs several ;-separated statements without parameters (schema changes).
+  virtual absl::Status RunScript(const std::string& sql) = 0;
+
+  // The statement that starts a write transaction: SQLite takes its database
+  // write lock at BEGIN IMMEDIATE, so two writers never deadlock later.
+  virtual const char* BeginStatement() const = 0;
+
+  // Appended to a SELECT that must lock its rows until the transaction ends:
+  // " FOR UPDATE" in PostgreSQL; "" in SQLite, whose write transaction
+  // already holds the whole database.
+  virtual const char* RowLockClause() const = 0;
+
+  // The schema version, read and written inside a transaction. PostgreSQL
+  // also serializes concurrent schema upgrades here (an advisory lock).
+  virtual absl::StatusOr<int> SchemaVersion() = 0;
+  virtual absl::Status SetSchemaVersion(int version) = 0;
+};
+
+// A write transaction, rolled back unless Commit() succeeded.
+class SqlTransaction {
+ public:
+  static absl::StatusOr<std::unique_ptr<SqlTransaction>> Begin(SqlConnection& db);
+  SqlTransaction(const SqlTransaction&) = delete;
+  SqlTransaction& operator=(const SqlTransaction&) = delete;
+  ~SqlTransaction();
+  absl::Status Commit();
+
+ private:
+  explicit SqlTransaction(SqlConnection& db) : db_(db) {}
+  SqlConnection& db_;
+  bool done_ = false;
+};
+
+// Opens an SQLite database file (created 0600 if missing): extended result
+// codes, a 10 s busy timeout for writers in other processes.
+absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
+    const std::string& path);
+
+// Connects to PostgreSQL with a libpq connection string; row locks wait at
+// most `lock_timeout_ms`.
+absl::StatusOr<std::unique_ptr<SqlConnection>> OpenPostgresConnection(
+    const std::string& conninfo, int lock_timeout_ms);
+
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_LIB_STORE_SQL_CONNECTION_H_

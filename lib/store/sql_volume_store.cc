@@ -1,0 +1,526 @@
+// VolumeStore over an SqlConnection: one schema and one set of statements
+// for SQLite and PostgreSQL (standard SQL only; $N parameters).
+#include <ctime>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "lib/store/sql_connection.h"
+#include "lib/util/status_macros.h"
+#include "volcrypt/errors.h"
+#include "volcrypt/volume_store.h"
+
+namespace volcrypt {
+namespace {
+
+// Each entry upgrades the schema by one version; never change what a shipped
+// entry does. (BIGINT: 64-bit in PostgreSQL, INTEGER affinity in SQLite.)
+const char* const kMigrations[] = {
+    // 1: volumes, snapshots, backups.
+    R"sql(
+    CREATE TABLE volumes (
+      id TEXT PRIMARY KEY,
+      host TEXT NOT NULL,
+      backend TEXT NOT NULL,
+      path TEXT NOT NULL DEFAULT '',
+      pool TEXT NOT NULL DEFAULT '',
+      image TEXT NOT NULL DEFAULT '',
+      size_bytes BIGINT NOT NULL,
+      encrypted BIGINT NOT NULL,
+      provider TEXT NOT NULL,
+      cipher TEXT NOT NULL,
+      key_size BIGINT NOT NULL,
+      sector_size BIGINT NOT NULL,
+      kdf TEXT NOT NULL,
+      engine TEXT NOT NULL,
+      encryption_key_id TEXT NOT NULL DEFAULT '',
+      user_id TEXT NOT NULL DEFAULT '',
+      project_id TEXT NOT NULL DEFAULT '',
+      status TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL);
+    CREATE INDEX volumes_by_key ON volumes(encryption_key_id);
+    CREATE INDEX volumes_by_host ON volumes(host);
+    CREATE TABLE snapshots (
+      id TEXT PRIMARY KEY,
+      volume_id TEXT NOT NULL REFERENCES volumes(id),
+      encryption_key_id TEXT NOT NULL DEFAULT '',
+      status TEXT NOT NULL,
+      created_at BIGINT NOT NULL);
+    CREATE INDEX snapshots_by_volume ON snapshots(volume_id);
+    CREATE TABLE backups (
+      id TEXT PRIMARY KEY,
+      volume_id TEXT NOT NULL,
+      host TEXT NOT NULL,
+      encryption_key_id TEXT NOT NULL DEFAULT '',
+      user_id TEXT NOT NULL DEFAULT '',
+      project_id TEXT NOT NULL DEFAULT '',
+      status TEXT NOT NULL,
+      created_at BIGINT NOT NULL);
+    )sql",
+    // 2: attachments.
+    R"sql(
+    CREATE TABLE attachments (
+      volume_id TEXT PRIMARY KEY REFERENCES volumes(id),
+      host TEXT NOT NULL,
+      domain TEXT NOT NULL,
+      target_dev TEXT NOT NULL,
+      live BIGINT NOT NULL,
+      config BIGINT NOT NULL,
+      status TEXT NOT NULL,
+      created_at BIGINT NOT NULL);
+    )sql",
+    // 3: find a host's backups by key id (the fixed-key migration).
+    R"sql(
+    CREATE INDEX backups_by_host ON backups(host);
+    CREATE INDEX snapshots_by_key ON snapshots(encryption_key_id);
+    )sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+constexpr char kVolumeColumns[] =
+    "id, host, backend, path, pool, image, size_bytes, encrypted, provider, "
+    "cipher, key_size, sector_size, kdf, engine, encryption_key_id, user_id, "
+    "project_id, status, created_at, updated_at";
+constexpr char kSnapshotColumns[] =
+    "id, volume_id, encryption_key_id, status, created_at";
+constexpr char kBackupColumns[] =
+    "id, volume_id, host, encryption_key_id, user_id, project_id, status, "
+    "created_at";
+constexpr char kAttachmentColumns[] =
+    "volume_id, host, domain, target_dev, live, config, status, created_at";
+
+int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+absl::StatusOr<VolumeRecord> ReadVolume(const SqlRows& r, size_t i) {
+  VolumeRecord v;
+  v.id = r.Text(i, 0);
+  v.host = r.Text(i, 1);
+  VOLCRYPT_ASSIGN_OR_RETURN(v.location.kind, ParseBackendKind(r.Text(i, 2)));
+  v.location.path = r.Text(i, 3);
+  v.location.pool = r.Text(i, 4);
+  v.location.image = r.Text(i, 5);
+  v.size_bytes = static_cast<uint64_t>(r.Int(i, 6));
+  v.encrypted = r.Int(i, 7) != 0;
+  VOLCRYPT_ASSIGN_OR_RETURN(v.encryption.format, ParseLuksFormat(r.Text(i, 8)));
+  v.encryption.cipher = r.Text(i, 9);
+  v.encryption.key_bits = static_cast<int>(r.Int(i, 10));
+  v.encryption.sector_size = static_cast<uint32_t>(r.Int(i, 11));
+  VOLCRYPT_ASSIGN_OR_RETURN(v.encryption.kdf, ParseKdfPolicy(r.Text(i, 12)));
+  VOLCRYPT_ASSIGN_OR_RETURN(v.encryption.engine,
+                            ParseEncryptionEngine(r.Text(i, 13)));
+  v.encryption_key_id = r.Text(i, 14);
+  v.user_id = r.Text(i, 15);
+  v.project_id = r.Text(i, 16);
+  VOLCRYPT_ASSIGN_OR_RETURN(v.status, ParseVolumeStatus(r.Text(i, 17)));
+  v.created_at = r.Int(i, 18);
+  v.updated_at = r.Int(i, 19);
+  return v;
+}
+
+// $1..$18 in kVolumeColumns order (without the timestamps).
+std::vector<SqlParam> VolumeParams(const VolumeRecord& v) {
+  return {v.id, v.host, std::string(BackendKindName(v.location.kind)),
+          v.location.path, v.location.pool, v.location.image,
+          static_cast<int64_t>(v.size_bytes),
+          static_cast<int64_t>(v.encrypted ? 1 : 0),
+          std::string(LuksFormatName(v.encryption.format)),
+          v.encryption.cipher, static_cast<int64_t>(v.encryption.key_bits),
+          static_cast<int64_t>(v.encryption.sector_size),
+          std::string(KdfPolicyName(v.encryption.kdf)),
+          std::string(EncryptionEngineName(v.encryption.engine)),
+          v.encryption_key_id, v.user_id, v.project_id,
+          std::string(VolumeStatusName(v.status))};
+}
+
+// $1..$7 (volume_id first).
+std::vector<SqlParam> AttachmentParams(const AttachmentRecord& a) {
+  return {a.volume_id, a.host, a.domain, a.target_dev,
+          static_cast<int64_t>(a.live ? 1 : 0),
+          static_cast<int64_t>(a.config ? 1 : 0), a.status};
+}
+
+absl::Status CheckRecordId(const std::string& id) {
+  if (id.empty() || id.size() > 255) {
+    return absl::InvalidArgumentError("record id must be 1 to 255 bytes");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NoVolume(const std::string& id) {
+  return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                    absl::StrCat("volume ", id, " not found"));
+}
+
+absl::Status NotAttached(const std::string& volume_id) {
+  return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                    absl::StrCat("volume ", volume_id, " is not attached"));
+}
+
+// A constraint violation, told in the words of the record it was about.
+absl::Status Exists(absl::Status s, const std::string& what) {
+  if (s.code() != absl::StatusCode::kAlreadyExists) return s;
+  return ErrnoError(absl::StatusCode::kAlreadyExists, EEXIST, what);
+}
+
+class SqlVolumeStore final : public VolumeStore {
+ public:
+  explicit SqlVolumeStore(std::unique_ptr<SqlConnection> db) : db_(std::move(db)) {}
+
+  absl::Status Migrate() {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    VOLCRYPT_ASSIGN_OR_RETURN(auto tx, SqlTransaction::Begin(*db_));
+    VOLCRYPT_ASSIGN_OR_RETURN(const int version, db_->SchemaVersion());
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "volume database has schema version ", version,
+          "; this volcrypt knows up to ", kSchemaVersion));
+    }
+    if (version == kSchemaVersion) return absl::OkStatus();
+    for (int v = version; v < kSchemaVersion; ++v) {
+      VOLCRYPT_RETURN_IF_ERROR(db_->RunScript(kMigrations[v]));
+    }
+    VOLCRYPT_RETURN_IF_ERROR(db_->SetSchemaVersion(kSchemaVersion));
+    return tx->Commit();
+  }
+
+  absl::Status CreateVolume(const VolumeRecord& record) override {
+    VOLCRYPT_RETURN_IF_ERROR(CheckRecordId(record.id));
+    std::vector<SqlParam> p = VolumeParams(record);
+    p.push_back(Now());
+    p.push_back(Now());
+    return Exists(Run(absl::StrCat("INSERT INTO volumes (", kVolumeColumns,
+                                   ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
+                                   "$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"),
+                      p).status(),
+                  absl::StrCat("volume ", record.id, " already exists"));
+  }
+
+  absl::StatusOr<VolumeRecord> GetVolume(const std::string& id) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r, Run(absl::StrCat("SELECT ", kVolumeColumns,
+                                    " FROM volumes WHERE id = $1"), {id}));
+    if (r.empty()) return NoVolume(id);
+    return ReadVolume(r, 0);
+  }
+
+  absl::StatusOr<std::vector<VolumeRecord>> ListVolumes(
+      const VolumeFilter& filter) override {
+    std::string sql = absl::StrCat("SELECT ", kVolumeColumns,
+                                   " FROM volumes WHERE 1=1");
+    std::vector<SqlParam> p;
+    auto add = [&](const char* column, std::string value) {
+      p.push_back(std::move(value));
+      absl::StrAppend(&sql, " AND ", column, " = $", p.size());
+    };
+    if (filter.host) add("host", *filter.host);
+    if (filter.status) add("status", std::string(VolumeStatusName(*filter.status)));
+    if (filter.encryption_key_id) add("encryption_key_id", *filter.encryption_key_id);
+    sql += " ORDER BY id";
+    VOLCRYPT_ASSIGN_OR_RETURN(SqlRows r, Run(sql, p));
+    std::vector<VolumeRecord> out;
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord v, ReadVolume(r, i));
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  absl::Status UpdateVolume(const VolumeRecord& record,
+                            VolumeStatus expected) override {
+    // One statement: the status check and the write are atomic in both
+    // databases without holding a transaction open.
+    std::vector<SqlParam> p = VolumeParams(record);
+    p.push_back(Now());
+    p.push_back(std::string(VolumeStatusName(expected)));
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r,
+        Run("UPDATE volumes SET host = $2, backend = $3, path = $4, pool = $5, "
+            "image = $6, size_bytes = $7, encrypted = $8, provider = $9, "
+            "cipher = $10, key_size = $11, sector_size = $12, kdf = $13, "
+            "engine = $14, encryption_key_id = $15, user_id = $16, "
+            "project_id = $17, status = $18, updated_at = $19 "
+            "WHERE id = $1 AND status = $20", p));
+    if (r.changes > 0) return absl::OkStatus();
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord current, GetVolume(record.id));
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                      absl::StrCat("volume ", record.id, " is ",
+                                   VolumeStatusName(current.status), ", not ",
+                                   VolumeStatusName(expected)));
+  }
+
+  absl::Status DeleteVolume(const std::string& id) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    VOLCRYPT_ASSIGN_OR_RETURN(auto tx, SqlTransaction::Begin(*db_));
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows snaps,
+        Run("SELECT COUNT(*) FROM snapshots WHERE volume_id = $1", {id}));
+    if (snaps.Int(0, 0) > 0) {
+      return ErrnoError(absl::StatusCode::kFailedPrecondition, ENOTEMPTY,
+                        absl::StrCat("volume ", id, " still has ",
+                                     snaps.Int(0, 0), " snapshot(s)"));
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(SqlRows r,
+                              Run("DELETE FROM volumes WHERE id = $1", {id}));
+    if (r.changes == 0) return NoVolume(id);
+    return tx->Commit();
+  }
+
+  absl::Status CreateSnapshot(const SnapshotRecord& snap) override {
+    VOLCRYPT_RETURN_IF_ERROR(CheckRecordId(snap.id));
+    return Exists(
+        Run(absl::StrCat("INSERT INTO snapshots (", kSnapshotColumns,
+                         ") VALUES ($1,$2,$3,$4,$5)"),
+            {snap.id, snap.volume_id, snap.encryption_key_id, snap.status,
+             Now()}).status(),
+        absl::StrCat("snapshot ", snap.id, " already exists, or volume ",
+                     snap.volume_id, " does not"));
+  }
+
+  absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(
+      const std::string& volume_id) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r, Run(absl::StrCat("SELECT ", kSnapshotColumns,
+                                    " FROM snapshots WHERE volume_id = $1 "
+                                    "OR $1 = '' ORDER BY id"), {volume_id}));
+    std::vector<SnapshotRecord> out;
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
+                     r.Int(i, 4)});
+    }
+    return out;
+  }
+
+  absl::Status DeleteSnapshot(const std::string& id) override {
+    return DeleteById("snapshots", "snapshot", id);
+  }
+
+  absl::Status CreateBackup(const BackupRecord& b) override {
+    VOLCRYPT_RETURN_IF_ERROR(CheckRecordId(b.id));
+    return Exists(
+        Run(absl::StrCat("INSERT INTO backups (", kBackupColumns,
+                         ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"),
+            {b.id, b.volume_id, b.host, b.encryption_key_id, b.user_id,
+             b.project_id, b.status, Now()}).status(),
+        absl::StrCat("backup ", b.id, " already exists"));
+  }
+
+  absl::StatusOr<std::vector<BackupRecord>> ListBackups(
+      const std::string& host) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r, Run(absl::StrCat("SELECT ", kBackupColumns,
+                                    " FROM backups WHERE host = $1 OR $1 = '' "
+                                    "ORDER BY id"), {host}));
+    std::vector<BackupRecord> out;
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
+                     r.Text(i, 4), r.Text(i, 5), r.Text(i, 6), r.Int(i, 7)});
+    }
+    return out;
+  }
+
+  absl::Status DeleteBackup(const std::string& id) override {
+    return DeleteById("backups", "backup", id);
+  }
+
+  absl::Status CreateAttachment(const AttachmentRecord& a) override {
+    std::vector<SqlParam> p = AttachmentParams(a);
+    p.push_back(Now());
+    return Exists(
+        Run(absl::StrCat("INSERT INTO attachments (", kAttachmentColumns,
+                         ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"), p).status(),
+        absl::StrCat("volume ", a.volume_id,
+                     " already has an attachment, or does not exist"));
+  }
+
+  absl::StatusOr<AttachmentRecord> GetAttachment(
+      const std::string& volume_id) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r, Run(absl::StrCat("SELECT ", kAttachmentColumns,
+                                    " FROM attachments WHERE volume_id = $1"),
+                       {volume_id}));
+    if (r.empty()) return NotAttached(volume_id);
+    return AttachmentRecord{r.Text(0, 0), r.Text(0, 1), r.Text(0, 2),
+                            r.Text(0, 3), r.Int(0, 4) != 0, r.Int(0, 5) != 0,
+                            r.Text(0, 6), r.Int(0, 7)};
+  }
+
+  absl::Status UpdateAttachment(const AttachmentRecord& a) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r,
+        Run("UPDATE attachments SET host = $2, domain = $3, target_dev = $4, "
+            "live = $5, config = $6, status = $7 WHERE volume_id = $1",
+            AttachmentParams(a)));
+    return r.changes == 0 ? NotAttached(a.volume_id) : absl::OkStatus();
+  }
+
+  absl::Status DeleteAttachment(const std::string& volume_id) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r,
+        Run("DELETE FROM attachments WHERE volume_id = $1", {volume_id}));
+    return r.changes == 0 ? NotAttached(volume_id) : absl::OkStatus();
+  }
+
+  absl::StatusOr<int> CountKeyReferences(const std::string& key_id) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r,
+        Run("SELECT (SELECT COUNT(*) FROM volumes WHERE encryption_key_id = $1)"
+            " + (SELECT COUNT(*) FROM snapshots WHERE encryption_key_id = $1)"
+            " + (SELECT COUNT(*) FROM backups WHERE encryption_key_id = $1)",
+            {key_id}));
+    return static_cast<int>(r.Int(0, 0));
+  }
+
+  absl::StatusOr<std::unique_ptr<KeyIdChange>> BeginKeyIdChange(
+      KeyHolderKind kind, const std::string& id,
+      const std::string& expected_key_id) override;
+
+ private:
+  friend class SqlKeyIdChange;
+
+  absl::StatusOr<SqlRows> Run(const std::string& sql,
+                              const std::vector<SqlParam>& params) {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    return db_->Run(sql, params);
+  }
+
+  absl::Status DeleteById(const std::string& table, const std::string& noun,
+                          const std::string& id) {
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r, Run(absl::StrCat("DELETE FROM ", table, " WHERE id = $1"), {id}));
+    if (r.changes == 0) {
+      return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                        absl::StrCat(noun, " ", id, " not found"));
+    }
+    return absl::OkStatus();
+  }
+
+  // One connection: a transaction must not interleave with another thread's
+  // statements, so a thread holds mu_ for a whole transaction (recursive:
+  // the transaction's own statements take it again).
+  std::recursive_mutex mu_;
+  std::unique_ptr<SqlConnection> db_;
+};
+
+class SqlKeyIdChange final : public KeyIdChange {
+ public:
+  SqlKeyIdChange(std::unique_lock<std::recursive_mutex> lock,
+                 std::unique_ptr<SqlTransaction> tx, SqlConnection& db,
+                 KeyHolderKind kind, std::string id, std::string old_key_id)
+      : lock_(std::move(lock)), tx_(std::move(tx)), db_(db), kind_(kind),
+        id_(std::move(id)), old_key_id_(std::move(old_key_id)) {}
+
+  ~SqlKeyIdChange() override { tx_.reset(); }  // rolls back before unlocking
+
+  absl::StatusOr<int> Commit(const std::string& new_key_id) override {
+    if (tx_ == nullptr) {
+      return absl::FailedPreconditionError("key id change already committed");
+    }
+    const bool volume = kind_ == KeyHolderKind::kVolume;
+    VOLCRYPT_RETURN_IF_ERROR(
+        (volume ? db_.Run("UPDATE volumes SET encryption_key_id = $2, "
+                          "updated_at = $3 WHERE id = $1",
+                          {id_, new_key_id, Now()})
+                : db_.Run("UPDATE backups SET encryption_key_id = $2 "
+                          "WHERE id = $1", {id_, new_key_id})).status());
+    int snapshots = 0;
+    if (volume) {
+      VOLCRYPT_ASSIGN_OR_RETURN(
+          SqlRows r, db_.Run("UPDATE snapshots SET encryption_key_id = $2 "
+                             "WHERE volume_id = $1 AND encryption_key_id = $3",
+                             {id_, new_key_id, old_key_id_}));
+      snapshots = static_cast<int>(r.changes);
+    }
+    VOLCRYPT_RETURN_IF_ERROR(tx_->Commit());
+    tx_.reset();
+    return snapshots;
+  }
+
+ private:
+  std::unique_lock<std::recursive_mutex> lock_;
+  std::unique_ptr<SqlTransaction> tx_;
+  SqlConnection& db_;
+  const KeyHolderKind kind_;
+  const std::string id_;
+  const std::string old_key_id_;
+};
+
+absl::StatusOr<std::unique_ptr<KeyIdChange>> SqlVolumeStore::BeginKeyIdChange(
+    KeyHolderKind kind, const std::string& id,
+    const std::string& expected_key_id) {
+  std::unique_lock<std::recursive_mutex> lock(mu_);
+  VOLCRYPT_ASSIGN_OR_RETURN(std::unique_ptr<SqlTransaction> tx,
+                            SqlTransaction::Begin(*db_));
+  const absl::string_view noun = KeyHolderKindName(kind);
+  VOLCRYPT_ASSIGN_OR_RETURN(
+      SqlRows r,
+      db_->Run(absl::StrCat("SELECT encryption_key_id FROM ",
+                            kind == KeyHolderKind::kVolume ? "volumes" : "backups",
+                            " WHERE id = $1", db_->RowLockClause()),
+               {id}));
+  if (r.empty()) {
+    return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                      absl::StrCat(noun, " ", id, " not found"));
+  }
+  if (r.Text(0, 0) != expected_key_id) {
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, ESTALE,
+                      absl::StrCat(noun, " ", id, " now uses key ", r.Text(0, 0),
+                                   ", not ", expected_key_id));
+  }
+  return std::unique_ptr<KeyIdChange>(new SqlKeyIdChange(
+      std::move(lock), std::move(tx), *db_, kind, id, expected_key_id));
+}
+
+absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(
+    absl::StatusOr<std::unique_ptr<SqlConnection>> db) {
+  if (!db.ok()) return db.status();
+  auto store = std::make_unique<SqlVolumeStore>(std::move(*db));
+  VOLCRYPT_RETURN_IF_ERROR(store->Migrate());
+  return std::unique_ptr<VolumeStore>(std::move(store));
+}
+
+}  // namespace
+
+VolumeStore::~VolumeStore() = default;
+KeyIdChange::~KeyIdChange() = default;
+
+absl::string_view KeyHolderKindName(KeyHolderKind kind) {
+  return kind == KeyHolderKind::kVolume ? "volume" : "backup";
+}
+
+absl::string_view VolumeStatusName(VolumeStatus status) {
+  switch (status) {
+    case VolumeStatus::kCreating: return "creating";
+    case VolumeStatus::kAvailable: return "available";
+    case VolumeStatus::kAttaching: return "attaching";
+    case VolumeStatus::kInUse: return "in-use";
+    case VolumeStatus::kDetaching: return "detaching";
+    case VolumeStatus::kExtending: return "extending";
+    case VolumeStatus::kDeleting: return "deleting";
+    case VolumeStatus::kError: return "error";
+  }
+  return "error";
+}
+
+absl::StatusOr<VolumeStatus> ParseVolumeStatus(absl::string_view name) {
+  for (VolumeStatus s :
+       {VolumeStatus::kCreating, VolumeStatus::kAvailable,
+        VolumeStatus::kAttaching, VolumeStatus::kInUse,
+        VolumeStatus::kDetaching, VolumeStatus::kExtending,
+        VolumeStatus::kDeleting, VolumeStatus::kError}) {
+    if (VolumeStatusName(s) == name) return s;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("volume status '", name, "' is not known"));
+}
+
+absl::StatusOr<std::unique_ptr<VolumeStore>> OpenSqliteVolumeStore(
+    const std::string& path) {
+  return OpenStore(OpenSqliteConnection(path));
+}
+
+absl::StatusOr<std::unique_ptr<VolumeStore>> OpenPostgresVolumeStore(
+    const std::string& conninfo, int lock_timeout_ms) {
+  return OpenStore(OpenPostgresConnection(conninfo, lock_timeout_ms));
+}
+
+}  // namespace volcrypt

@@ -1,0 +1,166 @@
+// SqlConnection over the SQLite C API.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "lib/store/sql_connection.h"
+#include "volcrypt/errors.h"
+
+namespace volcrypt {
+namespace {
+
+absl::Status SqliteStatus(int rc, const std::string& message) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return ErrnoError(absl::StatusCode::kUnavailable, EBUSY, message);
+    case SQLITE_CONSTRAINT:
+      return ErrnoError(absl::StatusCode::kAlreadyExists, EEXIST, message);
+    case SQLITE_CANTOPEN:
+      return ErrnoError(absl::StatusCode::kNotFound, ENOENT, message);
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return ErrnoError(absl::StatusCode::kPermissionDenied, EACCES, message);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return ErrnoError(absl::StatusCode::kDataLoss, EIO, message);
+    case SQLITE_FULL:
+      return ErrnoError(absl::StatusCode::kResourceExhausted, ENOSPC, message);
+    default:
+      return ErrnoError(absl::StatusCode::kInternal, EIO, message);
+  }
+}
+
+// "$3" -> "?3": the store writes PostgreSQL's placeholders; SQLite's
+// numbered form means the same.
+std::string NumberedPlaceholders(const std::string& sql) {
+  std::string out = sql;
+  for (size_t i = 0; i + 1 < out.size(); ++i) {
+    if (out[i] == '$' && out[i + 1] >= '0' && out[i + 1] <= '9') out[i] = '?';
+  }
+  return out;
+}
+
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* s) : s_(s) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() { sqlite3_finalize(s_); }
+  sqlite3_stmt* get() const { return s_; }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+class SqliteConnection final : public SqlConnection {
+ public:
+  SqliteConnection(sqlite3* db, std::string path)
+      : db_(db), path_(std::move(path)) {}
+  ~SqliteConnection() override { sqlite3_close(db_); }
+  using SqlConnection::Run;
+
+  absl::StatusOr<SqlRows> Run(const std::string& sql,
+                              const std::vector<SqlParam>& params) override {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db_, NumberedPlaceholders(sql).c_str(), -1,
+                                &raw, nullptr);
+    if (rc != SQLITE_OK) return Error(rc, sql);
+    Statement stmt(raw);
+    for (size_t i = 0; i < params.size(); ++i) {
+      const int pos = static_cast<int>(i) + 1;
+      if (const std::string* text = absl::get_if<std::string>(&params[i])) {
+        sqlite3_bind_text(raw, pos, text->data(), static_cast<int>(text->size()),
+                          SQLITE_TRANSIENT);
+      } else {
+        sqlite3_bind_int64(raw, pos, absl::get<int64_t>(params[i]));
+      }
+    }
+    SqlRows out;
+    const int columns = sqlite3_column_count(raw);
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+      std::vector<std::string> row(static_cast<size_t>(columns));
+      for (int c = 0; c < columns; ++c) {
+        const unsigned char* t = sqlite3_column_text(raw, c);
+        if (t) {
+          row[static_cast<size_t>(c)].assign(
+              reinterpret_cast<const char*>(t),
+              static_cast<size_t>(sqlite3_column_bytes(raw, c)));
+        }
+      }
+      out.rows.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE) return Error(rc, sql);
+    out.changes = sqlite3_changes(db_);
+    return out;
+  }
+
+  absl::Status RunScript(const std::string& sql) override {
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+    return rc == SQLITE_OK ? absl::OkStatus() : Error(rc, sql);
+  }
+
+  const char* BeginStatement() const override { return "BEGIN IMMEDIATE"; }
+  const char* RowLockClause() const override { return ""; }
+
+  absl::StatusOr<int> SchemaVersion() override {
+    absl::StatusOr<SqlRows> r = Run("PRAGMA user_version");
+    if (!r.ok()) return r.status();
+    return r->empty() ? 0 : static_cast<int>(r->Int(0, 0));
+  }
+
+  absl::Status SetSchemaVersion(int version) override {
+    return Run(absl::StrCat("PRAGMA user_version=", version)).status();
+  }
+
+ private:
+  absl::Status Error(int rc, const std::string& what) const {
+    return SqliteStatus(rc, absl::StrCat(path_, ": SQLite: ", sqlite3_errmsg(db_),
+                                         " (", what, ")"));
+  }
+
+  sqlite3* db_;
+  std::string path_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
+    const std::string& path) {
+  // Private from the start: SQLite would create it 0644 (less the umask).
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    return StatusFromErrno(err, absl::StrCat(path, ": cannot open volume database: ",
+                                             strerror(err)));
+  }
+  close(fd);
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
+          SQLITE_OPEN_NOFOLLOW,
+      nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = absl::StrCat(path, ": cannot open volume database: ",
+                                   db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return SqliteStatus(rc, msg);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 10000);
+  auto conn = std::make_unique<SqliteConnection>(db, path);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                             "PRAGMA foreign_keys=ON"}) {
+    absl::Status s = conn->RunScript(pragma);
+    if (!s.ok()) return s;
+  }
+  return std::unique_ptr<SqlConnection>(std::move(conn));
+}
+
+}  // namespace volcrypt

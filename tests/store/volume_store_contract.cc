@@ -1,0 +1,285 @@
+// What every VolumeStore must do, run against SQLite (tests/unit) and a real
+// PostgreSQL server (tests/postgres).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/store/store_under_test.h"
+#include "tests/support/test_support.h"
+
+namespace volcrypt {
+namespace testing {
+
+VolumeRecord TestVolume(const std::string& id, const std::string& host) {
+  VolumeRecord v;
+  v.id = id;
+  v.host = host;
+  v.location = VolumeLocation::Path("/vols/" + id);
+  v.size_bytes = 1 << 30;
+  v.encryption_key_id = "aaaaaaaa-0000-4000-8000-000000000001";
+  v.user_id = "u";
+  v.project_id = "p";
+  v.status = VolumeStatus::kAvailable;
+  return v;
+}
+
+namespace {
+
+constexpr char kNewKey[] = "bbbbbbbb-0000-4000-8000-000000000002";
+
+class VolumeStoreContract : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = NewStoreUnderTest();
+    if (!db_->SkipReason().empty()) GTEST_SKIP() << db_->SkipReason();
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
+  }
+  std::unique_ptr<VolumeStore> Open() {
+    auto store = db_->Open();
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+  // Runs `child` in a forked process with its own connection; returns its
+  // exit code.
+  template <typename F>
+  pid_t Fork(F child) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      auto own = db_->Open();
+      _exit(own.ok() ? child(**own) : 99);
+    }
+    return pid;
+  }
+  static int Wait(pid_t pid) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  }
+
+  std::unique_ptr<StoreUnderTest> db_;
+  std::unique_ptr<VolumeStore> store_;
+};
+
+TEST_F(VolumeStoreContract, CreateGetListPersistAcrossReopen) {
+  VolumeRecord v = TestVolume("v1");
+  v.encryption.format = LuksFormat::kLuks2;
+  v.encryption.engine = EncryptionEngine::kLibrbd;
+  v.location = VolumeLocation::Rbd("volumes", "volume-v1");
+  v.size_bytes = uint64_t{5} << 40;  // needs 64 bits
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v2", "h2")));
+  store_ = Open();
+  absl::StatusOr<VolumeRecord> got = store_->GetVolume("v1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->location.kind, BackendKind::kRbd);
+  EXPECT_EQ(got->location.pool, "volumes");
+  EXPECT_EQ(got->encryption.format, LuksFormat::kLuks2);
+  EXPECT_EQ(got->encryption.engine, EncryptionEngine::kLibrbd);
+  EXPECT_EQ(got->size_bytes, uint64_t{5} << 40);
+  EXPECT_GT(got->created_at, 0);
+  VolumeFilter on_h2;
+  on_h2.host = "h2";
+  auto listed = store_->ListVolumes(on_h2);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, "v2");
+  VolumeFilter by_key_on_h1;
+  by_key_on_h1.host = "h1";
+  by_key_on_h1.encryption_key_id = v.encryption_key_id;
+  EXPECT_EQ(store_->ListVolumes(by_key_on_h1)->size(), 1u);
+  EXPECT_EQ(store_->ListVolumes({})->size(), 2u);
+}
+
+TEST_F(VolumeStoreContract, DuplicateAndMissing) {
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
+  EXPECT_THAT(store_->CreateVolume(TestVolume("v1")),
+              StatusIsWith(absl::StatusCode::kAlreadyExists, "volume v1 already exists"));
+  EXPECT_THAT(store_->GetVolume("nope"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->DeleteVolume("nope"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->UpdateVolume(TestVolume("nope"), VolumeStatus::kAvailable),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->CreateVolume(TestVolume("")),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(VolumeStoreContract, UpdateIsCompareAndSetOnStatus) {
+  VolumeRecord v = TestVolume("v1");
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  v.status = VolumeStatus::kDeleting;
+  VOLCRYPT_ASSERT_OK(store_->UpdateVolume(v, VolumeStatus::kAvailable));
+  v.status = VolumeStatus::kInUse;
+  EXPECT_THAT(store_->UpdateVolume(v, VolumeStatus::kAvailable),
+              StatusIsWith(absl::StatusCode::kFailedPrecondition, "deleting"));
+  EXPECT_EQ(store_->GetVolume("v1")->status, VolumeStatus::kDeleting);
+}
+
+TEST_F(VolumeStoreContract, SnapshotsBlockDeleteAndCountAsKeyReferences) {
+  VolumeRecord v = TestVolume("v1");
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  VOLCRYPT_ASSERT_OK(store_->CreateSnapshot({"s1", "v1", v.encryption_key_id, "available", 0}));
+  VOLCRYPT_ASSERT_OK(store_->CreateBackup(
+      {"b1", "v1", "h1", v.encryption_key_id, "u", "p", "available", 0}));
+  EXPECT_EQ(*store_->CountKeyReferences(v.encryption_key_id), 3);
+  EXPECT_THAT(store_->DeleteVolume("v1"),
+              StatusIsWith(absl::StatusCode::kFailedPrecondition, "1 snapshot"));
+  VOLCRYPT_ASSERT_OK(store_->DeleteSnapshot("s1"));
+  EXPECT_THAT(store_->DeleteSnapshot("s1"), StatusIs(absl::StatusCode::kNotFound));
+  VOLCRYPT_ASSERT_OK(store_->DeleteVolume("v1"));
+  EXPECT_EQ(*store_->CountKeyReferences(v.encryption_key_id), 1);
+  EXPECT_EQ(store_->ListBackups("h1")->size(), 1u);
+  EXPECT_TRUE(store_->ListBackups("h9")->empty());
+  EXPECT_EQ(store_->ListBackups("")->size(), 1u);
+  VOLCRYPT_ASSERT_OK(store_->DeleteBackup("b1"));
+  EXPECT_THAT(store_->DeleteBackup("b1"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(VolumeStoreContract, SnapshotOfMissingVolumeIsRefused) {
+  EXPECT_THAT(store_->CreateSnapshot({"s1", "ghost", "", "available", 0}),
+              StatusIsWith(absl::StatusCode::kAlreadyExists, "volume ghost does not"));
+}
+
+TEST_F(VolumeStoreContract, AttachmentsOnePerVolume) {
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
+  AttachmentRecord a{"v1", "h1", "vm-1", "sdb", true, false, "attaching", 0};
+  VOLCRYPT_ASSERT_OK(store_->CreateAttachment(a));
+  EXPECT_THAT(store_->CreateAttachment(a), StatusIs(absl::StatusCode::kAlreadyExists));
+  a.status = "attached";
+  VOLCRYPT_ASSERT_OK(store_->UpdateAttachment(a));
+  absl::StatusOr<AttachmentRecord> got = store_->GetAttachment("v1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->domain, "vm-1");
+  EXPECT_EQ(got->status, "attached");
+  EXPECT_TRUE(got->live);
+  EXPECT_FALSE(got->config);
+  VOLCRYPT_ASSERT_OK(store_->DeleteAttachment("v1"));
+  EXPECT_THAT(store_->GetAttachment("v1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->UpdateAttachment(a), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->CreateAttachment({"ghost", "h1", "vm", "sdb", true, false, "attaching", 0}),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_F(VolumeStoreContract, ConcurrentThreadsAndProcessesNeverLoseAWrite) {
+  constexpr int kPerWriter = 25;
+  std::vector<pid_t> children;
+  for (int p = 0; p < 2; ++p) {
+    children.push_back(Fork([p](VolumeStore& own) {
+      int failures = 0;
+      for (int i = 0; i < kPerWriter; ++i) {
+        if (!own.CreateVolume(TestVolume("p" + std::to_string(p) + "-" + std::to_string(i))).ok()) {
+          ++failures;
+        }
+      }
+      return failures;
+    }));
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        EXPECT_TRUE(store_->CreateVolume(TestVolume("t" + std::to_string(t) + "-" + std::to_string(i))).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (pid_t pid : children) EXPECT_EQ(Wait(pid), 0);
+  EXPECT_EQ(store_->ListVolumes({})->size(), 4u * kPerWriter);
+}
+
+TEST_F(VolumeStoreContract, ConcurrentCompareAndSetHasOneWinner) {
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      VolumeRecord v = TestVolume("v1");
+      v.status = VolumeStatus::kDeleting;
+      if (store_->UpdateVolume(v, VolumeStatus::kAvailable).ok()) ++wins;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wins.load(), 1);
+}
+
+TEST_F(VolumeStoreContract, KeyIdChangeMovesAVolumeAndTheSnapshotsThatFollowIt) {
+  VolumeRecord v = TestVolume("v1");
+  const std::string old_key = v.encryption_key_id;
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  VOLCRYPT_ASSERT_OK(store_->CreateSnapshot({"s1", "v1", old_key, "available", 0}));
+  VOLCRYPT_ASSERT_OK(store_->CreateSnapshot({"s2", "v1", old_key, "available", 0}));
+  VOLCRYPT_ASSERT_OK(store_->CreateBackup({"b1", "v1", "h1", old_key, "u", "p", "available", 0}));
+  auto change = store_->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", old_key);
+  ASSERT_TRUE(change.ok()) << change.status();
+  absl::StatusOr<int> snapshots = (*change)->Commit(kNewKey);
+  ASSERT_TRUE(snapshots.ok()) << snapshots.status();
+  EXPECT_EQ(*snapshots, 2);
+  EXPECT_THAT((*change)->Commit(kNewKey), StatusIs(absl::StatusCode::kFailedPrecondition));
+  change->reset();
+  EXPECT_EQ(store_->GetVolume("v1")->encryption_key_id, kNewKey);
+  absl::StatusOr<std::vector<SnapshotRecord>> snaps = store_->ListSnapshots("v1");
+  ASSERT_TRUE(snaps.ok()) << snaps.status();
+  for (const SnapshotRecord& s : *snaps) {
+    EXPECT_EQ(s.encryption_key_id, kNewKey) << s.id;
+  }
+  // The backup has a key id of its own and moves on its own.
+  EXPECT_EQ(*store_->CountKeyReferences(old_key), 1);
+  auto backup = store_->BeginKeyIdChange(KeyHolderKind::kBackup, "b1", old_key);
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  EXPECT_EQ(*(*backup)->Commit(kNewKey), 0);
+  backup->reset();
+  EXPECT_EQ(*store_->CountKeyReferences(old_key), 0);
+  EXPECT_EQ(*store_->CountKeyReferences(kNewKey), 4);
+}
+
+TEST_F(VolumeStoreContract, KeyIdChangeChecksTheExpectedIdAndRollsBackUnlessCommitted) {
+  VolumeRecord v = TestVolume("v1");
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  EXPECT_THAT(store_->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", kNewKey),
+              StatusIsWith(absl::StatusCode::kFailedPrecondition, v.encryption_key_id));
+  EXPECT_THAT(store_->BeginKeyIdChange(KeyHolderKind::kVolume, "ghost", kNewKey),
+              StatusIsWith(absl::StatusCode::kNotFound, "volume ghost"));
+  EXPECT_THAT(store_->BeginKeyIdChange(KeyHolderKind::kBackup, "ghost", kNewKey),
+              StatusIsWith(absl::StatusCode::kNotFound, "backup ghost"));
+  {
+    auto change = store_->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", v.encryption_key_id);
+    ASSERT_TRUE(change.ok()) << change.status();
+  }
+  EXPECT_EQ(store_->GetVolume("v1")->encryption_key_id, v.encryption_key_id);
+  // The store works normally after the abandoned change.
+  VOLCRYPT_EXPECT_OK(store_->CreateVolume(TestVolume("v2")));
+}
+
+TEST_F(VolumeStoreContract, KeyIdChangeHoldsOffAnotherProcessUntilCommitted) {
+  VolumeRecord v = TestVolume("v1");
+  const std::string old_key = v.encryption_key_id;
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  int opened[2], go[2];
+  ASSERT_EQ(pipe(opened), 0);
+  ASSERT_EQ(pipe(go), 0);
+  // The second migrator of the same item waits for the first and then sees
+  // the item already moved: never a second migration.
+  const pid_t child = Fork([&](VolumeStore& own) {
+    char c;
+    if (write(opened[1], "x", 1) != 1 || read(go[0], &c, 1) != 1) return 2;
+    auto second = own.BeginKeyIdChange(KeyHolderKind::kVolume, "v1", old_key);
+    return second.status().code() == absl::StatusCode::kFailedPrecondition ? 0 : 1;
+  });
+  char c;
+  ASSERT_EQ(read(opened[0], &c, 1), 1);
+  auto change = store_->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", old_key);
+  ASSERT_TRUE(change.ok()) << change.status();
+  ASSERT_EQ(write(go[1], "x", 1), 1);
+  usleep(200 * 1000);  // let the child reach the lock
+  ASSERT_TRUE((*change)->Commit(kNewKey).ok());
+  change->reset();
+  EXPECT_EQ(Wait(child), 0);
+  for (int fd : {opened[0], opened[1], go[0], go[1]}) close(fd);
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace volcrypt

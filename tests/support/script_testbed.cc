@@ -1,0 +1,60 @@
+#include "tests/support/script_testbed.h"
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "tests/support/test_support.h"
+
+namespace volcrypt {
+namespace testing {
+namespace {
+
+std::string ScriptPath(const std::string& script) {
+  const char* root = std::getenv("VOLCRYPT_SOURCE_ROOT");
+  return std::string(root ? root : ".") + "/tests/scripts/" + script;
+}
+
+}  // namespace
+
+void ScriptTestbed::SetUp() {
+  std::string templ = "/tmp/volcrypt-" + script_ + "-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) {
+    skip_reason_ = "cannot make a test directory";
+    return;
+  }
+  dir_ = templ;
+  Start();
+}
+
+bool ScriptTestbed::Start() {
+  CommandResult r = RunCommand({"bash", ScriptPath(script_), "start", dir_});
+  if (r.exit_code == 77) {
+    skip_reason_ = script_ + ": not available here: " + r.err;
+    return false;
+  }
+  if (r.exit_code != 0) {
+    ADD_FAILURE() << script_ << " start failed: " << r.err;
+    skip_reason_ = script_ + " did not start";
+    return false;
+  }
+  address_ = std::string(absl::StripAsciiWhitespace(r.out));
+  return true;
+}
+
+void ScriptTestbed::Stop() {
+  RunCommand({"bash", ScriptPath(script_), "stop", dir_});
+}
+
+bool ScriptTestbed::Restart() {
+  Stop();
+  return Start();
+}
+
+void ScriptTestbed::TearDown() {
+  if (dir_.empty()) return;
+  Stop();
+  RunCommand({"rm", "-rf", dir_});
+}
+
+}  // namespace testing
+}  // namespace volcrypt
