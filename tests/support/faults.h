@@ -24,16 +24,19 @@ class FaultPlan {
  public:
   enum class Action { kFail, kCrash };
   // The `nth` call (1-based) of `op` fails with Unavailable, or _exit()s.
+  // Several calls of one op may be given faults.
   void Inject(const std::string& op, int nth, Action action) {
-    faults_[op] = {nth, action};
+    faults_[op][nth] = action;
   }
   // Called by the wrappers before forwarding.
   absl::Status Before(const std::string& op) {
     int& n = calls_[op];
     ++n;
     auto it = faults_.find(op);
-    if (it == faults_.end() || it->second.first != n) return absl::OkStatus();
-    if (it->second.second == Action::kCrash) _exit(42);  // a kill, no cleanup
+    if (it == faults_.end()) return absl::OkStatus();
+    auto fault = it->second.find(n);
+    if (fault == it->second.end()) return absl::OkStatus();
+    if (fault->second == Action::kCrash) _exit(42);  // a kill, no cleanup
     return absl::UnavailableError("injected fault in " + op);
   }
   int calls(const std::string& op) const {
@@ -42,7 +45,7 @@ class FaultPlan {
   }
 
  private:
-  std::map<std::string, std::pair<int, Action>> faults_;
+  std::map<std::string, std::map<int, Action>> faults_;
   std::map<std::string, int> calls_;
 };
 
@@ -72,6 +75,7 @@ class FaultyKeyManager : public KeyManager {
     return real_->DeleteKey(id);
   }
   absl::StatusOr<std::vector<std::string>> FindKeysByName(const std::string& n) override {
+    VOLCRYPT_FAULT_POINT("keys.FindKeysByName");
     return real_->FindKeysByName(n);
   }
   absl::Status AddConsumer(const std::string& id, const KeyConsumer& c) override {

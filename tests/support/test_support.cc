@@ -1,3 +1,4 @@
+#include "absl/strings/escaping.h"
 #include "tests/support/test_support.h"
 
 #include <fcntl.h>
@@ -116,6 +117,15 @@ std::string LuksFormatParamName(
 }
 
 bool IsRoot() { return geteuid() == 0; }
+
+void ExpectNoSecretIn(const std::string& text, const SecretBytes& key) {
+  const std::string raw(key.char_data(), key.size());
+  const SecretBytes hex = HexPassphrase(key);
+  EXPECT_EQ(text.find(raw), std::string::npos) << "raw key bytes leaked";
+  EXPECT_EQ(text.find(std::string(hex.char_data(), hex.size())), std::string::npos)
+      << "hex key leaked";
+  EXPECT_EQ(text.find(absl::Base64Escape(raw)), std::string::npos) << "base64 key leaked";
+}
 
 }  // namespace testing
 }  // namespace volcrypt

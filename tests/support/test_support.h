@@ -102,6 +102,10 @@ MATCHER_P2(StatusIsWith, code, text, "") {
   return false;
 }
 
+// Fails the test if `text` holds `key` raw, as its hex passphrase, or in
+// base64 (the three forms a key travels in).
+void ExpectNoSecretIn(const std::string& text, const SecretBytes& key);
+
 }  // namespace testing
 }  // namespace volcrypt
 
