@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "examples/cli/args.h"
+#include "examples/cli/keys_migrate.h"
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
 #include "volcrypt/barbican_key_manager.h"
@@ -37,6 +38,9 @@ Global options:
   --state-dir DIR        default for the three below: /var/lib/volcrypt as root,
                          else $XDG_STATE_HOME/volcrypt (~/.local/state/volcrypt)
   --db PATH              volume database (SQLite)          [STATE/volumes.db]
+  --postgres CONNINFO    volume database in PostgreSQL, shared by hosts (a
+                         libpq string: "host=H dbname=D user=U"; passwords
+                         belong in ~/.pgpass, not on the command line)
   --keys DIR --master-key FILE
                          file key manager: directory and 32-byte master key
                          (raw or 64 hex chars)  [STATE/keys, STATE/master.key,
@@ -79,6 +83,12 @@ Commands:
   detach ID [--domain NAME] [--connect URI]
                           detach; the secret goes when no disk uses it
   luks inspect PATH       header facts as JSON
+  keys migrate --fixed-key-file FILE (--barbican URL --project-id ID |
+               --keys DIR --master-key FILE) [--host H] [--dry-run] [--json]
+               [--max-errors N]
+                          move this host's volumes and backups off the fixed
+                          key (the all-zeros id), cinder's way; rerun after
+                          any failure. Exit 1 if an item failed.
 SIZE takes K, M, G, T suffixes (binary units).
 )";
 
@@ -115,40 +125,63 @@ struct Context {
   std::unique_ptr<VolumeService> service;
 };
 
-absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
-  const std::string state = args.Get("state-dir").value_or(DefaultStateDir());
+std::string StateDir(const Args& args) {
+  return args.Get("state-dir").value_or(DefaultStateDir());
+}
+
+absl::StatusOr<std::unique_ptr<KeyManager>> OpenBarbican(const Args& args) {
+  BarbicanOptions bo;
+  bo.endpoint = args.Get("barbican").value_or("");
+  bo.project_id = args.Get("project-id").value_or("");
+  bo.ca_path = args.Get("barbican-ca").value_or("");
+  return NewBarbicanKeyManager(bo, nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<KeyManager>> OpenFixedKey(const Args& args) {
+  absl::StatusOr<SecretBytes> key = ReadFixedKeyFile(*args.Get("fixed-key-file"));
+  if (!key.ok()) return key.status();
+  return NewFixedKeyManager(std::move(*key), nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<KeyManager>> OpenFileKeys(const Args& args) {
+  const std::string state = StateDir(args);
+  const std::string master_path = args.Get("master-key").value_or(state + "/master.key");
+  absl::StatusOr<SecretBytes> master = ReadMasterKeyFile(master_path);
+  if (absl::IsNotFound(master.status()) && !args.Has("master-key")) {
+    master = CreateMasterKeyFile(master_path);  // first use of the defaults
+  }
+  if (!master.ok()) return master.status();
+  return NewFileKeyManager(args.Get("keys").value_or(state + "/keys"),
+                           std::move(*master), nullptr);
+}
+
+// --postgres CONNINFO, else the SQLite file of --db (or the state dir).
+absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(const Args& args) {
+  if (auto pg = args.Get("postgres")) return OpenPostgresVolumeStore(*pg);
+  return OpenSqliteVolumeStore(args.Get("db").value_or(StateDir(args) + "/volumes.db"));
+}
+
+absl::Status MakeStateDir(const Args& args) {
+  const std::string state = StateDir(args);
   const bool explicit_paths =
-      args.Has("db") && (args.Has("fixed-key-file") || args.Has("keys") || args.Has("barbican"));
+      (args.Has("db") || args.Has("postgres")) &&
+      (args.Has("fixed-key-file") || args.Has("keys") || args.Has("barbican"));
   if (!explicit_paths && mkdir(state.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::PermissionDeniedError("cannot create state directory " + state);
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
+  if (absl::Status s = MakeStateDir(args); !s.ok()) return s;
   Context c;
-  if (auto url = args.Get("barbican")) {
-    BarbicanOptions bo;
-    bo.endpoint = *url;
-    bo.project_id = args.Get("project-id").value_or("");
-    bo.ca_path = args.Get("barbican-ca").value_or("");
-    absl::StatusOr<std::unique_ptr<KeyManager>> keys = NewBarbicanKeyManager(bo, nullptr);
-    if (!keys.ok()) return keys.status();
-    c.keys = std::move(*keys);
-  } else if (auto fixed = args.Get("fixed-key-file")) {
-    absl::StatusOr<SecretBytes> key = ReadFixedKeyFile(*fixed);
-    if (!key.ok()) return key.status();
-    c.keys = NewFixedKeyManager(std::move(*key), nullptr);
-  } else {
-    const std::string master_path = args.Get("master-key").value_or(state + "/master.key");
-    absl::StatusOr<SecretBytes> master = ReadMasterKeyFile(master_path);
-    if (absl::IsNotFound(master.status()) && !args.Has("master-key")) {
-      master = CreateMasterKeyFile(master_path);  // first use of the defaults
-    }
-    if (!master.ok()) return master.status();
-    absl::StatusOr<std::unique_ptr<KeyManager>> keys = NewFileKeyManager(
-        args.Get("keys").value_or(state + "/keys"), std::move(*master), nullptr);
-    if (!keys.ok()) return keys.status();
-    c.keys = std::move(*keys);
-  }
-  absl::StatusOr<std::unique_ptr<VolumeStore>> store =
-      OpenSqliteVolumeStore(args.Get("db").value_or(state + "/volumes.db"));
+  absl::StatusOr<std::unique_ptr<KeyManager>> keys =
+      args.Has("barbican")         ? OpenBarbican(args)
+      : args.Has("fixed-key-file") ? OpenFixedKey(args)
+                                   : OpenFileKeys(args);
+  if (!keys.ok()) return keys.status();
+  c.keys = std::move(*keys);
+  absl::StatusOr<std::unique_ptr<VolumeStore>> store = OpenStore(args);
   if (!store.ok()) return store.status();
   c.store = std::move(*store);
   c.mapped = NewMappedBackend();
@@ -377,11 +410,36 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   return Usage("unknown volume command '" + verb + "'");
 }
 
+// keys migrate: from --fixed-key-file to --barbican (or --keys).
+int RunKeys(const Args& args, const std::vector<std::string>& words) {
+  if (words.size() != 2 || words[1] != "migrate") {
+    return Usage("keys migrate --fixed-key-file F --barbican URL --project-id ID");
+  }
+  if (args.Has("barbican") == (args.Has("keys") || args.Has("master-key"))) {
+    return Usage("keys migrate needs one destination: --barbican URL or --keys/--master-key");
+  }
+  if (absl::Status s = MakeStateDir(args); !s.ok()) return Fail("open", s);
+  std::unique_ptr<KeyManager> fixed;
+  if (args.Has("fixed-key-file")) {
+    absl::StatusOr<std::unique_ptr<KeyManager>> f = OpenFixedKey(args);
+    if (!f.ok()) return Fail("open fixed key", f.status());
+    fixed = std::move(*f);
+  }
+  absl::StatusOr<std::unique_ptr<KeyManager>> dest =
+      args.Has("barbican") ? OpenBarbican(args) : OpenFileKeys(args);
+  if (!dest.ok()) return Fail("open destination key manager", dest.status());
+  absl::StatusOr<std::unique_ptr<VolumeStore>> store = OpenStore(args);
+  if (!store.ok()) return Fail("open volume database", store.status());
+  return KeysMigrate(args, **store, fixed.get(), **dest,
+                     args.Has("barbican") ? "Barbican" : "the file key manager");
+}
+
 int Main(int argc, char** argv) {
   Args args;
   std::string error;
   if (!args.Parse(argc, argv,
-                  {"defer-format", "ephemeral", "help", "live", "config", "native-format"},
+                  {"defer-format", "ephemeral", "help", "live", "config", "native-format",
+                   "dry-run", "json"},
                   &error)) {
     return Usage(error);
   }
@@ -396,12 +454,13 @@ int Main(int argc, char** argv) {
       "defer-format", "kdf", "user-id", "project-id", "target", "bus",
       "ephemeral", "grace", "help", "domain", "connect", "live", "config",
       "ceph-conf", "ceph-id", "ceph-keyring", "libvirt-ceph-secret", "pool",
-      "image", "engine", "native-format", "barbican", "barbican-ca"};
+      "image", "engine", "native-format", "barbican", "barbican-ca",
+      "postgres", "dry-run", "json", "max-errors"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }
-  if ((args.Has("fixed-key-file") + args.Has("barbican") +
-       (args.Has("keys") || args.Has("master-key"))) > 1) {
+  if (words[0] != "keys" && (args.Has("fixed-key-file") + args.Has("barbican") +
+                             (args.Has("keys") || args.Has("master-key"))) > 1) {
     return Usage("choose one key manager: --keys/--master-key, --fixed-key-file or --barbican");
   }
   if (words[0] == "luks") {
@@ -411,6 +470,7 @@ int Main(int argc, char** argv) {
     std::cout << LuksInfoToJson(*info) << std::endl;
     return 0;
   }
+  if (words[0] == "keys") return RunKeys(args, words);
   const bool libvirt = words[0] == "attach" || words[0] == "detach" ||
                        (words[0] == "reconcile" && args.Has("connect"));
   if (words[0] != "volume" && words[0] != "attach-xml" && words[0] != "reconcile" &&

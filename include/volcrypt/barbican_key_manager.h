@@ -34,6 +34,10 @@ namespace volcrypt {
 struct BarbicanOptions {
   std::string endpoint;    // "http://127.0.0.1:9311" (without /v1)
   std::string project_id;  // sent as X-Project-Id
+  // Sent as X-Roles when set ("creator,reader"): the caller's roles where
+  // Barbican trusts these headers (its unauthenticated context); unset
+  // there, the caller is admin.
+  std::string roles;
   std::string ca_path;     // extra CA bundle for https ("" = system CAs)
   int timeout_seconds = 10;
   int max_attempts = 3;    // for 5xx and transport errors

@@ -207,6 +207,8 @@ class BarbicanKeyManager final : public KeyManager {
     struct curl_slist* headers = nullptr;
     const std::string project = "X-Project-Id: " + o_.project_id;
     headers = curl_slist_append(headers, project.c_str());
+    const std::string roles = "X-Roles: " + o_.roles;
+    if (!o_.roles.empty()) headers = curl_slist_append(headers, roles.c_str());
     headers = curl_slist_append(headers, "OpenStack-API-Version: key-manager 1.1");
     headers = curl_slist_append(headers, "Expect:");  // no 1 s 100-continue stall
     if (!accept.empty()) headers = curl_slist_append(headers, ("Accept: " + accept).c_str());

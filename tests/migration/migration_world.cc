@@ -1,5 +1,9 @@
 #include "tests/migration/migration_world.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
+
 #include <gtest/gtest.h>
 
 #include "tests/support/test_support.h"
@@ -33,6 +37,15 @@ MigrationWorld::MigrationWorld(VolumeStore& store, std::string dir)
       fixed_key_(SecretBytes::Random(32).value()), mapped_(NewMappedBackend()) {}
 
 MigrationWorld::~MigrationWorld() = default;
+
+void MigrationWorld::WriteFixedKeyFile(const std::string& path) const {
+  const SecretBytes hex = HexPassphrase(fixed_key_);
+  FILE* f = fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(fchmod(fileno(f), 0600), 0);
+  fwrite(hex.char_data(), 1, hex.size(), f);
+  fclose(f);
+}
 
 std::unique_ptr<KeyManager> MigrationWorld::FixedKeys() const {
   return NewFixedKeyManager(fixed_key_.Clone(), NullLogger());

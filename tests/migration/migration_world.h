@@ -24,6 +24,9 @@ class MigrationWorld {
   MigrationWorld(VolumeStore& store, std::string dir);
   ~MigrationWorld();
 
+  // Writes the fixed key as castellan's config holds it (hex), 0600.
+  void WriteFixedKeyFile(const std::string& path) const;
+
   // A fresh fixed key manager over the world's fixed key.
   std::unique_ptr<KeyManager> FixedKeys() const;
 

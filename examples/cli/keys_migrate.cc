@@ -1,0 +1,127 @@
+#include "examples/cli/keys_migrate.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_format.h"
+#include "volcrypt/key_migration.h"
+
+namespace volcrypt_cli {
+namespace {
+
+using namespace volcrypt;
+
+// Log lines to stderr as "volcrypt: LEVEL: line", INFO included (operators
+// grep for cinder's INFO lines); on a terminal, first clears the progress
+// line so the two never mix.
+class OperatorLogger : public Logger {
+ public:
+  explicit OperatorLogger(bool tty) : tty_(tty) {}
+  void Log(LogLevel level, absl::string_view line) override {
+    if (level == LogLevel::kDebug) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::fprintf(stderr, "%svolcrypt: %s: %.*s\n", tty_ ? "\r\033[K" : "",
+                 std::string(LogLevelName(level)).c_str(),
+                 static_cast<int>(line.size()), line.data());
+  }
+
+ private:
+  const bool tty_;
+  std::mutex mu_;
+};
+
+nlohmann::json ItemJson(const KeyMigrationItem& item) {
+  nlohmann::json j = {{"kind", std::string(KeyHolderKindName(item.kind))},
+                      {"id", item.id},
+                      {"outcome", std::string(KeyMigrationOutcomeName(item.outcome))}};
+  if (!item.new_key_id.empty()) j["new_key_id"] = item.new_key_id;
+  if (item.kind == KeyHolderKind::kVolume && item.outcome == KeyMigrationOutcome::kMigrated) {
+    j["snapshots"] = item.snapshots;
+  }
+  if (item.adopted_secret) j["adopted_secret"] = true;
+  if (item.duplicates_deleted) j["duplicates_deleted"] = item.duplicates_deleted;
+  if (!item.error.empty()) j["error"] = item.error;
+  return j;
+}
+
+void PrintItemLine(const KeyMigrationItem& item) {
+  std::cout << KeyMigrationOutcomeName(item.outcome) << ' '
+            << KeyHolderKindName(item.kind) << ' ' << item.id;
+  if (!item.new_key_id.empty()) std::cout << " key " << item.new_key_id;
+  if (item.snapshots) std::cout << " snapshots " << item.snapshots;
+  if (!item.error.empty()) std::cout << ": " << item.error;
+  std::cout << std::endl;
+}
+
+// "  37/1000 items  48.2/s  about 0:19 left"
+void PrintProgress(const KeyMigrationProgress& p) {
+  const double rate = p.elapsed_seconds > 0 ? p.done / p.elapsed_seconds : 0;
+  const int left = rate > 0 ? static_cast<int>((p.total - p.done) / rate + 0.5) : 0;
+  std::fprintf(stderr, "\r\033[K  %d/%d items  %.1f/s  about %d:%02d left", p.done,
+               p.total, rate, left / 60, left % 60);
+  if (p.done == p.total) std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int KeysMigrate(const Args& args, VolumeStore& store, KeyManager* fixed,
+                KeyManager& destination, const std::string& destination_name) {
+  const bool json = args.Has("json");
+  const bool tty = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
+  OperatorLogger log(tty);
+  KeyMigrationOptions o;
+  o.host = args.Get("host").value_or("");
+  if (o.host.empty()) {
+    char name[256] = {};
+    gethostname(name, sizeof(name) - 1);
+    o.host = name;
+  }
+  o.dry_run = args.Has("dry-run");
+  o.destination_name = destination_name;
+  if (auto m = args.Get("max-errors")) o.max_errors = std::atoi(m->c_str());
+  o.on_item = [&](const KeyMigrationItem& item, const KeyMigrationProgress& p) {
+    if (json) {
+      std::cout << ItemJson(item).dump() << std::endl;
+    } else if (tty) {
+      PrintProgress(p);
+    } else {
+      PrintItemLine(item);
+    }
+  };
+  absl::StatusOr<KeyMigrationReport> r =
+      MigrateFixedKeyItems(store, fixed, destination, o, &log);
+  if (!r.ok()) {
+    std::fprintf(stderr, "volcrypt: keys migrate: %s\n",
+                 std::string(r.status().message()).c_str());
+    return 1;
+  }
+  nlohmann::json summary = {{"host", o.host},
+                            {"dry_run", o.dry_run},
+                            {"items", r->items.size()},
+                            {"migrated", r->migrated},
+                            {"failed", r->failed},
+                            {"skipped", r->skipped},
+                            {"aborted", r->aborted},
+                            {"volumes_remaining", r->volumes_remaining},
+                            {"backups_remaining", r->backups_remaining}};
+  if (!r->not_started_because.empty()) summary["not_started"] = r->not_started_because;
+  if (json) {
+    std::cout << nlohmann::json({{"summary", summary}}).dump() << std::endl;
+  } else {
+    std::cout << absl::StrFormat(
+                     "%s: %d migrated, %d failed, %d skipped%s; %d volume(s) and "
+                     "%d backup(s) still on the fixed key",
+                     o.host, r->migrated, r->failed, r->skipped,
+                     r->aborted ? " (aborted: too many errors)" : "",
+                     r->volumes_remaining, r->backups_remaining)
+              << std::endl;
+  }
+  return (r->failed > 0 || r->aborted) ? 1 : 0;
+}
+
+}  // namespace volcrypt_cli
