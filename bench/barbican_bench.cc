@@ -5,7 +5,6 @@
 
 #include <cstdlib>
 
-#include "absl/strings/ascii.h"
 #include "bench/bench_support.h"
 #include "volcrypt/barbican_key_manager.h"
 
@@ -13,20 +12,14 @@ namespace volcrypt {
 namespace {
 
 struct Server {
-  Server() {
-    const char* root = std::getenv("VOLCRYPT_SOURCE_ROOT");
-    script = std::string(root ? root : ".") + "/tests/scripts/barbican.sh";
-    dir = bench::ScratchDir() + "/barbican";
-    const std::string url = std::string(absl::StripAsciiWhitespace(
-        bench::RunOutput({"bash", script, "start", dir})));
-    if (url.empty()) return;
+  Server() : barbican("barbican.sh") {
+    if (barbican.address().empty()) return;
     BarbicanOptions o;
-    o.endpoint = url;
+    o.endpoint = barbican.address();
     o.project_id = "bench";
     keys = std::move(NewBarbicanKeyManager(o, nullptr).value());
   }
-  ~Server() { bench::Run({"bash", script, "stop", dir}); }
-  std::string script, dir;
+  bench::ScriptService barbican;
   std::unique_ptr<KeyManager> keys;
 };
 

@@ -101,5 +101,16 @@ SecretBytes MachinePassphrase() {
   return HexPassphrase(SecretBytes::Random(32).value());
 }
 
+ScriptService::ScriptService(const std::string& script) {
+  const char* root = std::getenv("VOLCRYPT_SOURCE_ROOT");
+  script_ = std::string(root ? root : ".") + "/tests/scripts/" + script;
+  dir_ = ScratchDir() + "/" + script;
+  std::string out = RunOutput({"bash", script_, "start", dir_});
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  address_ = out;
+}
+
+ScriptService::~ScriptService() { Run({"bash", script_, "stop", dir_}); }
+
 }  // namespace bench
 }  // namespace volcrypt

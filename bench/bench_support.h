@@ -29,6 +29,19 @@ std::string RunOutput(const std::vector<std::string>& argv);
 // Writes `text` to `path`.
 void WriteText(const std::string& path, const std::string& text);
 
+// A real service started by tests/scripts/NAME.sh in the scratch directory
+// for the whole run, stopped by PID at exit. address() is what the script
+// printed ("" if it did not start).
+class ScriptService {
+ public:
+  explicit ScriptService(const std::string& script);
+  ~ScriptService();
+  const std::string& address() const { return address_; }
+
+ private:
+  std::string script_, dir_, address_;
+};
+
 // A passphrase that is the hex of a random 256-bit key.
 SecretBytes MachinePassphrase();
 
