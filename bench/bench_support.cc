@@ -1,6 +1,7 @@
 #include "bench/bench_support.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,6 +105,9 @@ SecretBytes MachinePassphrase() {
 ScriptService::ScriptService(const std::string& script) {
   const char* root = std::getenv("VOLCRYPT_SOURCE_ROOT");
   script_ = std::string(root ? root : ".") + "/tests/scripts/" + script;
+  // Servers that drop privileges (PostgreSQL runs as nobody) must reach
+  // their directory: traverse only, no listing.
+  chmod(ScratchDir().c_str(), 0711);
   dir_ = ScratchDir() + "/" + script;
   std::string out = RunOutput({"bash", script_, "start", dir_});
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();

@@ -11,9 +11,10 @@
 //   - HTTP 400/413/415 -> InvalidArgument, 401/403 -> PermissionDenied,
 //     404 -> NotFound, 5xx and transport errors -> Unavailable after bounded,
 //     jittered retries. Payload buffers are wiped; no key in errors or logs.
-// Authentication today: a fixed project id header (test beds and trusted
-// networks, Barbican's unauthenticated-context). TLS verification is never
-// turned off; `ca_path` adds a CA bundle.
+// Authentication: Keystone v3 tokens (KeystoneSession: password or
+// application credential), or a fixed project id header for test beds and
+// trusted networks (Barbican's unauthenticated-context). TLS verification is
+// never turned off; `ca_path` adds a CA bundle.
 //
 //   BarbicanOptions o;
 //   o.endpoint = "https://barbican.example:9311";
@@ -27,13 +28,19 @@
 
 #include "absl/status/statusor.h"
 #include "volcrypt/key_manager.h"
+#include "volcrypt/keystone_auth.h"
 #include "volcrypt/logger.h"
 
 namespace volcrypt {
 
 struct BarbicanOptions {
-  std::string endpoint;    // "http://127.0.0.1:9311" (without /v1)
-  std::string project_id;  // sent as X-Project-Id
+  // "http://127.0.0.1:9311" (without /v1); with a Keystone session, empty
+  // means the key-manager endpoint of its catalog.
+  std::string endpoint;
+  // Keystone v3 tokens (X-Auth-Token), renewed before expiry and once after
+  // a 401. Without it, the fixed project header below.
+  std::shared_ptr<KeystoneSession> keystone;
+  std::string project_id;  // sent as X-Project-Id (without Keystone)
   // Sent as X-Roles when set ("creator,reader"): the caller's roles where
   // Barbican trusts these headers (its unauthenticated context); unset
   // there, the caller is admin.

@@ -11,27 +11,14 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "lib/keys/http_client.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
 
 namespace volcrypt {
 namespace {
 
-// A std::string that is wiped when it goes away (payloads, bodies with keys).
-struct WipedString {
-  std::string s;
-  ~WipedString() { OPENSSL_cleanse(s.data(), s.size()); }
-};
-
-size_t Append(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-struct Response {
-  long status = 0;
-  WipedString body;
-};
+using Response = HttpResponse;
 
 absl::Status HttpError(long status, const std::string& what, const std::string& body) {
   std::string description;
@@ -182,6 +169,7 @@ class BarbicanKeyManager final : public KeyManager {
                                 const std::string& what) {
     std::mt19937 jitter(std::random_device{}());
     absl::Status last;
+    bool renewed = false;
     for (int attempt = 1; attempt <= std::max(1, o_.max_attempts); ++attempt) {
       if (attempt > 1) {
         const int base_ms = 100 << (attempt - 2);
@@ -189,6 +177,13 @@ class BarbicanKeyManager final : public KeyManager {
             base_ms + std::uniform_int_distribution<int>(0, base_ms)(jitter)));
       }
       absl::StatusOr<Response> r = Once(method, path, body, accept, what);
+      if (r.ok() && r->status == 401 && o_.keystone && !renewed) {
+        // The token was revoked or expired early: one more try with a new one.
+        o_.keystone->Invalidate();
+        renewed = true;
+        --attempt;
+        continue;
+      }
       if (r.ok() && r->status < 500) return r;
       last = r.ok() ? HttpError(r->status, what, r->body.s) : r.status();
       log_->Log(LogLevel::kWarning, absl::StrCat(what, ": attempt ", attempt,
@@ -200,47 +195,24 @@ class BarbicanKeyManager final : public KeyManager {
   absl::StatusOr<Response> Once(const std::string& method, const std::string& path,
                                 const std::string& body, const std::string& accept,
                                 const std::string& what) {
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(),
-                                                             &curl_easy_cleanup);
-    if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
-    Response r;
-    struct curl_slist* headers = nullptr;
-    const std::string project = "X-Project-Id: " + o_.project_id;
-    headers = curl_slist_append(headers, project.c_str());
-    const std::string roles = "X-Roles: " + o_.roles;
-    if (!o_.roles.empty()) headers = curl_slist_append(headers, roles.c_str());
-    headers = curl_slist_append(headers, "OpenStack-API-Version: key-manager 1.1");
-    headers = curl_slist_append(headers, "Expect:");  // no 1 s 100-continue stall
-    if (!accept.empty()) headers = curl_slist_append(headers, ("Accept: " + accept).c_str());
-    if (!body.empty()) headers = curl_slist_append(headers, "Content-Type: application/json");
-    const std::string url = o_.endpoint + path;
-    CURL* c = curl.get();
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(o_.timeout_seconds));
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!o_.ca_path.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, o_.ca_path.c_str());
-    if (!body.empty()) {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    HttpRequest req;
+    req.service = "Barbican";
+    req.method = method;
+    req.url = o_.endpoint + path;
+    req.ca_path = o_.ca_path;
+    req.timeout_seconds = o_.timeout_seconds;
+    if (!body.empty()) req.body = &body;
+    if (o_.keystone) {
+      VOLCRYPT_ASSIGN_OR_RETURN(KeystoneToken token, o_.keystone->Token());
+      req.headers.push_back(absl::StrCat(
+          "X-Auth-Token: ", absl::string_view(token.value.char_data(), token.value.size())));
+    } else {
+      req.headers.push_back("X-Project-Id: " + o_.project_id);
+      if (!o_.roles.empty()) req.headers.push_back("X-Roles: " + o_.roles);
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Append);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body.s);
-    const CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(headers);
-    if (rc != CURLE_OK) {
-      return ErrnoError(rc == CURLE_OPERATION_TIMEDOUT ? absl::StatusCode::kDeadlineExceeded
-                                                       : absl::StatusCode::kUnavailable,
-                        rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : ECONNREFUSED,
-                        absl::StrCat(what, ": cannot reach Barbican at ", o_.endpoint, ": ",
-                                     curl_easy_strerror(rc)));
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    return r;
+    req.headers.push_back("OpenStack-API-Version: key-manager 1.1");
+    if (!accept.empty()) req.headers.push_back("Accept: " + accept);
+    return PerformHttp(req, what);
   }
 
   BarbicanOptions o_;
@@ -251,17 +223,22 @@ class BarbicanKeyManager final : public KeyManager {
 
 absl::StatusOr<std::unique_ptr<KeyManager>> NewBarbicanKeyManager(
     const BarbicanOptions& options, Logger* logger) {
-  if (!absl::StartsWith(options.endpoint, "http://") &&
-      !absl::StartsWith(options.endpoint, "https://")) {
+  BarbicanOptions o = options;
+  if (o.endpoint.empty() && o.keystone) {
+    absl::StatusOr<std::string> url = o.keystone->Endpoint("key-manager");
+    if (!url.ok()) return url.status();
+    o.endpoint = *url;
+  }
+  if (!absl::StartsWith(o.endpoint, "http://") &&
+      !absl::StartsWith(o.endpoint, "https://")) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Barbican endpoint '", options.endpoint, "' is not an http(s) URL"));
+        "Barbican endpoint '", o.endpoint, "' is not an http(s) URL"));
   }
-  if (options.project_id.empty()) {
-    return absl::InvalidArgumentError("Barbican needs a project id");
+  if (o.project_id.empty() && !o.keystone) {
+    return absl::InvalidArgumentError(
+        "Barbican needs a Keystone session or a project id");
   }
-  static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (init != CURLE_OK) return absl::InternalError("curl_global_init failed");
-  return std::unique_ptr<KeyManager>(new BarbicanKeyManager(options, logger));
+  return std::unique_ptr<KeyManager>(new BarbicanKeyManager(std::move(o), logger));
 }
 
 }  // namespace volcrypt

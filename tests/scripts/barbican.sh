@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A throwaway Barbican server on 127.0.0.1 for tests: Debian's barbican-api
 # behind a private paste pipeline without Keystone, SQLite, simple_crypto.
-# All state under DIR; stopped by PID.
+# All state under DIR; stopped by PID. With KEYSTONE_AUTH_URL and
+# BARBICAN_SERVICE_PASSWORD set, Barbican validates Keystone tokens instead
+# (keystonemiddleware's auth_token as user "barbican" in project "service").
 #   tests/scripts/barbican.sh start DIR [PORT]   prints the endpoint URL
 #   tests/scripts/barbican.sh stop DIR
 set -euo pipefail
@@ -45,6 +47,25 @@ enabled_crypto_plugins = simple_crypto
 [simple_crypto_plugin]
 kek = $kek
 CONF
+pipeline="http_proxy_to_wsgi unauthenticated-context microversion apiapp"
+if [ -n "${KEYSTONE_AUTH_URL:-}" ]; then
+  pipeline="http_proxy_to_wsgi authtoken context microversion apiapp"
+  cat >>"$dir/.barbican/barbican.conf" <<CONF
+[keystone_authtoken]
+www_authenticate_uri = $KEYSTONE_AUTH_URL
+auth_url = $KEYSTONE_AUTH_URL
+auth_type = password
+username = barbican
+password = ${BARBICAN_SERVICE_PASSWORD:?BARBICAN_SERVICE_PASSWORD is needed with KEYSTONE_AUTH_URL}
+user_domain_name = Default
+project_name = service
+project_domain_name = Default
+service_token_roles_required = True
+# Validate every token with Keystone: a revoked token fails at once.
+token_cache_time = -1
+CONF
+  chmod 0600 "$dir/.barbican/barbican.conf"
+fi
 cat >"$dir/barbican-api-paste.ini" <<'INI'
 [composite:main]
 use = egg:Paste#urlmap
@@ -52,13 +73,19 @@ use = egg:Paste#urlmap
 /v1: barbican_api
 
 [pipeline:barbican_api]
-pipeline = http_proxy_to_wsgi unauthenticated-context microversion apiapp
+pipeline = PIPELINE
 
 [app:apiapp]
 paste.app_factory = barbican.api.app:create_main_app
 
 [app:barbican_version]
 paste.app_factory = barbican.api.app:create_version_app
+
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+
+[filter:context]
+paste.filter_factory = barbican.api.middleware.context:ContextMiddleware.factory
 
 [filter:unauthenticated-context]
 paste.filter_factory = barbican.api.middleware.context:UnauthenticatedContextMiddleware.factory
@@ -69,6 +96,7 @@ paste.filter_factory = barbican.api.middleware.microversion:MicroversionMiddlewa
 [filter:http_proxy_to_wsgi]
 paste.filter_factory = oslo_middleware:HTTPProxyToWSGI.factory
 INI
+sed -i "s/^pipeline = PIPELINE$/pipeline = $pipeline/" "$dir/barbican-api-paste.ini"
 HOME=$dir setsid /usr/bin/python3 "$here/barbican_server.py" "$dir" "$port" \
   >"$dir/server.out" 2>&1 &
 echo $! >"$dir/barbican.pid"

@@ -18,7 +18,7 @@ test_packages=(
   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
   ceph-mon ceph-osd ceph-common qemu-block-extra
   golang-go abigail-tools xz-utils barbican-api python3-barbican
-  python3-barbicanclient postgresql
+  python3-barbicanclient postgresql python3-keystone python3-psycopg2 curl
 )
 
 wanted=("${build_packages[@]}")

@@ -22,9 +22,16 @@ if [ "$cmd" = stop ]; then stop; exit 0; fi
 [ -n "$bin" ] && [ -x "$bin/initdb" ] ||
   { echo "postgres.sh: postgresql is not installed" >&2; exit 77; }
 stop
-port=$(( 20000 + RANDOM % 10000 ))
+# A restart in the same DIR keeps the port (clients' configs name it).
+port=$(cat "$dir/port" 2>/dev/null || echo $(( 20000 + RANDOM % 10000 )))
+echo "$port" >"$dir/port"
 as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 chmod 0711 "$dir"
+"${as_nobody[@]}" test -x "$dir" || {
+  echo "postgres.sh: $dir must be reachable by uid 65534 (the server's user):" \
+       "every parent directory needs o+x" >&2
+  exit 1
+}
 if [ ! -d "$dir/data" ]; then
   install -d -o 65534 -g 65534 -m 0700 "$dir/data" "$dir/run"
   "${as_nobody[@]}" "$bin/initdb" -D "$dir/data" -U volcrypt --auth=trust -E UTF8 \

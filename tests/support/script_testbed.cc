@@ -1,5 +1,7 @@
 #include "tests/support/script_testbed.h"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
@@ -23,6 +25,9 @@ void ScriptTestbed::SetUp() {
     return;
   }
   dir_ = templ;
+  // Servers that drop privileges (PostgreSQL runs as nobody) must reach
+  // their directory: traverse only, no listing.
+  chmod(dir_.c_str(), 0711);
   Start();
 }
 
