@@ -48,6 +48,13 @@ Global options:
   --fixed-key-file FILE  castellan's fixed key (hex), instead of --keys
   --barbican URL --project-id ID [--barbican-ca FILE]
                          Barbican (REST v1, X-Project-Id), instead of --keys
+  --auth-url URL (--username U --password-file F --project-name P
+                 [--user-domain D] [--project-domain D] |
+                 --app-credential-id ID --app-credential-secret-file F)
+                 [--barbican URL] [--region R]
+                         Barbican with Keystone v3 tokens; the endpoint from
+                         the catalog unless --barbican is given. Secrets are
+                         read from files only their owner may read
   --host NAME            this host's name                  [the system's]
   --ceph-conf FILE       Ceph cluster for rbd volumes (needed by every command
                          on them)                     [/etc/ceph/ceph.conf]
@@ -84,7 +91,8 @@ Commands:
                           detach; the secret goes when no disk uses it
   luks inspect PATH       header facts as JSON
   keys migrate --fixed-key-file FILE (--barbican URL --project-id ID |
-               --keys DIR --master-key FILE) [--host H] [--dry-run] [--json]
+               --auth-url URL ... | --keys DIR --master-key FILE) [--host H]
+               [--dry-run] [--json]
                [--max-errors N]
                           move this host's volumes and backups off the fixed
                           key (the all-zeros id), cinder's way; rerun after
@@ -129,11 +137,47 @@ std::string StateDir(const Args& args) {
   return args.Get("state-dir").value_or(DefaultStateDir());
 }
 
+// --auth-url and friends: a Keystone session (password or application
+// credential, secrets read from 0600 files).
+absl::StatusOr<std::shared_ptr<KeystoneSession>> OpenKeystone(const Args& args) {
+  KeystoneOptions k;
+  k.auth_url = *args.Get("auth-url");
+  k.ca_path = args.Get("barbican-ca").value_or("");
+  k.region = args.Get("region").value_or("");
+  if (auto id = args.Get("app-credential-id")) {
+    k.application_credential_id = *id;
+    auto file = args.Get("app-credential-secret-file");
+    if (!file) return absl::InvalidArgumentError("--app-credential-id needs --app-credential-secret-file");
+    absl::StatusOr<SecretBytes> secret = ReadPasswordFile(*file);
+    if (!secret.ok()) return secret.status();
+    k.application_credential_secret = std::move(*secret);
+  } else {
+    k.username = args.Get("username").value_or("");
+    k.user_domain_name = args.Get("user-domain").value_or("Default");
+    k.project_name = args.Get("project-name").value_or("");
+    k.project_domain_name = args.Get("project-domain").value_or("Default");
+    auto file = args.Get("password-file");
+    if (!file) return absl::InvalidArgumentError("--username needs --password-file");
+    absl::StatusOr<SecretBytes> password = ReadPasswordFile(*file);
+    if (!password.ok()) return password.status();
+    k.password = std::move(*password);
+  }
+  return KeystoneSession::Create(std::move(k));
+}
+
+// --barbican URL with --project-id, or --auth-url (Keystone; the endpoint
+// from the catalog unless --barbican is given).
 absl::StatusOr<std::unique_ptr<KeyManager>> OpenBarbican(const Args& args) {
   BarbicanOptions bo;
   bo.endpoint = args.Get("barbican").value_or("");
-  bo.project_id = args.Get("project-id").value_or("");
   bo.ca_path = args.Get("barbican-ca").value_or("");
+  if (args.Has("auth-url")) {
+    absl::StatusOr<std::shared_ptr<KeystoneSession>> session = OpenKeystone(args);
+    if (!session.ok()) return session.status();
+    bo.keystone = std::move(*session);
+  } else {
+    bo.project_id = args.Get("project-id").value_or("");
+  }
   return NewBarbicanKeyManager(bo, nullptr);
 }
 
@@ -155,6 +199,10 @@ absl::StatusOr<std::unique_ptr<KeyManager>> OpenFileKeys(const Args& args) {
                            std::move(*master), nullptr);
 }
 
+bool UsesBarbican(const Args& args) {
+  return args.Has("barbican") || args.Has("auth-url");
+}
+
 // --postgres CONNINFO, else the SQLite file of --db (or the state dir).
 absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(const Args& args) {
   if (auto pg = args.Get("postgres")) return OpenPostgresVolumeStore(*pg);
@@ -165,7 +213,7 @@ absl::Status MakeStateDir(const Args& args) {
   const std::string state = StateDir(args);
   const bool explicit_paths =
       (args.Has("db") || args.Has("postgres")) &&
-      (args.Has("fixed-key-file") || args.Has("keys") || args.Has("barbican"));
+      (args.Has("fixed-key-file") || args.Has("keys") || UsesBarbican(args));
   if (!explicit_paths && mkdir(state.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::PermissionDeniedError("cannot create state directory " + state);
   }
@@ -176,7 +224,7 @@ absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
   if (absl::Status s = MakeStateDir(args); !s.ok()) return s;
   Context c;
   absl::StatusOr<std::unique_ptr<KeyManager>> keys =
-      args.Has("barbican")         ? OpenBarbican(args)
+      UsesBarbican(args)           ? OpenBarbican(args)
       : args.Has("fixed-key-file") ? OpenFixedKey(args)
                                    : OpenFileKeys(args);
   if (!keys.ok()) return keys.status();
@@ -415,8 +463,9 @@ int RunKeys(const Args& args, const std::vector<std::string>& words) {
   if (words.size() != 2 || words[1] != "migrate") {
     return Usage("keys migrate --fixed-key-file F --barbican URL --project-id ID");
   }
-  if (args.Has("barbican") == (args.Has("keys") || args.Has("master-key"))) {
-    return Usage("keys migrate needs one destination: --barbican URL or --keys/--master-key");
+  if (UsesBarbican(args) == (args.Has("keys") || args.Has("master-key"))) {
+    return Usage("keys migrate needs one destination: --barbican URL, --auth-url URL "
+                 "or --keys/--master-key");
   }
   if (absl::Status s = MakeStateDir(args); !s.ok()) return Fail("open", s);
   std::unique_ptr<KeyManager> fixed;
@@ -426,12 +475,12 @@ int RunKeys(const Args& args, const std::vector<std::string>& words) {
     fixed = std::move(*f);
   }
   absl::StatusOr<std::unique_ptr<KeyManager>> dest =
-      args.Has("barbican") ? OpenBarbican(args) : OpenFileKeys(args);
+      UsesBarbican(args) ? OpenBarbican(args) : OpenFileKeys(args);
   if (!dest.ok()) return Fail("open destination key manager", dest.status());
   absl::StatusOr<std::unique_ptr<VolumeStore>> store = OpenStore(args);
   if (!store.ok()) return Fail("open volume database", store.status());
   return KeysMigrate(args, **store, fixed.get(), **dest,
-                     args.Has("barbican") ? "Barbican" : "the file key manager");
+                     UsesBarbican(args) ? "Barbican" : "the file key manager");
 }
 
 int Main(int argc, char** argv) {
@@ -455,11 +504,13 @@ int Main(int argc, char** argv) {
       "ephemeral", "grace", "help", "domain", "connect", "live", "config",
       "ceph-conf", "ceph-id", "ceph-keyring", "libvirt-ceph-secret", "pool",
       "image", "engine", "native-format", "barbican", "barbican-ca",
-      "postgres", "dry-run", "json", "max-errors"};
+      "postgres", "dry-run", "json", "max-errors", "auth-url", "username",
+      "password-file", "user-domain", "project-name", "project-domain",
+      "app-credential-id", "app-credential-secret-file", "region"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }
-  if (words[0] != "keys" && (args.Has("fixed-key-file") + args.Has("barbican") +
+  if (words[0] != "keys" && (args.Has("fixed-key-file") + UsesBarbican(args) +
                              (args.Has("keys") || args.Has("master-key"))) > 1) {
     return Usage("choose one key manager: --keys/--master-key, --fixed-key-file or --barbican");
   }

@@ -91,6 +91,11 @@ class VOLCRYPT_EXPORT KeystoneSession {
   int tokens_issued_ = 0;
 };
 
+// Reads a password or application credential secret from `path`: a regular
+// file only its owner may read (else PermissionDenied), at most 4 KiB, one
+// trailing newline dropped. Errors name the file, never its contents.
+VOLCRYPT_EXPORT absl::StatusOr<SecretBytes> ReadPasswordFile(const std::string& path);
+
 }  // namespace volcrypt
 
 #endif  // VOLCRYPT_KEYSTONE_AUTH_H_

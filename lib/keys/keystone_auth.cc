@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "lib/keys/http_client.h"
+#include "lib/keys/secret_file.h"
 #include "volcrypt/errors.h"
 
 namespace volcrypt {
@@ -179,6 +180,17 @@ absl::StatusOr<std::string> KeystoneSession::Endpoint(const std::string& service
                     absl::StrCat("Keystone's catalog has no ", options_.interface, " ",
                                  service_type, " endpoint",
                                  options_.region.empty() ? "" : " in region " + options_.region));
+}
+
+absl::StatusOr<SecretBytes> ReadPasswordFile(const std::string& path) {
+  absl::StatusOr<SecretBytes> text = ReadSecretFile(path, 4096);
+  if (!text.ok()) return text.status();
+  size_t n = text->size();
+  if (n > 0 && text->data()[n - 1] == '\n') --n;
+  if (n > 0 && text->data()[n - 1] == '\r') --n;
+  if (n == 0) return absl::InvalidArgumentError(path + ": the password file is empty");
+  text->Truncate(n);
+  return text;
 }
 
 int KeystoneSession::tokens_issued() const {

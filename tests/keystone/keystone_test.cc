@@ -4,6 +4,8 @@
 // here, so renewal before expiry is exercised for real. Also OpenStack's own
 // client, python3-castellan's BarbicanKeyManager with a Keystone password,
 // reads what we store and we read what it stores.
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -188,6 +190,37 @@ TEST_F(KeystoneTest, MigrationWithoutTheCreatorRoleSaysSo) {
   EXPECT_NE(r->items[0].error.find("403"), std::string::npos) << r->items[0].error;
   EXPECT_NE(r->items[0].error.find("'creator' role"), std::string::npos) << r->items[0].error;
   EXPECT_EQ(world.FixedKeyItems("h1"), 1);
+}
+
+// The operator's command with Keystone: the password from a 0600 file, the
+// Barbican endpoint from the catalog.
+TEST_F(KeystoneTest, CliMigratesWithAKeystonePasswordFile) {
+  TempDir tmp;
+  std::unique_ptr<VolumeStore> store =
+      std::move(OpenSqliteVolumeStore(tmp.File("volumes.db")).value());
+  MigrationWorld world(*store, tmp.path());
+  world.AddFixedKeyVolume("v1", "h1", 1, true);
+  world.WriteFixedKeyFile(tmp.File("fixed.hex"));
+  const std::string password_file = tmp.File("password");
+  {
+    std::ofstream out(password_file);
+    out << Credentials()["volcrypt"]["password"].get<std::string>() << "\n";
+  }
+  const std::vector<std::string> argv = {
+      std::getenv("VOLCRYPT_CLI"), "--db", tmp.File("volumes.db"), "keys", "migrate",
+      "--fixed-key-file", tmp.File("fixed.hex"), "--auth-url", kOpenStack->address(),
+      "--username", "volcrypt", "--password-file", password_file, "--project-name",
+      "volumes", "--host", "h1", "--json"};
+  CommandResult open_to_all = RunCommand(argv);
+  EXPECT_EQ(open_to_all.exit_code, 1);
+  EXPECT_NE(open_to_all.err.find(password_file), std::string::npos) << open_to_all.err;
+  ASSERT_EQ(chmod(password_file.c_str(), 0600), 0);
+  CommandResult run = RunCommand(argv);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("\"migrated\":2"), std::string::npos) << run.out;
+  std::unique_ptr<KeyManager> keys =
+      std::move(BarbicanWith(Session(PasswordOf("volcrypt"))).value());
+  world.Check("h1", *keys);
 }
 
 // castellan's BarbicanKeyManager (what cinder and nova run), authenticated
