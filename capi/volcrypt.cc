@@ -2,6 +2,8 @@
 // decision is the C++ API's. See volcrypt.h for the conventions.
 #include "capi/volcrypt.h"
 
+#include <algorithm>
+#include <cstring>
 #include <openssl/crypto.h>
 
 #include <memory>
@@ -9,9 +11,12 @@
 
 #include "capi/c_status.h"
 #include "volcrypt/attacher.h"
+#include "volcrypt/barbican_key_manager.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/fixed_key_manager.h"
 #include "volcrypt/json.h"
+#include "volcrypt/key_migration.h"
+#include "volcrypt/keystone_auth.h"
 #include "volcrypt/luks.h"
 #include "volcrypt/mapped_backend.h"
 #include "volcrypt/rbd_backend.h"
@@ -106,6 +111,53 @@ int volcrypt_keys_open_fixed(const char* fixed_key_path, volcrypt_keys_t** keys,
   });
 }
 
+namespace {
+
+volcrypt::SecretBytes SecretOf(const char* s) {
+  return s ? volcrypt::SecretBytes::CopyOf(s, std::strlen(s)) : volcrypt::SecretBytes();
+}
+
+// The Keystone session of `o`, or nullptr without auth_url.
+absl::StatusOr<std::shared_ptr<volcrypt::KeystoneSession>> KeystoneOf(
+    const volcrypt_barbican_options_t& o) {
+  if (o.auth_url == nullptr) return std::shared_ptr<volcrypt::KeystoneSession>();
+  volcrypt::KeystoneOptions k;
+  k.auth_url = o.auth_url;
+  k.username = Str(o.username);
+  k.password = SecretOf(o.password);
+  k.user_domain_name = Str(o.user_domain_name, "Default");
+  k.project_name = Str(o.project_name);
+  k.project_domain_name = Str(o.project_domain_name, "Default");
+  k.application_credential_id = Str(o.application_credential_id);
+  k.application_credential_secret = SecretOf(o.application_credential_secret);
+  k.region = Str(o.region);
+  k.ca_path = Str(o.ca_path);
+  if (o.timeout_seconds > 0) k.timeout_seconds = o.timeout_seconds;
+  return volcrypt::KeystoneSession::Create(std::move(k));
+}
+
+}  // namespace
+
+int volcrypt_keys_open_barbican(const volcrypt_barbican_options_t* options,
+                                volcrypt_keys_t** keys, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (options == nullptr || keys == nullptr) return NullArgument("options and keys", errmsg);
+    if (options->struct_size < sizeof(volcrypt_barbican_options_t)) {
+      return Fail(EINVAL, "volcrypt_barbican_options_t.struct_size is too small", errmsg);
+    }
+    volcrypt::BarbicanOptions b;
+    b.endpoint = Str(options->endpoint);
+    b.ca_path = Str(options->ca_path);
+    b.project_id = Str(options->project_id);
+    if (options->timeout_seconds > 0) b.timeout_seconds = options->timeout_seconds;
+    if (options->max_attempts > 0) b.max_attempts = options->max_attempts;
+    absl::StatusOr<std::shared_ptr<volcrypt::KeystoneSession>> session = KeystoneOf(*options);
+    if (!session.ok()) return FromStatus(session.status(), errmsg);
+    b.keystone = std::move(*session);
+    return ReturnHandle(volcrypt::NewBarbicanKeyManager(b, nullptr), keys, errmsg);
+  });
+}
+
 void volcrypt_keys_destroy(volcrypt_keys_t* keys) { delete keys; }
 
 int volcrypt_keys_create(volcrypt_keys_t* keys, int bits, const char* name,
@@ -150,7 +202,47 @@ int volcrypt_store_open_sqlite(const char* path, volcrypt_store_t** store,
   });
 }
 
+int volcrypt_store_open_postgres(const char* conninfo, volcrypt_store_t** store,
+                                 char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (conninfo == nullptr || store == nullptr) {
+      return NullArgument("conninfo and store", errmsg);
+    }
+    return ReturnHandle(volcrypt::OpenPostgresVolumeStore(conninfo), store, errmsg);
+  });
+}
+
 void volcrypt_store_destroy(volcrypt_store_t* store) { delete store; }
+
+int volcrypt_keys_migrate(volcrypt_store_t* store, volcrypt_keys_t* fixed,
+                          volcrypt_keys_t* destination,
+                          const volcrypt_migrate_options_t* options,
+                          char** report_json, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (store == nullptr || destination == nullptr || options == nullptr ||
+        report_json == nullptr) {
+      return NullArgument("store, destination, options and report_json", errmsg);
+    }
+    if (options->struct_size < sizeof(volcrypt_migrate_options_t)) {
+      return Fail(EINVAL, "volcrypt_migrate_options_t.struct_size is too small", errmsg);
+    }
+    volcrypt::KeyMigrationOptions o;
+    o.host = Str(options->host);
+    o.dry_run = options->dry_run != 0;
+    if (options->max_errors != 0) o.max_errors = std::max(options->max_errors, 0);
+    if (options->on_item != nullptr) {
+      o.on_item = [options](const volcrypt::KeyMigrationItem& item,
+                            const volcrypt::KeyMigrationProgress& p) {
+        options->on_item(options->context, volcrypt::KeyMigrationItemToJson(item).c_str(),
+                         p.done, p.total);
+      };
+    }
+    absl::StatusOr<volcrypt::KeyMigrationReport> r = volcrypt::MigrateFixedKeyItems(
+        *store->rep, fixed ? fixed->rep.get() : nullptr, *destination->rep, o, nullptr);
+    if (!r.ok()) return FromStatus(r.status(), errmsg);
+    return ReturnString(volcrypt::KeyMigrationReportToJson(*r, true), report_json, errmsg);
+  });
+}
 
 int volcrypt_store_volume_json(volcrypt_store_t* store, const char* id, char** json,
                                char** errmsg) {

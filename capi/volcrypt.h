@@ -79,6 +79,34 @@ int volcrypt_keys_open_file(const char *dir, const char *master_key_path,
 int volcrypt_keys_open_fixed(const char *fixed_key_path,
                              volcrypt_keys_t **keys, char **errmsg);
 
+typedef struct {
+  size_t struct_size;
+  const char *endpoint;     /* "https://barbican:9311"; NULL with auth_url:
+                               the key-manager endpoint of the catalog */
+  const char *ca_path;      /* extra CA bundle, or NULL */
+  int timeout_seconds;      /* per request, 0: 10 */
+  int max_attempts;         /* for 5xx and transport errors, 0: 3 */
+  /* Without Keystone (test beds, trusted networks): */
+  const char *project_id;   /* sent as X-Project-Id */
+  /* Keystone v3 (auth_url set): a password scoped to a project, or an
+   * application credential. Secrets are copied; wipe yours after the call. */
+  const char *auth_url;     /* "https://keystone:5000/v3" */
+  const char *username;
+  const char *password;
+  const char *user_domain_name;     /* NULL: "Default" */
+  const char *project_name;
+  const char *project_domain_name;  /* NULL: "Default" */
+  const char *application_credential_id;
+  const char *application_credential_secret;
+  const char *region;               /* catalog region, NULL: any */
+} volcrypt_barbican_options_t;
+
+/* OpenStack Barbican (REST v1). With auth_url, Keystone tokens (renewed
+ * before they expire); contacting Keystone here only when the endpoint comes
+ * from the catalog. -EACCES: Keystone refused the credentials. */
+int volcrypt_keys_open_barbican(const volcrypt_barbican_options_t *options,
+                                volcrypt_keys_t **keys, char **errmsg);
+
 void volcrypt_keys_destroy(volcrypt_keys_t *keys);
 
 /* Creates a random key of `bits` named `name`; *id (malloc'd) is its UUID. */
@@ -98,7 +126,38 @@ int volcrypt_keys_delete(volcrypt_keys_t *keys, const char *id,
 
 int volcrypt_store_open_sqlite(const char *path, volcrypt_store_t **store,
                                char **errmsg);
+/* A PostgreSQL volume database that several hosts may share (a libpq
+ * connection string; errors never repeat it). -ECONNREFUSED if the server
+ * cannot be reached. */
+int volcrypt_store_open_postgres(const char *conninfo, volcrypt_store_t **store,
+                                 char **errmsg);
+
 void volcrypt_store_destroy(volcrypt_store_t *store);
+
+/* ---- Moving off the fixed key ------------------------------------------ */
+
+typedef struct {
+  size_t struct_size;
+  const char *host;         /* whose volumes and backups; required */
+  int dry_run;              /* report what would change, change nothing */
+  int max_errors;           /* abort when more items failed; 0: 3 (cinder's),
+                               < 0: abort at the first failure */
+  /* Called after each item with its result as JSON (see *report_json's
+   * "items"), items done and the total. May be NULL. */
+  void (*on_item)(void *context, const char *item_json, int done, int total);
+  void *context;
+} volcrypt_migrate_options_t;
+
+/* Moves `options->host`'s volumes and backups off castellan's fixed key
+ * (the all-zeros id; `fixed` from volcrypt_keys_open_fixed, or NULL if none
+ * is configured) to `destination`, cinder's way, resumable after any crash
+ * (see docs/design.md). *report_json: {"migrated", "failed", "skipped",
+ * "aborted", "volumes_remaining", "backups_remaining", "not_started"?,
+ * "items": [...]}. Item failures are in the report, not the return value. */
+int volcrypt_keys_migrate(volcrypt_store_t *store, volcrypt_keys_t *fixed,
+                          volcrypt_keys_t *destination,
+                          const volcrypt_migrate_options_t *options,
+                          char **report_json, char **errmsg);
 
 /* *json: the volume's record (cinder's field names; see volcrypt/json.h). */
 int volcrypt_store_volume_json(volcrypt_store_t *store, const char *id,

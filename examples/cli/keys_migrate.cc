@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
+#include "volcrypt/json.h"
 #include "volcrypt/key_migration.h"
 
 namespace volcrypt_cli {
@@ -33,20 +34,6 @@ class OperatorLogger : public Logger {
   const bool tty_;
   std::mutex mu_;
 };
-
-nlohmann::json ItemJson(const KeyMigrationItem& item) {
-  nlohmann::json j = {{"kind", std::string(KeyHolderKindName(item.kind))},
-                      {"id", item.id},
-                      {"outcome", std::string(KeyMigrationOutcomeName(item.outcome))}};
-  if (!item.new_key_id.empty()) j["new_key_id"] = item.new_key_id;
-  if (item.kind == KeyHolderKind::kVolume && item.outcome == KeyMigrationOutcome::kMigrated) {
-    j["snapshots"] = item.snapshots;
-  }
-  if (item.adopted_secret) j["adopted_secret"] = true;
-  if (item.duplicates_deleted) j["duplicates_deleted"] = item.duplicates_deleted;
-  if (!item.error.empty()) j["error"] = item.error;
-  return j;
-}
 
 void PrintItemLine(const KeyMigrationItem& item) {
   std::cout << KeyMigrationOutcomeName(item.outcome) << ' '
@@ -86,7 +73,7 @@ int KeysMigrate(const Args& args, VolumeStore& store, KeyManager* fixed,
   if (auto m = args.Get("max-errors")) o.max_errors = std::atoi(m->c_str());
   o.on_item = [&](const KeyMigrationItem& item, const KeyMigrationProgress& p) {
     if (json) {
-      std::cout << ItemJson(item).dump() << std::endl;
+      std::cout << KeyMigrationItemToJson(item) << std::endl;
     } else if (tty) {
       PrintProgress(p);
     } else {
@@ -100,16 +87,10 @@ int KeysMigrate(const Args& args, VolumeStore& store, KeyManager* fixed,
                  std::string(r.status().message()).c_str());
     return 1;
   }
-  nlohmann::json summary = {{"host", o.host},
-                            {"dry_run", o.dry_run},
-                            {"items", r->items.size()},
-                            {"migrated", r->migrated},
-                            {"failed", r->failed},
-                            {"skipped", r->skipped},
-                            {"aborted", r->aborted},
-                            {"volumes_remaining", r->volumes_remaining},
-                            {"backups_remaining", r->backups_remaining}};
-  if (!r->not_started_because.empty()) summary["not_started"] = r->not_started_because;
+  nlohmann::json summary = nlohmann::json::parse(KeyMigrationReportToJson(*r, false));
+  summary["host"] = o.host;
+  summary["dry_run"] = o.dry_run;
+  summary["items"] = r->items.size();
   if (json) {
     std::cout << nlohmann::json({{"summary", summary}}).dump() << std::endl;
   } else {

@@ -88,4 +88,42 @@ std::string LuksInfoToJson(const luks::LuksInfo& info, int indent) {
   return LuksInfoJsonValue(info).dump(indent);
 }
 
+namespace {
+
+nlohmann::json ItemObject(const KeyMigrationItem& item) {
+  nlohmann::json j = {{"kind", std::string(KeyHolderKindName(item.kind))},
+                      {"id", item.id},
+                      {"outcome", std::string(KeyMigrationOutcomeName(item.outcome))}};
+  if (!item.new_key_id.empty()) j["new_key_id"] = item.new_key_id;
+  if (item.kind == KeyHolderKind::kVolume && item.outcome == KeyMigrationOutcome::kMigrated) {
+    j["snapshots"] = item.snapshots;
+  }
+  if (item.adopted_secret) j["adopted_secret"] = true;
+  if (item.duplicates_deleted) j["duplicates_deleted"] = item.duplicates_deleted;
+  if (!item.error.empty()) j["error"] = item.error;
+  return j;
+}
+
+}  // namespace
+
+std::string KeyMigrationItemToJson(const KeyMigrationItem& item, int indent) {
+  return ItemObject(item).dump(indent);
+}
+
+std::string KeyMigrationReportToJson(const KeyMigrationReport& r, bool with_items,
+                                     int indent) {
+  nlohmann::json j = {{"migrated", r.migrated},
+                      {"failed", r.failed},
+                      {"skipped", r.skipped},
+                      {"aborted", r.aborted},
+                      {"volumes_remaining", r.volumes_remaining},
+                      {"backups_remaining", r.backups_remaining}};
+  if (!r.not_started_because.empty()) j["not_started"] = r.not_started_because;
+  if (with_items) {
+    j["items"] = nlohmann::json::array();
+    for (const KeyMigrationItem& item : r.items) j["items"].push_back(ItemObject(item));
+  }
+  return j.dump(indent);
+}
+
 }  // namespace volcrypt

@@ -187,6 +187,7 @@ static void test_volumes(void) {
   /* Not attached: detach says so. */
   EXPECT(volcrypt_volume_create(svc, &r, &json, NULL) == 0);
   volcrypt_free(json);
+  json = NULL;
   EXPECT(volcrypt_volume_detach(svc, "v1", NULL) == -EINVAL);
   EXPECT(volcrypt_volume_delete(svc, "v1", NULL) == 0);
 
@@ -214,11 +215,118 @@ static void test_volumes(void) {
   volcrypt_keys_destroy(keys);
 }
 
+static void count_item(void *context, const char *item_json, int done, int total) {
+  int *seen = (int *)context;
+  if (strstr(item_json, "\"kind\":\"volume\"") != NULL && done <= total) ++*seen;
+}
+
+static void test_migrate(void) {
+  char *err = NULL, *json = NULL;
+  volcrypt_keys_t *fixed = NULL, *dest = NULL;
+  volcrypt_store_t *store = NULL;
+  volcrypt_backend_t *mapped = NULL;
+  volcrypt_service_t *svc = NULL;
+  write_file(in_dir("fixed.hex"),
+             "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  EXPECT(volcrypt_keys_open_fixed(in_dir("fixed.hex"), &fixed, NULL) == 0);
+  EXPECT(volcrypt_keys_open_file(in_dir("dest-keys"), in_dir("master"), &dest, NULL) == 0);
+  EXPECT(volcrypt_store_open_sqlite(in_dir("migrate.db"), &store, NULL) == 0);
+  EXPECT(volcrypt_backend_open_mapped(&mapped, NULL) == 0);
+  volcrypt_service_options_t o = {sizeof o, fixed, store, mapped, NULL, NULL, "host-m"};
+  EXPECT(volcrypt_service_create(&o, &svc, NULL) == 0);
+  volcrypt_create_request_t r;
+  memset(&r, 0, sizeof r);
+  r.struct_size = sizeof r;
+  r.size_bytes = 1u << 20;
+  r.id = "m1";
+  r.path = in_dir("m1");
+  EXPECT(volcrypt_volume_create(svc, &r, &json, NULL) == 0);
+  EXPECT(json != NULL && strstr(json, "00000000-0000-0000-0000-000000000000") != NULL);
+  volcrypt_free(json);
+  r.id = "m2";
+  r.path = in_dir("m2");
+  EXPECT(volcrypt_volume_create(svc, &r, &json, NULL) == 0);
+  volcrypt_free(json);
+  json = NULL;
+
+  volcrypt_migrate_options_t m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = 4;
+  EXPECT(volcrypt_keys_migrate(store, fixed, dest, &m, &json, NULL) == -EINVAL);
+  m.struct_size = sizeof m;
+  EXPECT(volcrypt_keys_migrate(store, fixed, dest, &m, &json, &err) == -EINVAL);
+  EXPECT(json == NULL && err != NULL && strstr(err, "host") != NULL);
+  volcrypt_free(err);
+  m.host = "host-m";
+  m.dry_run = 1;
+  EXPECT(volcrypt_keys_migrate(store, fixed, dest, &m, &json, NULL) == 0);
+  EXPECT(json != NULL && strstr(json, "\"would-migrate\"") != NULL &&
+         strstr(json, "\"volumes_remaining\":2") != NULL);
+  volcrypt_free(json);
+  int seen = 0;
+  m.dry_run = 0;
+  m.on_item = count_item;
+  m.context = &seen;
+  EXPECT(volcrypt_keys_migrate(store, fixed, dest, &m, &json, NULL) == 0);
+  EXPECT(seen == 2);
+  EXPECT(json != NULL && strstr(json, "\"migrated\":2") != NULL &&
+         strstr(json, "\"volumes_remaining\":0") != NULL);
+  volcrypt_free(json);
+  /* No fixed key configured: cinder's decision, nothing touched. */
+  EXPECT(volcrypt_keys_migrate(store, NULL, dest, &m, &json, NULL) == 0);
+  EXPECT(json != NULL && strstr(json, "fixed_key is not in use") != NULL);
+  volcrypt_free(json);
+  /* The volumes now open with the destination's keys. */
+  volcrypt_service_t *after = NULL;
+  volcrypt_service_options_t o2 = {sizeof o2, dest, store, mapped, NULL, NULL, "host-m"};
+  EXPECT(volcrypt_service_create(&o2, &after, NULL) == 0);
+  int slot = -1;
+  EXPECT(volcrypt_volume_verify(after, "m1", &slot, NULL) == 0 && slot >= 0);
+  volcrypt_service_destroy(after);
+  volcrypt_service_destroy(svc);
+  volcrypt_backend_destroy(mapped);
+  volcrypt_store_destroy(store);
+  volcrypt_keys_destroy(dest);
+  volcrypt_keys_destroy(fixed);
+}
+
+static void test_barbican_and_postgres_options(void) {
+  char *err = NULL;
+  volcrypt_keys_t *keys = NULL;
+  volcrypt_barbican_options_t b;
+  memset(&b, 0, sizeof b);
+  b.struct_size = 4;
+  EXPECT(volcrypt_keys_open_barbican(&b, &keys, NULL) == -EINVAL);
+  b.struct_size = sizeof b;
+  b.endpoint = "ftp://barbican";
+  b.project_id = "p";
+  EXPECT(volcrypt_keys_open_barbican(&b, &keys, &err) == -EINVAL);
+  EXPECT(keys == NULL && err != NULL && strstr(err, "ftp://barbican") != NULL);
+  volcrypt_free(err);
+  b.endpoint = "http://127.0.0.1:9311";
+  b.project_id = NULL;
+  b.auth_url = "http://127.0.0.1:5000/v3";
+  EXPECT(volcrypt_keys_open_barbican(&b, &keys, NULL) == -EINVAL); /* no credentials */
+  b.username = "u";
+  b.password = "pw";
+  b.project_name = "p";
+  EXPECT(volcrypt_keys_open_barbican(&b, &keys, NULL) == 0); /* no request yet */
+  volcrypt_keys_destroy(keys);
+  volcrypt_store_t *store = NULL;
+  EXPECT(volcrypt_store_open_postgres(NULL, &store, NULL) == -EINVAL);
+  EXPECT(volcrypt_store_open_postgres(
+             "host=127.0.0.1 port=1 connect_timeout=2 password=pw-4711", &store, &err) < 0);
+  EXPECT(store == NULL && err != NULL && strstr(err, "4711") == NULL);
+  volcrypt_free(err);
+}
+
 int main(void) {
   if (mkdtemp(dir) == NULL) return 1;
   test_basics();
   test_keys();
   test_volumes();
+  test_migrate();
+  test_barbican_and_postgres_options();
   char cmd[4200];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) ++failures;
