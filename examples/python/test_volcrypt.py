@@ -85,6 +85,30 @@ class VolcryptPythonTest(unittest.TestCase):
             self.assertEqual(key_id, "00000000-0000-0000-0000-000000000000")
             self.assertEqual(bytes(keys.get_key(key_id)), bytes.fromhex("ab" * 32))
 
+    def test_migrate_fixed_keys_with_progress(self):
+        fixed_path = self.path("fixed_key")
+        with open(os.open(fixed_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("cd" * 32 + "\n")
+        with volcrypt.FixedKeys(fixed_path) as fixed, \
+                volcrypt.FileKeys(self.path("keys"), self.master) as dest, \
+                volcrypt.SqliteStore(self.path("volumes.db")) as store, \
+                volcrypt.MappedBackend() as mapped:
+            with volcrypt.Service(fixed, store, mapped=mapped, host="py") as svc:
+                for name in ("m1", "m2"):
+                    svc.create_volume(1 << 20, path=self.path(name), id=name)
+            seen = []
+            report = volcrypt.migrate_fixed_keys(
+                store, fixed, dest, "py",
+                on_item=lambda item, done, total: seen.append((item["id"], done, total)))
+            self.assertEqual(seen, [("m1", 1, 2), ("m2", 2, 2)])
+            self.assertEqual(report["migrated"], 2)
+            self.assertEqual(report["volumes_remaining"], 0)
+            self.assertEqual(report["items"][0]["outcome"], "migrated")
+            with volcrypt.Service(dest, store, mapped=mapped, host="py") as svc:
+                self.assertGreaterEqual(svc.verify_volume("m1"), 0)
+            self.assertIn("fixed_key is not in use",
+                          volcrypt.migrate_fixed_keys(store, None, dest, "py")["not_started"])
+
     def test_master_key_readable_by_others_is_refused(self):
         os.chmod(self.master, 0o644)
         with self.assertRaises(volcrypt.PermissionError_):

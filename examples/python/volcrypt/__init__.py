@@ -27,7 +27,8 @@ import os
 __all__ = [
     "VolcryptError", "NotFoundError", "AlreadyExistsError", "PermissionError_",
     "InvalidArgumentError", "BusyError", "UnavailableError", "Secret",
-    "FileKeys", "FixedKeys", "SqliteStore", "MappedBackend", "RbdBackend",
+    "FileKeys", "FixedKeys", "BarbicanKeys", "SqliteStore", "PostgresStore",
+    "MappedBackend", "RbdBackend", "migrate_fixed_keys",
     "Attacher", "Service", "AttachPlan", "luks_inspect", "luks_verify_passphrase",
     "version",
 ]
@@ -224,12 +225,40 @@ class FixedKeys(_Keys):
         _call("keys_open_fixed", _b(fixed_key_path), ctypes.byref(self._h))
 
 
-class SqliteStore(_Handle):
-    _destroy = "volcrypt_store_destroy"
+class _BarbicanOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("endpoint", ctypes.c_char_p),
+                ("ca_path", ctypes.c_char_p), ("timeout_seconds", ctypes.c_int),
+                ("max_attempts", ctypes.c_int), ("project_id", ctypes.c_char_p),
+                ("auth_url", ctypes.c_char_p), ("username", ctypes.c_char_p),
+                ("password", ctypes.c_char_p), ("user_domain_name", ctypes.c_char_p),
+                ("project_name", ctypes.c_char_p), ("project_domain_name", ctypes.c_char_p),
+                ("application_credential_id", ctypes.c_char_p),
+                ("application_credential_secret", ctypes.c_char_p),
+                ("region", ctypes.c_char_p)]
 
-    def __init__(self, path):
+
+class BarbicanKeys(_Keys):
+    """OpenStack Barbican: with auth_url, Keystone tokens (password or
+    application credential; the endpoint may come from the catalog), else a
+    fixed project_id header."""
+
+    def __init__(self, endpoint=None, project_id=None, auth_url=None, username=None,
+                 password=None, project_name=None, user_domain_name=None,
+                 project_domain_name=None, application_credential_id=None,
+                 application_credential_secret=None, region=None, ca_path=None,
+                 timeout_seconds=0, max_attempts=0):
         super().__init__()
-        _call("store_open_sqlite", _b(path), ctypes.byref(self._h))
+        o = _BarbicanOptions(ctypes.sizeof(_BarbicanOptions), _b(endpoint), _b(ca_path),
+                             timeout_seconds, max_attempts, _b(project_id), _b(auth_url),
+                             _b(username), _b(password), _b(user_domain_name),
+                             _b(project_name), _b(project_domain_name),
+                             _b(application_credential_id),
+                             _b(application_credential_secret), _b(region))
+        _call("keys_open_barbican", ctypes.byref(o), ctypes.byref(self._h))
+
+
+class _Store(_Handle):
+    _destroy = "volcrypt_store_destroy"
 
     def volume(self, volume_id):
         out = ctypes.c_void_p()
@@ -240,6 +269,46 @@ class SqliteStore(_Handle):
         out = ctypes.c_void_p()
         _call("store_list_json", self._h, ctypes.byref(out))
         return json.loads(_take_string(out))
+
+
+class SqliteStore(_Store):
+    def __init__(self, path):
+        super().__init__()
+        _call("store_open_sqlite", _b(path), ctypes.byref(self._h))
+
+
+class PostgresStore(_Store):
+    """A PostgreSQL volume database shared by hosts (a libpq connection string)."""
+
+    def __init__(self, conninfo):
+        super().__init__()
+        _call("store_open_postgres", _b(conninfo), ctypes.byref(self._h))
+
+
+_ON_ITEM = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int)
+
+
+class _MigrateOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("host", ctypes.c_char_p),
+                ("dry_run", ctypes.c_int), ("max_errors", ctypes.c_int),
+                ("on_item", _ON_ITEM), ("context", ctypes.c_void_p)]
+
+
+def migrate_fixed_keys(store, fixed, destination, host, dry_run=False, max_errors=3,
+                       on_item=None):
+    """Moves `host`'s volumes and backups off castellan's fixed key (`fixed`:
+    FixedKeys, or None if no fixed key is configured) to `destination`.
+    on_item(item: dict, done: int, total: int) is called after each item.
+    Returns the report: {"migrated", "failed", "skipped", "aborted",
+    "volumes_remaining", "backups_remaining", "items": [...]}."""
+    callback = _ON_ITEM(lambda _ctx, item, done, total:
+                        on_item(json.loads(item), done, total)) if on_item else _ON_ITEM()
+    o = _MigrateOptions(ctypes.sizeof(_MigrateOptions), _b(host), int(dry_run),
+                        max_errors if max_errors > 0 else -1, callback, None)
+    out = ctypes.c_void_p()
+    _call("keys_migrate", store._h, fixed._h if fixed else None, destination._h,
+          ctypes.byref(o), ctypes.byref(out))
+    return json.loads(_take_string(out))
 
 
 class MappedBackend(_Handle):
