@@ -87,13 +87,14 @@ absl::StatusOr<HttpResponse> PerformHttp(const HttpRequest& request,
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
   const CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK) {
+    // A timeout is "not now, retry later", like a refused connection.
     const bool timeout = rc == CURLE_OPERATION_TIMEDOUT;
-    return ErrnoError(timeout ? absl::StatusCode::kDeadlineExceeded
-                              : absl::StatusCode::kUnavailable,
-                      timeout ? ETIMEDOUT : ECONNREFUSED,
+    return ErrnoError(absl::StatusCode::kUnavailable, timeout ? ETIMEDOUT : ECONNREFUSED,
                       absl::StrCat(what, ": cannot reach ", request.service, " at ",
                                    Origin(request.url), ": ",
-                                   curl_easy_strerror(rc)));
+                                   timeout ? absl::StrCat("no answer within ",
+                                                          request.timeout_seconds, " s")
+                                           : std::string(curl_easy_strerror(rc))));
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   return r;

@@ -46,8 +46,9 @@ struct HttpResponse {
   std::map<std::string, WipedString> headers;
 };
 
-// Performs `request`. Transport failures: Unavailable (DeadlineExceeded on
-// a timeout): "<what>: cannot reach <service> at <scheme://host:port>: ...",
+// Performs `request`. Transport failures and timeouts: Unavailable (errno
+// ECONNREFUSED / ETIMEDOUT), "<what>: cannot reach <service> at
+// <scheme://host:port>: ...",
 // never a path, header or body.
 absl::StatusOr<HttpResponse> PerformHttp(const HttpRequest& request,
                                          const std::string& what);

@@ -2,6 +2,9 @@
 // on loopback): round trips, each error status provoked for real, and
 // interop with OpenStack's own client (python3-barbicanclient, castellan's
 // transport) in both directions.
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <set>
@@ -12,6 +15,7 @@
 #include "tests/support/script_testbed.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/barbican_key_manager.h"
+#include "volcrypt/errors.h"
 
 namespace volcrypt {
 namespace {
@@ -105,6 +109,64 @@ TEST_F(BarbicanTest, UnreachableServerIsUnavailableAfterBoundedRetries) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_THAT(keys->CreateKey(Request("x")), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+std::unique_ptr<KeyManager> Impatient() {
+  BarbicanOptions o;
+  o.endpoint = kBarbican->address();
+  o.project_id = "project-a";
+  o.timeout_seconds = 2;
+  o.max_attempts = 2;
+  return std::move(NewBarbicanKeyManager(o, NullLogger()).value());
+}
+
+TEST_F(BarbicanTest, ServerErrorIsUnavailableAfterBoundedRetries) {
+  // Barbican's database vanishes under it: every request is answered 500.
+  const std::string db = kBarbican->dir() + "/barbican.sqlite";
+  ASSERT_EQ(rename(db.c_str(), (db + ".away").c_str()), 0);
+  absl::StatusOr<std::string> id = Impatient()->CreateKey(Request("during-500"));
+  unlink(db.c_str());
+  ASSERT_EQ(rename((db + ".away").c_str(), db.c_str()), 0);
+  EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kUnavailable, "HTTP 500"));
+  EXPECT_TRUE(keys_->CreateKey(Request("after-500")).ok());
+}
+
+TEST_F(BarbicanTest, AServerThatDoesNotAnswerTimesOutAsUnavailable) {
+  // Barbican frozen: connections are accepted, nothing is answered.
+  const std::string pid = ::volcrypt::testing::ReadFileOrDie(kBarbican->dir() + "/barbican.pid");
+  const pid_t server = static_cast<pid_t>(std::atoi(pid.c_str()));
+  ASSERT_GT(server, 0);
+  ASSERT_EQ(kill(server, SIGSTOP), 0);
+  absl::StatusOr<std::string> id = Impatient()->CreateKey(Request("frozen"));
+  kill(server, SIGCONT);
+  EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kUnavailable, "no answer within 2 s"));
+  EXPECT_EQ(ErrnoOf(id.status()), ETIMEDOUT);
+  EXPECT_TRUE(keys_->CreateKey(Request("after-freeze")).ok());
+}
+
+// The same server over HTTPS, its certificate from a throwaway CA.
+::volcrypt::testing::ScriptTestbed* const kBarbicanTls =
+    static_cast<::volcrypt::testing::ScriptTestbed*>(
+        ::testing::AddGlobalTestEnvironment(new ::volcrypt::testing::ScriptTestbed(
+            "barbican.sh", {"BARBICAN_TLS=1"})));
+
+TEST(BarbicanTlsTest, VerifiesTheServerAndTakesAnExtraCa) {
+  VOLCRYPT_REQUIRE_TESTBED(kBarbicanTls);
+  BarbicanOptions o;
+  o.endpoint = kBarbicanTls->address();
+  ASSERT_EQ(o.endpoint.rfind("https://", 0), 0u) << o.endpoint;
+  o.project_id = "project-tls";
+  o.timeout_seconds = 5;
+  o.max_attempts = 1;
+  // Without the CA the certificate is not trusted: no key goes out.
+  auto untrusting = std::move(NewBarbicanKeyManager(o, NullLogger()).value());
+  EXPECT_THAT(untrusting->CreateKey(Request("tls")),
+              StatusIsWith(absl::StatusCode::kUnavailable, "certificate"));
+  o.ca_path = kBarbicanTls->dir() + "/tls/ca.pem";
+  auto keys = std::move(NewBarbicanKeyManager(o, NullLogger()).value());
+  absl::StatusOr<std::string> id = keys->CreateKey(Request("tls"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(keys->GetKey(*id).ok());
 }
 
 TEST_F(BarbicanTest, BadEndpointOrProjectIsInvalid) {

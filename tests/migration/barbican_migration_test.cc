@@ -103,12 +103,6 @@ class BarbicanMigrationTest : public ::testing::TestWithParam<Db> {
     _exit(r.ok() && r->failed == 0 ? 0 : 1);
   }
 
-  static int Wait(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
   absl::StatusOr<KeyMigrationReport> Migrate(const std::string& host, KeyManager& dest) {
     KeyMigrationOptions o;
     o.host = host;
@@ -146,7 +140,7 @@ TEST_P(BarbicanMigrationTest, HostsMigratingAtOnceNeverMigrateAnItemTwice) {
   // host-a twice (a misconfigured second service) and host-b, all at once.
   std::vector<pid_t> runs = {MigrateInChild("host-a"), MigrateInChild("host-a"),
                              MigrateInChild("host-b")};
-  for (pid_t pid : runs) EXPECT_EQ(Wait(pid), 0);
+  for (pid_t pid : runs) EXPECT_EQ(WaitForExit(pid), 0);
   EXPECT_EQ(world_->FixedKeyItems("host-a"), 0);
   EXPECT_EQ(world_->FixedKeyItems("host-b"), 0);
   // Exactly one secret per item (Check), each opening its volume.
@@ -157,7 +151,7 @@ TEST_P(BarbicanMigrationTest, HostsMigratingAtOnceNeverMigrateAnItemTwice) {
 TEST_P(BarbicanMigrationTest, KilledMigratorThenRerunLeavesNoDuplicate) {
   for (const char* step : {"keys.AddConsumer", "store.KeyIdChange.Commit"}) {
     SCOPED_TRACE(step);
-    EXPECT_EQ(Wait(MigrateInChild("host-a", step, 2)), 42);
+    EXPECT_EQ(WaitForExit(MigrateInChild("host-a", step, 2)), 42);
   }
   absl::StatusOr<KeyMigrationReport> r = Migrate("host-a", *keys_);
   ASSERT_TRUE(r.ok()) << r.status();

@@ -76,11 +76,7 @@ TEST_F(PostgresVolumeStoreTest, HostsOpeningANewDatabaseAtOnceAllSucceed) {
     }
     hosts.push_back(pid);
   }
-  for (pid_t pid : hosts) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  for (pid_t pid : hosts) EXPECT_EQ(WaitForExit(pid), 0);
   auto store = OpenPostgresVolumeStore(db_.conninfo());
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ((*store)->ListVolumes({})->size(), 4u);

@@ -4,6 +4,8 @@
 # All state under DIR; stopped by PID. With KEYSTONE_AUTH_URL and
 # BARBICAN_SERVICE_PASSWORD set, Barbican validates Keystone tokens instead
 # (keystonemiddleware's auth_token as user "barbican" in project "service").
+# With BARBICAN_TLS=1 it serves HTTPS with a certificate for 127.0.0.1 from
+# a throwaway CA in DIR/tls/ca.pem (clients must be given that CA).
 #   tests/scripts/barbican.sh start DIR [PORT]   prints the endpoint URL
 #   tests/scripts/barbican.sh stop DIR
 set -euo pipefail
@@ -13,12 +15,9 @@ dir=$(mkdir -p "${2:?usage: barbican.sh start|stop DIR [PORT]}" && cd "$2" && pw
 # stored before it stay readable.
 port=${3:-$(cat "$dir/port" 2>/dev/null || echo $(( 30000 + RANDOM % 20000 )))}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/service_lib.sh"
 
-stop() {
-  [ -f "$dir/barbican.pid" ] || return 0
-  kill -9 "$(cat "$dir/barbican.pid")" 2>/dev/null || true
-  rm -f "$dir/barbican.pid"
-}
+stop() { kill_pidfile "$dir/barbican.pid"; }
 if [ "$cmd" = stop ]; then stop; exit 0; fi
 [ "$cmd" = start ] || { echo "usage: barbican.sh start|stop DIR [PORT]" >&2; exit 2; }
 /usr/bin/python3 -c 'import barbican.api.app' 2>/dev/null ||
@@ -29,9 +28,28 @@ mkdir -p "$dir/.barbican"
   'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())' >"$dir/kek")
 kek=$(cat "$dir/kek")
 echo "$port" >"$dir/port"
+scheme=http
+tls_args=()
+if [ "${BARBICAN_TLS:-0}" = 1 ]; then
+  scheme=https
+  tls="$dir/tls"
+  if [ ! -f "$tls/server.pem" ]; then
+    mkdir -p "$tls"
+    {
+      openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=volcrypt test CA" \
+        -keyout "$tls/ca.key" -out "$tls/ca.pem"
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$tls/server.key" -out "$tls/server.csr"
+      printf 'subjectAltName=IP:127.0.0.1\n' >"$tls/san.ext"
+      openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+        -CAcreateserial -days 2 -extfile "$tls/san.ext" -out "$tls/server.pem"
+    } >"$tls/openssl.log" 2>&1 || { cat "$tls/openssl.log" >&2; exit 1; }
+  fi
+  tls_args=("$tls/server.pem" "$tls/server.key")
+fi
 cat >"$dir/.barbican/barbican.conf" <<CONF
 [DEFAULT]
-host_href = http://127.0.0.1:$port
+host_href = $scheme://127.0.0.1:$port
 sql_connection = sqlite:///$dir/barbican.sqlite
 db_auto_create = True
 log_file = $dir/barbican.log
@@ -97,19 +115,8 @@ paste.filter_factory = barbican.api.middleware.microversion:MicroversionMiddlewa
 paste.filter_factory = oslo_middleware:HTTPProxyToWSGI.factory
 INI
 sed -i "s/^pipeline = PIPELINE$/pipeline = $pipeline/" "$dir/barbican-api-paste.ini"
-HOME=$dir setsid /usr/bin/python3 "$here/barbican_server.py" "$dir" "$port" \
+HOME=$dir setsid /usr/bin/python3 "$here/barbican_server.py" "$dir" "$port" "${tls_args[@]}" \
   >"$dir/server.out" 2>&1 &
 echo $! >"$dir/barbican.pid"
-for _ in $(seq 100); do
-  if grep -q ready "$dir/server.out" 2>/dev/null &&
-     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "http://127.0.0.1:$port"
-    exit 0
-  fi
-  kill -0 "$(cat "$dir/barbican.pid")" 2>/dev/null || break
-  sleep 0.1
-done
-echo "barbican.sh: Barbican did not come up:" >&2
-cat "$dir/server.out" >&2
-stop
-exit 1
+wait_for_server barbican.sh "$dir/barbican.pid" "$dir/server.out" "$port" 100 || exit 1
+echo "$scheme://127.0.0.1:$port"

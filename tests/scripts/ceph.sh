@@ -11,11 +11,7 @@ cmd=${1:?usage: ceph.sh start|stop|kill-osd DIR [PORT]}
 dir=$(mkdir -p "${2:?usage: ceph.sh start|stop|kill-osd DIR [PORT]}" && cd "$2" && pwd)
 port=${3:-$(( 20000 + (RANDOM % 80) * 112 ))}
 
-kill_pidfile() {
-  [ -f "$1" ] || return 0
-  kill -9 "$(cat "$1")" 2>/dev/null || true
-  rm -f "$1"
-}
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/service_lib.sh"
 
 case "$cmd" in
   stop) kill_pidfile "$dir/osd.pid"; kill_pidfile "$dir/mon.pid"; exit 0 ;;

@@ -12,12 +12,9 @@ set -euo pipefail
 cmd=${1:?usage: keystone.sh start|stop DIR}
 dir=$(mkdir -p "${2:?usage: keystone.sh start|stop DIR}" && cd "$2" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/service_lib.sh"
 
-stop() {
-  [ -f "$dir/keystone.pid" ] || return 0
-  kill -9 "$(cat "$dir/keystone.pid")" 2>/dev/null || true
-  rm -f "$dir/keystone.pid"
-}
+stop() { kill_pidfile "$dir/keystone.pid"; }
 if [ "$cmd" = stop ]; then stop; exit 0; fi
 [ "$cmd" = start ] || { echo "usage: keystone.sh start|stop DIR" >&2; exit 2; }
 /usr/bin/python3 -c 'import keystone.server.wsgi' 2>/dev/null ||
@@ -62,16 +59,5 @@ fi
 OS_KEYSTONE_CONFIG_DIR=$dir setsid /usr/bin/python3 "$here/keystone_server.py" "$port" \
   >"$dir/server.out" 2>&1 &
 echo $! >"$dir/keystone.pid"
-for _ in $(seq 300); do
-  if grep -q ready "$dir/server.out" 2>/dev/null &&
-     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "$url"
-    exit 0
-  fi
-  kill -0 "$(cat "$dir/keystone.pid")" 2>/dev/null || break
-  sleep 0.1
-done
-echo "keystone.sh: Keystone did not come up:" >&2
-cat "$dir/server.out" >&2
-stop
-exit 1
+wait_for_server keystone.sh "$dir/keystone.pid" "$dir/server.out" "$port" 300 || exit 1
+echo "$url"

@@ -55,11 +55,6 @@ class VolumeStoreContract : public ::testing::Test {
     }
     return pid;
   }
-  static int Wait(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  }
 
   std::unique_ptr<StoreUnderTest> db_;
   std::unique_ptr<VolumeStore> store_;
@@ -186,7 +181,7 @@ TEST_F(VolumeStoreContract, ConcurrentThreadsAndProcessesNeverLoseAWrite) {
     });
   }
   for (auto& th : threads) th.join();
-  for (pid_t pid : children) EXPECT_EQ(Wait(pid), 0);
+  for (pid_t pid : children) EXPECT_EQ(WaitForExit(pid), 0);
   EXPECT_EQ(store_->ListVolumes({})->size(), 4u * kPerWriter);
 }
 
@@ -276,7 +271,7 @@ TEST_F(VolumeStoreContract, KeyIdChangeHoldsOffAnotherProcessUntilCommitted) {
   usleep(200 * 1000);  // let the child reach the lock
   ASSERT_TRUE((*change)->Commit(kNewKey).ok());
   change->reset();
-  EXPECT_EQ(Wait(child), 0);
+  EXPECT_EQ(WaitForExit(child), 0);
   for (int fd : {opened[0], opened[1], go[0], go[1]}) close(fd);
 }
 

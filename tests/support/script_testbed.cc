@@ -19,7 +19,7 @@ std::string ScriptPath(const std::string& script) {
 }  // namespace
 
 void ScriptTestbed::SetUp() {
-  std::string templ = "/tmp/volcrypt-" + script_ + "-XXXXXX";
+  std::string templ = "/tmp/volcrypt-" + script_ + "-XXXXXX";  // unique per bed
   if (mkdtemp(templ.data()) == nullptr) {
     skip_reason_ = "cannot make a test directory";
     return;
@@ -32,7 +32,10 @@ void ScriptTestbed::SetUp() {
 }
 
 bool ScriptTestbed::Start() {
-  CommandResult r = RunCommand({"bash", ScriptPath(script_), "start", dir_});
+  std::vector<std::string> argv = {"env"};
+  argv.insert(argv.end(), env_.begin(), env_.end());
+  argv.insert(argv.end(), {"bash", ScriptPath(script_), "start", dir_});
+  CommandResult r = RunCommand(argv);
   if (r.exit_code == 77) {
     skip_reason_ = script_ + ": not available here: " + r.err;
     return false;

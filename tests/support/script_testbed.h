@@ -7,6 +7,7 @@
 #define VOLCRYPT_TESTS_SUPPORT_SCRIPT_TESTBED_H_
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -15,8 +16,10 @@ namespace testing {
 
 class ScriptTestbed : public ::testing::Environment {
  public:
-  // `script` is a name under tests/scripts ("barbican.sh").
-  explicit ScriptTestbed(std::string script) : script_(std::move(script)) {}
+  // `script` is a name under tests/scripts ("barbican.sh"); `env` holds
+  // "NAME=value" settings for the script ("BARBICAN_TLS=1").
+  explicit ScriptTestbed(std::string script, std::vector<std::string> env = {})
+      : script_(std::move(script)), env_(std::move(env)) {}
 
   void SetUp() override;
   void TearDown() override;
@@ -35,6 +38,7 @@ class ScriptTestbed : public ::testing::Environment {
   bool Start();
 
   std::string script_;
+  std::vector<std::string> env_;
   std::string dir_;
   std::string address_;
   std::string skip_reason_;

@@ -87,6 +87,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   return result;
 }
 
+int WaitForExit(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 bool HaveTool(const std::string& tool) {
   return RunCommand({"sh", "-c", "command -v " + tool}).exit_code == 0;
 }

@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,6 +45,10 @@ struct CommandResult {
 // child reads it from file descriptor 3 (a pipe), e.g. as /dev/fd/3.
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          const SecretBytes* secret_fd3 = nullptr);
+
+// Waits for child `pid`; returns its exit code, or 128 + the signal that
+// killed it.
+int WaitForExit(pid_t pid);
 
 // True if `tool` is found in PATH.
 bool HaveTool(const std::string& tool);

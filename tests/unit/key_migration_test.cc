@@ -203,10 +203,7 @@ TEST_P(KeyMigrationKillTest, KillThenRerunEndsWithEveryItemOnOneReadableSecret) 
     (void)Run();
     _exit(0);
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 42) << "the kill point was never reached";
+  EXPECT_EQ(WaitForExit(pid), 42) << "the kill point was never reached";
   Reopen();
   absl::StatusOr<KeyMigrationReport> r = Run();
   ASSERT_TRUE(r.ok()) << r.status();
