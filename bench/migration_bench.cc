@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/bench_support.h"
 #include "volcrypt/barbican_key_manager.h"
+#include "volcrypt/file_key_manager.h"
 #include "volcrypt/fixed_key_manager.h"
 #include "volcrypt/key_migration.h"
 
@@ -87,6 +88,30 @@ void BM_MigrateFixedKeys(benchmark::State& state, bool postgres) {
                          benchmark::Counter::kIsRate);
 }
 
+// The embedded case: the same migration into a FileKeyManager (no server).
+void BM_MigrateFixedKeysToFileKeys(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  std::unique_ptr<KeyManager> fixed =
+      NewFixedKeyManager(SecretBytes::Random(32).value(), NullLogger());
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::unique_ptr<VolumeStore> store = FreshStore(false, n);
+    std::unique_ptr<KeyManager> keys = std::move(
+        NewFileKeyManager(absl::StrCat(bench::ScratchDir(), "/keys-", g_run),
+                          SecretBytes::Random(32).value(), NullLogger()).value());
+    KeyMigrationOptions mo;
+    mo.host = "bench-host";
+    mo.destination_name = "the file key manager";
+    state.ResumeTiming();
+    absl::StatusOr<KeyMigrationReport> r =
+        MigrateFixedKeyItems(*store, fixed.get(), *keys, mo, NullLogger());
+    if (!r.ok() || r->migrated != n) state.SkipWithError("migration failed");
+  }
+  state.counters["items_per_second"] =
+      benchmark::Counter(static_cast<double>(n) * state.iterations(),
+                         benchmark::Counter::kIsRate);
+}
+
 // What cinder's migration costs at least: castellan's client storing one
 // secret per item (no lookup, read-back, consumer or database update).
 constexpr char kBarbicanclientStore[] = R"py(
@@ -118,6 +143,8 @@ void BM_BarbicanclientStoreSecrets(benchmark::State& state) {
 BENCHMARK_CAPTURE(BM_MigrateFixedKeys, sqlite, false)
     ->Arg(1000)->Iterations(1)->Repetitions(3)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_MigrateFixedKeys, postgres, true)
+    ->Arg(1000)->Iterations(1)->Repetitions(3)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK(BM_MigrateFixedKeysToFileKeys)
     ->Arg(1000)->Iterations(1)->Repetitions(3)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK(BM_BarbicanclientStoreSecrets)
     ->Arg(1000)->Iterations(1)->Repetitions(3)->Unit(benchmark::kSecond)->UseRealTime();
