@@ -92,6 +92,12 @@ class VOLCRYPT_EXPORT KeyManager {
   virtual absl::Status RemoveConsumer(const std::string& id,
                                       const KeyConsumer& consumer);
 
+  // Lets user `user_id` read key `id` besides the project (Barbican's ACL,
+  // as cinder grants a migrated key's owner). OK where the key manager has
+  // no per-user access.
+  virtual absl::Status GrantReadAccess(const std::string& id,
+                                       const std::string& user_id);
+
   // True if key `id` is shared by design and is never deleted (the fixed key).
   virtual bool IsSharedKey(const std::string& id) const;
 };

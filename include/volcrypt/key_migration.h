@@ -7,7 +7,8 @@
 // For each of the host's volumes and backups whose encryption_key_id is the
 // all-zeros id: lock the item, store the fixed key's bytes as a new secret
 // named "volcrypt-migrated-<volume|backup>-<id>", read it back and compare,
-// register the item as the secret's consumer, then record the new id on the
+// register the item as the secret's consumer, let the item's owner (user_id)
+// read it (Barbican's ACL, as cinder does), then record the new id on the
 // item and, for a volume, on every snapshot that held the zeros id, in one
 // transaction. The bytes do not change, so the LUKS headers stay as they are
 // and attached volumes keep working.

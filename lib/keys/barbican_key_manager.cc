@@ -127,6 +127,19 @@ class BarbicanKeyManager final : public KeyManager {
     return Consumer("DELETE", id, c);
   }
 
+  // The secret's read ACL: `user_id` plus the whole project (PUT replaces,
+  // so a rerun sets the same ACL again).
+  absl::Status GrantReadAccess(const std::string& id, const std::string& user_id) override {
+    VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(id));
+    const std::string what = "grant " + user_id + " read access to key " + id;
+    const std::string body =
+        nlohmann::json({{"read", {{"users", {user_id}}, {"project-access", true}}}}).dump();
+    VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call("PUT", "/v1/secrets/" + id + "/acl", body,
+                                               "application/json", what));
+    if (r.status != 200 && r.status != 201) return HttpError(r.status, what, r.body.s);
+    return absl::OkStatus();
+  }
+
  private:
   absl::Status Consumer(const char* method, const std::string& id, const KeyConsumer& c) {
     VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(id));

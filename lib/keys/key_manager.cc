@@ -19,6 +19,10 @@ absl::Status KeyManager::RemoveConsumer(const std::string&,
   return absl::OkStatus();
 }
 
+absl::Status KeyManager::GrantReadAccess(const std::string&, const std::string&) {
+  return absl::OkStatus();
+}
+
 bool KeyManager::IsSharedKey(const std::string&) const { return false; }
 
 absl::Status ValidateKeyId(const std::string& id) {

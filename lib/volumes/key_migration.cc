@@ -27,6 +27,7 @@ struct Candidate {
   KeyHolderKind kind;
   std::string id;
   bool in_transition;
+  std::string user_id;  // the owner, granted read access (cinder's ACL)
 };
 
 // The secret an item's migrated key lives in, and same-name copies left by
@@ -84,6 +85,7 @@ class Migration {
     consumer.resource_type = noun;
     consumer.resource_id = c.id;
     absl::Status s = dest_.AddConsumer(secret->id, consumer);
+    if (s.ok() && !c.user_id.empty()) s = dest_.GrantReadAccess(secret->id, c.user_id);
     if (!s.ok()) return Failed(std::move(item), s);
     absl::StatusOr<int> snapshots = (*change)->Commit(secret->id);
     if (!snapshots.ok()) return Failed(std::move(item), snapshots.status());
@@ -192,12 +194,12 @@ absl::StatusOr<std::vector<Candidate>> ListCandidates(VolumeStore& store,
   std::vector<Candidate> out;
   for (const VolumeRecord& v : volumes) {
     if (v.encryption_key_id == kFixedKeyId) {
-      out.push_back({KeyHolderKind::kVolume, v.id, InTransition(v)});
+      out.push_back({KeyHolderKind::kVolume, v.id, InTransition(v), v.user_id});
     }
   }
   for (const BackupRecord& b : backups) {
     if (b.encryption_key_id == kFixedKeyId) {
-      out.push_back({KeyHolderKind::kBackup, b.id, InTransition(b)});
+      out.push_back({KeyHolderKind::kBackup, b.id, InTransition(b), b.user_id});
     }
   }
   return out;

@@ -129,6 +129,14 @@ TEST_P(BarbicanMigrationTest, MigratesThisHostOnlyAndEveryVolumeOpensWithBarbica
   EXPECT_EQ(world_->FixedKeyItems("host-a"), 0);
   EXPECT_EQ(world_->FixedKeyItems("host-b"), 3);
   world_->Check("host-a", *keys_);
+  // As cinder does, the owner may read the new secret (Barbican's ACL).
+  const std::string a1_key = store_->GetVolume("a1")->encryption_key_id;
+  CommandResult acl = RunCommand({"curl", "-sf", "-H", "X-Project-Id: " + project_,
+                                  kBarbicanBed->address() + "/v1/secrets/" + a1_key + "/acl"});
+  ASSERT_EQ(acl.exit_code, 0) << acl.err;
+  nlohmann::json read = nlohmann::json::parse(acl.out)["read"];
+  EXPECT_EQ(read["users"], nlohmann::json::array({"owner-of-a1"})) << acl.out;
+  EXPECT_EQ(read["project-access"], true) << acl.out;
   EXPECT_EQ(log_.Count("Starting migration of ConfKeyManager keys."), 1);
   EXPECT_EQ(log_.Count("Migrating volume a1 encryption key to Barbican"), 1);
   EXPECT_EQ(log_.Count("Migrating backup a3-backup encryption key to Barbican"), 1);

@@ -57,6 +57,7 @@ void MigrationWorld::AddOwnKeyVolume(const std::string& id,
   r.id = id;
   r.location = VolumeLocation::Path(dir_ + "/" + id);
   r.size_bytes = kSize;
+  r.user_id = "owner-of-" + id;
   absl::StatusOr<VolumeRecord> v = Service(keys, store_, *mapped_, host)->CreateVolume(r);
   ASSERT_TRUE(v.ok()) << v.status();
 }

@@ -82,6 +82,10 @@ class FaultyKeyManager : public KeyManager {
     VOLCRYPT_FAULT_POINT("keys.AddConsumer");
     return real_->AddConsumer(id, c);
   }
+  absl::Status GrantReadAccess(const std::string& id, const std::string& user) override {
+    VOLCRYPT_FAULT_POINT("keys.GrantReadAccess");
+    return real_->GrantReadAccess(id, user);
+  }
   bool IsSharedKey(const std::string& id) const override { return real_->IsSharedKey(id); }
 
  private:

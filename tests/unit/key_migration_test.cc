@@ -216,6 +216,7 @@ INSTANTIATE_TEST_SUITE_P(EveryStep, KeyMigrationKillTest,
                          ::testing::Values("store.BeginKeyIdChange",
                                            "keys.FindKeysByName", "keys.StoreKey",
                                            "keys.GetKey", "keys.AddConsumer",
+                                           "keys.GrantReadAccess",
                                            "store.KeyIdChange.Commit"),
                          [](const ::testing::TestParamInfo<const char*>& step) {
                            std::string n = step.param;
