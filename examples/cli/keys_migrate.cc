@@ -7,6 +7,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "volcrypt/json.h"
 #include "volcrypt/key_migration.h"
@@ -56,11 +57,7 @@ void PrintProgress(const KeyMigrationProgress& p) {
 
 }  // namespace
 
-int KeysMigrate(const Args& args, VolumeStore& store, KeyManager* fixed,
-                KeyManager& destination, const std::string& destination_name) {
-  const bool json = args.Has("json");
-  const bool tty = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
-  OperatorLogger log(tty);
+absl::StatusOr<KeyMigrationOptions> MigrationOptionsFrom(const Args& args) {
   KeyMigrationOptions o;
   o.host = args.Get("host").value_or("");
   if (o.host.empty()) {
@@ -69,8 +66,19 @@ int KeysMigrate(const Args& args, VolumeStore& store, KeyManager* fixed,
     o.host = name;
   }
   o.dry_run = args.Has("dry-run");
-  o.destination_name = destination_name;
-  if (auto m = args.Get("max-errors")) o.max_errors = std::atoi(m->c_str());
+  if (auto m = args.Get("max-errors")) {
+    if (!absl::SimpleAtoi(*m, &o.max_errors) || o.max_errors < 0) {
+      return absl::InvalidArgumentError("--max-errors takes a count, not '" + *m + "'");
+    }
+  }
+  return o;
+}
+
+int KeysMigrate(const Args& args, KeyMigrationOptions o, VolumeStore& store,
+                KeyManager* fixed, KeyManager& destination) {
+  const bool json = args.Has("json");
+  const bool tty = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
+  OperatorLogger log(tty);
   o.on_item = [&](const KeyMigrationItem& item, const KeyMigrationProgress& p) {
     if (json) {
       std::cout << KeyMigrationItemToJson(item) << std::endl;

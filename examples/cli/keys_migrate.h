@@ -5,15 +5,22 @@
 #define VOLCRYPT_EXAMPLES_CLI_KEYS_MIGRATE_H_
 
 #include "examples/cli/args.h"
+#include "absl/status/statusor.h"
 #include "volcrypt/key_manager.h"
+#include "volcrypt/key_migration.h"
 #include "volcrypt/volume_store.h"
 
 namespace volcrypt_cli {
 
-// `fixed` may be nullptr (no --fixed-key-file). Returns the exit code.
-int KeysMigrate(const Args& args, volcrypt::VolumeStore& store,
-                volcrypt::KeyManager* fixed, volcrypt::KeyManager& destination,
-                const std::string& destination_name);
+// The migration options of the command line (--host, --dry-run,
+// --max-errors), checked before anything is opened.
+absl::StatusOr<volcrypt::KeyMigrationOptions> MigrationOptionsFrom(const Args& args);
+
+// Runs the migration; `fixed` may be nullptr (no --fixed-key-file). Returns
+// the exit code.
+int KeysMigrate(const Args& args, volcrypt::KeyMigrationOptions options,
+                volcrypt::VolumeStore& store, volcrypt::KeyManager* fixed,
+                volcrypt::KeyManager& destination);
 
 }  // namespace volcrypt_cli
 

@@ -209,11 +209,13 @@ absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(const Args& args) {
   return OpenSqliteVolumeStore(args.Get("db").value_or(StateDir(args) + "/volumes.db"));
 }
 
-absl::Status MakeStateDir(const Args& args) {
+// Creates the state directory unless every path is given: the database and,
+// when `file_keys`, the key directory and master key.
+absl::Status MakeStateDir(const Args& args, bool file_keys) {
   const std::string state = StateDir(args);
   const bool explicit_paths =
       (args.Has("db") || args.Has("postgres")) &&
-      (args.Has("fixed-key-file") || args.Has("keys") || UsesBarbican(args));
+      (!file_keys || (args.Has("keys") && args.Has("master-key")));
   if (!explicit_paths && mkdir(state.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::PermissionDeniedError("cannot create state directory " + state);
   }
@@ -221,7 +223,8 @@ absl::Status MakeStateDir(const Args& args) {
 }
 
 absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
-  if (absl::Status s = MakeStateDir(args); !s.ok()) return s;
+  const bool file_keys = !UsesBarbican(args) && !args.Has("fixed-key-file");
+  if (absl::Status s = MakeStateDir(args, file_keys); !s.ok()) return s;
   Context c;
   absl::StatusOr<std::unique_ptr<KeyManager>> keys =
       UsesBarbican(args)           ? OpenBarbican(args)
@@ -467,7 +470,10 @@ int RunKeys(const Args& args, const std::vector<std::string>& words) {
     return Usage("keys migrate needs one destination: --barbican URL, --auth-url URL "
                  "or --keys/--master-key");
   }
-  if (absl::Status s = MakeStateDir(args); !s.ok()) return Fail("open", s);
+  absl::StatusOr<KeyMigrationOptions> options = MigrationOptionsFrom(args);
+  if (!options.ok()) return Usage(std::string(options.status().message()));
+  options->destination_name = UsesBarbican(args) ? "Barbican" : "the file key manager";
+  if (absl::Status s = MakeStateDir(args, !UsesBarbican(args)); !s.ok()) return Fail("open", s);
   std::unique_ptr<KeyManager> fixed;
   if (args.Has("fixed-key-file")) {
     absl::StatusOr<std::unique_ptr<KeyManager>> f = OpenFixedKey(args);
@@ -479,8 +485,7 @@ int RunKeys(const Args& args, const std::vector<std::string>& words) {
   if (!dest.ok()) return Fail("open destination key manager", dest.status());
   absl::StatusOr<std::unique_ptr<VolumeStore>> store = OpenStore(args);
   if (!store.ok()) return Fail("open volume database", store.status());
-  return KeysMigrate(args, **store, fixed.get(), **dest,
-                     UsesBarbican(args) ? "Barbican" : "the file key manager");
+  return KeysMigrate(args, *std::move(options), **store, fixed.get(), **dest);
 }
 
 int Main(int argc, char** argv) {

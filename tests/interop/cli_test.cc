@@ -169,6 +169,43 @@ TEST_F(CliTest, NothingEmittedHoldsTheKey_FixedKey) {
   EXPECT_NE(transcript_.find("insecure"), std::string::npos);
 }
 
+// keys migrate into the file key manager (no server): usage errors first,
+// then a dry run, the run, and the volume opening with its new key; nothing
+// printed holds the fixed key.
+TEST_F(CliTest, KeysMigrateMovesVolumesOffTheFixedKey) {
+  const SecretBytes key = SecretBytes::Random(32).value();
+  const std::string key_file = tmp_.File("fixed_key");
+  {
+    std::ofstream out(key_file);
+    const SecretBytes hex = HexPassphrase(key);
+    out << std::string(hex.char_data(), hex.size()) << "\n";
+  }
+  chmod(key_file.c_str(), 0600);
+  const std::string db = tmp_.File("migrate.db");
+  ASSERT_EQ(Run({"--fixed-key-file", key_file, "--db", db, "--host", "h1", "volume", "create",
+                 "--path", Vol("m1"), "--size", "1M", "--id", "m1"}).exit_code, 0);
+  const std::vector<std::string> migrate = {"--db", db, "keys", "migrate", "--fixed-key-file",
+                                            key_file, "--host", "h1"};
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = migrate;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Run(args);
+  };
+  EXPECT_EQ(run({}).exit_code, 2);  // no destination
+  EXPECT_EQ(run({"--keys", tmp_.File("k"), "--max-errors", "many"}).exit_code, 2);
+  CommandResult dry = run({"--keys", tmp_.File("k"), "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_EQ(dry.out.rfind("would-migrate volume m1\n", 0), 0u) << dry.out;
+  CommandResult r = run({"--keys", tmp_.File("k")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("migrated volume m1 key ", 0), 0u) << r.out;
+  EXPECT_NE(r.err.find("INFO: Migrating volume m1 encryption key to the file key manager"),
+            std::string::npos) << r.err;
+  CommandResult verify = Run({"--db", db, "--keys", tmp_.File("k"), "volume", "verify", "m1"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+  ExpectNoKeyIn(transcript_, key, "the CLI's output");
+}
+
 TEST_F(CliTest, PassphraseGoesToAPipeAndOpensTheVolume) {
   ASSERT_EQ(Run({"volume", "create", "--path", Vol("v1"), "--size", "64M", "--id", "v1"}).exit_code, 0);
   CommandResult r = Run({"volume", "passphrase", "v1"});  // stdout is a file here
