@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include "absl/strings/ascii.h"
@@ -58,8 +59,14 @@ absl::StatusOr<HttpResponse> PerformHttp(const HttpRequest& request,
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(),
                                                            &curl_easy_cleanup);
   if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
+  // libcurl keeps its own copies of the headers (tokens): wiped before free.
   struct SlistDeleter {
-    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+    void operator()(curl_slist* l) const {
+      for (curl_slist* i = l; i != nullptr; i = i->next) {
+        OPENSSL_cleanse(i->data, std::strlen(i->data));
+      }
+      curl_slist_free_all(l);
+    }
   };
   curl_slist* raw = nullptr;
   for (const std::string& h : request.headers) raw = curl_slist_append(raw, h.c_str());
