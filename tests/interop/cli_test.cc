@@ -36,6 +36,17 @@ class CliTest : public ::testing::Test {
   }
   std::string Vol(const std::string& name) { return tmp_.File(name); }
 
+  // Writes `key` as castellan's fixed_key config value (hex), 0600.
+  std::string WriteFixedKeyFile(const SecretBytes& key) {
+    const std::string path = tmp_.File("fixed_key");
+    std::ofstream out(path);
+    const SecretBytes hex = HexPassphrase(key);
+    out << std::string(hex.char_data(), hex.size()) << "\n";
+    out.close();
+    chmod(path.c_str(), 0600);
+    return path;
+  }
+
   // Every form a key could leak in.
   static std::vector<std::string> Forms(const SecretBytes& key) {
     const std::string raw(key.char_data(), key.size());
@@ -144,13 +155,7 @@ TEST_F(CliTest, NothingEmittedHoldsTheKey_FileKeyManager) {
 
 TEST_F(CliTest, NothingEmittedHoldsTheKey_FixedKey) {
   const SecretBytes key = SecretBytes::Random(32).value();
-  const std::string key_file = tmp_.File("fixed_key");
-  {
-    std::ofstream out(key_file);
-    const SecretBytes hex = HexPassphrase(key);
-    out << std::string(hex.char_data(), hex.size()) << "\n";
-  }
-  chmod(key_file.c_str(), 0600);
+  const std::string key_file = WriteFixedKeyFile(key);
   const std::vector<std::string> km = {"--fixed-key-file", key_file, "--db", tmp_.File("fixed.db")};
   auto run = [&](std::vector<std::string> args) {
     args.insert(args.begin(), km.begin(), km.end());
@@ -174,13 +179,7 @@ TEST_F(CliTest, NothingEmittedHoldsTheKey_FixedKey) {
 // printed holds the fixed key.
 TEST_F(CliTest, KeysMigrateMovesVolumesOffTheFixedKey) {
   const SecretBytes key = SecretBytes::Random(32).value();
-  const std::string key_file = tmp_.File("fixed_key");
-  {
-    std::ofstream out(key_file);
-    const SecretBytes hex = HexPassphrase(key);
-    out << std::string(hex.char_data(), hex.size()) << "\n";
-  }
-  chmod(key_file.c_str(), 0600);
+  const std::string key_file = WriteFixedKeyFile(key);
   const std::string db = tmp_.File("migrate.db");
   ASSERT_EQ(Run({"--fixed-key-file", key_file, "--db", db, "--host", "h1", "volume", "create",
                  "--path", Vol("m1"), "--size", "1M", "--id", "m1"}).exit_code, 0);
