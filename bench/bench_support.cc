@@ -57,23 +57,27 @@ int Run(const std::vector<std::string>& argv,
     close(fds[1]);
     readers.push_back(fds[0]);
   }
+  // Prepared before fork(): the child of a threaded process (librados) may
+  // only make async-signal-safe calls, never allocate.
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  // Readers out of the way of 0..2 and 3.. first, then into 3, 4, ...
+  std::vector<int> high;
+  for (int fd : readers) high.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 100));
+  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   const pid_t pid = fork();
   if (pid == 0) {
-    const int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    // Move readers out of the way first, then into 3, 4, ...
-    std::vector<int> high;
-    for (int fd : readers) high.push_back(fcntl(fd, F_DUPFD, 100));
     for (size_t i = 0; i < high.size(); ++i) dup2(high[i], 3 + static_cast<int>(i));
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     execvp(args[0], args.data());
     _exit(127);
   }
   for (int fd : readers) close(fd);
+  for (int fd : high) close(fd);
+  if (devnull >= 0) close(devnull);
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -61,19 +61,24 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
     }
     close(secret_pipe[1]);
   }
+  // Everything the child needs is made before fork(): in a process with
+  // other threads (librados, libvirt) the child may only make
+  // async-signal-safe calls; an allocation there can hang forever on a lock
+  // another thread held at fork time (seen with ASan's allocator).
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   const pid_t pid = fork();
   if (pid == 0) {
-    int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     dup2(out_fd, 1);
     dup2(err_fd, 2);
     if (secret_fd3 != nullptr) dup2(secret_pipe[0], 3);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     execvp(args[0], args.data());
     _exit(127);
   }
+  if (devnull >= 0) close(devnull);
   if (secret_fd3 != nullptr) close(secret_pipe[0]);
   int wstatus = 0;
   waitpid(pid, &wstatus, 0);
