@@ -6,15 +6,16 @@
 
 #include <string>
 
+#include "tests/support/script_testbed.h"
 #include "tests/support/test_support.h"
 
 namespace volcrypt {
 namespace testing {
 
-class CephTestbed : public ::testing::Environment {
+// Register one per program (AddGlobalTestEnvironment(new CephTestbed)).
+class CephTestbed : public ScriptTestbed {
  public:
-  void SetUp() override;
-  void TearDown() override;
+  CephTestbed();
 
   // Path of the cluster's ceph.conf ("" if it could not start).
   static const std::string& conf();

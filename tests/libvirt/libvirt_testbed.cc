@@ -5,52 +5,25 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
-
-#include "absl/strings/ascii.h"
-
 namespace volcrypt {
 namespace testing {
 namespace {
 
-std::string* g_uri = new std::string;
-std::string* g_skip = new std::string;
-std::string* g_dir = new std::string;
-
-std::string Script() {
-  const char* root = std::getenv("VOLCRYPT_SOURCE_ROOT");
-  return std::string(root ? root : ".") + "/tests/scripts/libvirtd.sh";
-}
+LibvirtTestbed* g_bed = nullptr;
 
 }  // namespace
 
+LibvirtTestbed::LibvirtTestbed() : ScriptTestbed("libvirtd.sh") { g_bed = this; }
+
 void LibvirtTestbed::SetUp() {
   virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
-  char templ[] = "/tmp/volcrypt-libvirt-XXXXXX";
-  if (mkdtemp(templ) == nullptr) {
-    *g_skip = "mkdtemp failed";
-    return;
-  }
-  *g_dir = templ;
-  CommandResult r = RunCommand({"bash", Script(), "start", *g_dir});
-  if (r.exit_code == 77) {
-    *g_skip = "no private libvirtd here: " + r.err;
-  } else if (r.exit_code != 0) {
-    ADD_FAILURE() << "libvirtd.sh start failed: " << r.out << r.err;
-    *g_skip = "libvirtd did not start";
-  } else {
-    *g_uri = std::string(absl::StripAsciiWhitespace(r.out));
-  }
+  ScriptTestbed::SetUp();
 }
 
-void LibvirtTestbed::TearDown() {
-  if (g_dir->empty()) return;
-  RunCommand({"bash", Script(), "stop", *g_dir});
-  RunCommand({"rm", "-rf", *g_dir});
+const std::string& LibvirtTestbed::uri() { return g_bed->address(); }
+const std::string& LibvirtTestbed::skip_reason() {
+  return g_bed->ScriptTestbed::skip_reason();
 }
-
-const std::string& LibvirtTestbed::uri() { return *g_uri; }
-const std::string& LibvirtTestbed::skip_reason() { return *g_skip; }
 
 LibvirtProbe::LibvirtProbe() {
   if (!LibvirtTestbed::uri().empty()) conn_ = virConnectOpen(LibvirtTestbed::uri().c_str());

@@ -9,15 +9,17 @@
 
 #include <string>
 
+#include "tests/support/script_testbed.h"
 #include "tests/support/test_support.h"
 
 namespace volcrypt {
 namespace testing {
 
-class LibvirtTestbed : public ::testing::Environment {
+// Register one per program (AddGlobalTestEnvironment(new LibvirtTestbed)).
+class LibvirtTestbed : public ScriptTestbed {
  public:
+  LibvirtTestbed();
   void SetUp() override;
-  void TearDown() override;
 
   // "" when the test bed could not start (tests skip with the reason).
   static const std::string& uri();

@@ -41,7 +41,7 @@ bool ScriptTestbed::Start() {
     return false;
   }
   if (r.exit_code != 0) {
-    ADD_FAILURE() << script_ << " start failed: " << r.err;
+    ADD_FAILURE() << script_ << " start failed: " << r.out << r.err;
     skip_reason_ = script_ + " did not start";
     return false;
   }
@@ -49,9 +49,11 @@ bool ScriptTestbed::Start() {
   return true;
 }
 
-void ScriptTestbed::Stop() {
-  RunCommand({"bash", ScriptPath(script_), "stop", dir_});
+void ScriptTestbed::Run(const std::string& verb) {
+  RunCommand({"bash", ScriptPath(script_), verb, dir_});
 }
+
+void ScriptTestbed::Stop() { Run("stop"); }
 
 bool ScriptTestbed::Restart() {
   Stop();

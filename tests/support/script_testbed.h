@@ -33,6 +33,8 @@ class ScriptTestbed : public ::testing::Environment {
   // Kills the service (its state stays in dir()) / starts it again there.
   void Stop();
   bool Restart();
+  // Runs another verb of the script on dir() ("kill-osd").
+  void Run(const std::string& verb);
 
  private:
   bool Start();
