@@ -138,7 +138,8 @@ void volcrypt_store_destroy(volcrypt_store_t *store);
 
 typedef struct {
   size_t struct_size;
-  const char *host;         /* whose volumes and backups; required */
+  const char *host;         /* whose volumes and backups; NULL: this
+                               machine's host name */
   int dry_run;              /* report what would change, change nothing */
   int max_errors;           /* abort when more items failed; 0: 3 (cinder's),
                                < 0: abort at the first failure */
@@ -151,7 +152,7 @@ typedef struct {
 /* Moves `options->host`'s volumes and backups off castellan's fixed key
  * (the all-zeros id; `fixed` from volcrypt_keys_open_fixed, or NULL if none
  * is configured) to `destination`, cinder's way, resumable after any crash
- * (see docs/design.md). *report_json: {"migrated", "failed", "skipped",
+ * (see docs/design.md). *report_json: {"host", "migrated", "failed", "skipped",
  * "aborted", "volumes_remaining", "backups_remaining", "not_started"?,
  * "items": [...]}. Item failures are in the report, not the return value. */
 int volcrypt_keys_migrate(volcrypt_store_t *store, volcrypt_keys_t *fixed,

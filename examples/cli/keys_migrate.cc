@@ -59,12 +59,7 @@ void PrintProgress(const KeyMigrationProgress& p) {
 
 absl::StatusOr<KeyMigrationOptions> MigrationOptionsFrom(const Args& args) {
   KeyMigrationOptions o;
-  o.host = args.Get("host").value_or("");
-  if (o.host.empty()) {
-    char name[256] = {};
-    gethostname(name, sizeof(name) - 1);
-    o.host = name;
-  }
+  o.host = args.Get("host").value_or("");  // "": this machine's
   o.dry_run = args.Has("dry-run");
   if (auto m = args.Get("max-errors")) {
     if (!absl::SimpleAtoi(*m, &o.max_errors) || o.max_errors < 0) {
@@ -96,7 +91,6 @@ int KeysMigrate(const Args& args, KeyMigrationOptions o, VolumeStore& store,
     return 1;
   }
   nlohmann::json summary = nlohmann::json::parse(KeyMigrationReportToJson(*r, false));
-  summary["host"] = o.host;
   summary["dry_run"] = o.dry_run;
   summary["items"] = r->items.size();
   if (json) {
@@ -105,7 +99,7 @@ int KeysMigrate(const Args& args, KeyMigrationOptions o, VolumeStore& store,
     std::cout << absl::StrFormat(
                      "%s: %d migrated, %d failed, %d skipped%s; %d volume(s) and "
                      "%d backup(s) still on the fixed key",
-                     o.host, r->migrated, r->failed, r->skipped,
+                     r->host, r->migrated, r->failed, r->skipped,
                      r->aborted ? " (aborted: too many errors)" : "",
                      r->volumes_remaining, r->backups_remaining)
               << std::endl;

@@ -28,7 +28,7 @@ VOLCRYPT_EXPORT std::string LuksInfoToJson(const luks::LuksInfo& info,
 //  "error": ...} (fields that do not apply are left out).
 VOLCRYPT_EXPORT std::string KeyMigrationItemToJson(const KeyMigrationItem& item,
                                                    int indent = -1);
-// {"not_started": ..., "migrated": N, "failed": N, "skipped": N,
+// {"host": ..., "not_started": ..., "migrated": N, "failed": N, "skipped": N,
 //  "aborted": bool, "volumes_remaining": N, "backups_remaining": N,
 //  "items": [...]} ("items" only when `with_items`).
 VOLCRYPT_EXPORT std::string KeyMigrationReportToJson(const KeyMigrationReport& r,

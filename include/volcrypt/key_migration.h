@@ -73,7 +73,8 @@ struct KeyMigrationProgress {
 };
 
 struct KeyMigrationOptions {
-  std::string host;         // whose items; required
+  std::string host;         // whose items; "" = this machine's host name
+                            // (VolumeService's default host too)
   bool dry_run = false;     // report what would change, change nothing
   int max_errors = 3;       // abort once more items than this failed (cinder)
   std::string destination_name = "Barbican";  // for the log lines
@@ -82,6 +83,7 @@ struct KeyMigrationOptions {
 };
 
 struct KeyMigrationReport {
+  std::string host;  // whose items were looked at
   // Empty when the migration ran; else cinder's "Not migrating encryption
   // keys because ..." line, and nothing was touched.
   std::string not_started_because;

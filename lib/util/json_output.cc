@@ -112,7 +112,8 @@ std::string KeyMigrationItemToJson(const KeyMigrationItem& item, int indent) {
 
 std::string KeyMigrationReportToJson(const KeyMigrationReport& r, bool with_items,
                                      int indent) {
-  nlohmann::json j = {{"migrated", r.migrated},
+  nlohmann::json j = {{"host", r.host},
+                      {"migrated", r.migrated},
                       {"failed", r.failed},
                       {"skipped", r.skipped},
                       {"aborted", r.aborted},

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "lib/util/host_name.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
 
@@ -266,13 +267,11 @@ absl::StatusOr<KeyMigrationReport> MigrateFixedKeyItems(
     VolumeStore& store, KeyManager* fixed_keys, KeyManager& destination,
     const KeyMigrationOptions& options, Logger* logger) {
   Logger& log = logger ? *logger : *DefaultLogger();
-  if (options.host.empty()) {
-    return absl::InvalidArgumentError("key migration needs the host whose items to migrate");
-  }
   if (options.max_errors < 0) {
     return absl::InvalidArgumentError("max_errors must not be negative");
   }
   KeyMigrationReport report;
+  report.host = options.host.empty() ? SystemHostName() : options.host;
   auto not_started = [&](const std::string& why) {
     report.not_started_because = kPrefix + why;
     log.Log(LogLevel::kInfo, report.not_started_because);
@@ -290,7 +289,7 @@ absl::StatusOr<KeyMigrationReport> MigrateFixedKeyItems(
   }
   bool host_has_items = false;
   VOLCRYPT_ASSIGN_OR_RETURN(std::vector<Candidate> todo,
-                            ListCandidates(store, options.host, &host_has_items));
+                            ListCandidates(store, report.host, &host_has_items));
   if (!host_has_items) {
     return not_started("there are no volumes or backups associated with this host.");
   }
@@ -320,7 +319,7 @@ absl::StatusOr<KeyMigrationReport> MigrateFixedKeyItems(
       break;
     }
   }
-  VOLCRYPT_RETURN_IF_ERROR(CountRemaining(store, options.host, report));
+  VOLCRYPT_RETURN_IF_ERROR(CountRemaining(store, report.host, report));
   LogStatus(report, log);
   return report;
 }

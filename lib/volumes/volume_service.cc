@@ -7,6 +7,7 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "lib/util/host_name.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/errors.h"
@@ -30,12 +31,6 @@ absl::Status CheckVolumeId(const std::string& id) {
     }
   }
   return absl::OkStatus();
-}
-
-std::string SystemHostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
-  return name;
 }
 
 // Prefixes a status message with the volume it concerns, keeping code and

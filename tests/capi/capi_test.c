@@ -254,9 +254,11 @@ static void test_migrate(void) {
   m.struct_size = 4;
   EXPECT(volcrypt_keys_migrate(store, fixed, dest, &m, &json, NULL) == -EINVAL);
   m.struct_size = sizeof m;
-  EXPECT(volcrypt_keys_migrate(store, fixed, dest, &m, &json, &err) == -EINVAL);
-  EXPECT(json == NULL && err != NULL && strstr(err, "host") != NULL);
-  volcrypt_free(err);
+  /* No host: this machine's, which holds nothing here. */
+  EXPECT(volcrypt_keys_migrate(store, fixed, dest, &m, &json, &err) == 0);
+  EXPECT(json != NULL && strstr(json, "no volumes or backups") != NULL);
+  volcrypt_free(json);
+  json = NULL;
   m.host = "host-m";
   m.dry_run = 1;
   EXPECT(volcrypt_keys_migrate(store, fixed, dest, &m, &json, NULL) == 0);
