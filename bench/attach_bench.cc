@@ -76,18 +76,11 @@ struct Bed {
   std::unique_ptr<VolumeService> service;
 };
 
-Bed& TheBed() {
-  static Bed* bed = new Bed;
-  static const int registered = std::atexit([] { delete bed; });
-  (void)registered;
-  return *bed;
-}
-
 using Clock = std::chrono::steady_clock;
 
 // One attach (timed) + detach (untimed) per repetition, or the reverse.
 void BM_AttachDetachCycle(benchmark::State& state, bool time_attach) {
-  Bed& bed = TheBed();
+  Bed& bed = bench::RunWide<Bed>();
   if (!bed.ok) {
     state.SkipWithError("no private libvirtd (needs root)");
     return;

@@ -28,13 +28,6 @@ struct Server {
   std::unique_ptr<KeyManager> keys;
 };
 
-Server& TheServer() {
-  static Server* s = new Server;
-  static const int registered = std::atexit([] { delete s; });
-  (void)registered;
-  return *s;
-}
-
 KeyRequest Request() {
   KeyRequest r;
   r.name = "bench";
@@ -42,7 +35,7 @@ KeyRequest Request() {
 }
 
 void BM_BarbicanCreate(benchmark::State& state) {
-  Server& s = TheServer();
+  Server& s = bench::RunWide<Server>();
   if (!s.keys) return state.SkipWithError("no Barbican server");
   for (auto _ : state) {
     if (!s.keys->CreateKey(Request()).ok()) state.SkipWithError("create failed");
@@ -50,7 +43,7 @@ void BM_BarbicanCreate(benchmark::State& state) {
 }
 
 void BM_BarbicanGet(benchmark::State& state) {
-  Server& s = TheServer();
+  Server& s = bench::RunWide<Server>();
   if (!s.keys) return state.SkipWithError("no Barbican server");
   const std::string id = s.keys->CreateKey(Request()).value();
   for (auto _ : state) {
@@ -59,7 +52,7 @@ void BM_BarbicanGet(benchmark::State& state) {
 }
 
 void BM_BarbicanDelete(benchmark::State& state) {
-  Server& s = TheServer();
+  Server& s = bench::RunWide<Server>();
   if (!s.keys) return state.SkipWithError("no Barbican server");
   for (auto _ : state) {
     state.PauseTiming();
@@ -98,15 +91,8 @@ struct OpenStack {
   std::unique_ptr<KeyManager> keys;
 };
 
-OpenStack& TheOpenStack() {
-  static OpenStack* s = new OpenStack;
-  static const int registered = std::atexit([] { delete s; });
-  (void)registered;
-  return *s;
-}
-
 void BM_KeystoneIssueToken(benchmark::State& state) {
-  OpenStack& os = TheOpenStack();
+  OpenStack& os = bench::RunWide<OpenStack>();
   if (!os.keys) return state.SkipWithError("no Keystone");
   for (auto _ : state) {
     if (!os.NewSession()->Token().ok()) state.SkipWithError("token failed");
@@ -114,7 +100,7 @@ void BM_KeystoneIssueToken(benchmark::State& state) {
 }
 
 void BM_BarbicanWithKeystoneCreate(benchmark::State& state) {
-  OpenStack& os = TheOpenStack();
+  OpenStack& os = bench::RunWide<OpenStack>();
   if (!os.keys) return state.SkipWithError("no Keystone");
   for (auto _ : state) {
     if (!os.keys->CreateKey(Request()).ok()) state.SkipWithError("create failed");
@@ -122,7 +108,7 @@ void BM_BarbicanWithKeystoneCreate(benchmark::State& state) {
 }
 
 void BM_BarbicanWithKeystoneGet(benchmark::State& state) {
-  OpenStack& os = TheOpenStack();
+  OpenStack& os = bench::RunWide<OpenStack>();
   if (!os.keys) return state.SkipWithError("no Keystone");
   const std::string id = os.keys->CreateKey(Request()).value();
   for (auto _ : state) {

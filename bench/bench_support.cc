@@ -30,12 +30,7 @@ struct Scratch {
 
 }  // namespace
 
-const std::string& ScratchDir() {
-  static Scratch* scratch = new Scratch;
-  static const int registered = std::atexit([] { delete scratch; });
-  (void)registered;
-  return scratch->path;
-}
+const std::string& ScratchDir() { return RunWide<Scratch>().path; }
 
 std::string FreshFile(const std::string& name, uint64_t bytes) {
   const std::string path = ScratchDir() + "/" + name;

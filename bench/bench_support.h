@@ -3,6 +3,7 @@
 #ifndef VOLCRYPT_BENCH_BENCH_SUPPORT_H_
 #define VOLCRYPT_BENCH_BENCH_SUPPORT_H_
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,16 @@
 
 namespace volcrypt {
 namespace bench {
+
+// One T for the whole benchmark run: made on first use, destroyed at exit
+// (so the services it started are stopped by PID even after a failure).
+template <typename T>
+T& RunWide() {
+  static T* instance = new T;
+  static const int registered = std::atexit([] { delete instance; });
+  (void)registered;
+  return *instance;
+}
 
 // A scratch directory under $VOLCRYPT_BENCH_DIR or /var/tmp (a real disk,
 // not tmpfs), removed at exit.

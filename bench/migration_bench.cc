@@ -26,13 +26,6 @@ struct Services {
   bench::ScriptService postgres;
 };
 
-Services& TheServices() {
-  static Services* s = new Services;
-  static const int registered = std::atexit([] { delete s; });
-  (void)registered;
-  return *s;
-}
-
 int g_run = 0;
 
 // A fresh volume database holding `n` volumes on the fixed key.
@@ -40,10 +33,11 @@ std::unique_ptr<VolumeStore> FreshStore(bool postgres, int n) {
   const std::string name = absl::StrCat("migration_bench_", getpid(), "_", ++g_run);
   absl::StatusOr<std::unique_ptr<VolumeStore>> store;
   if (postgres) {
-    PGconn* admin = PQconnectdb(TheServices().postgres.address().c_str());
+    const std::string& server = bench::RunWide<Services>().postgres.address();
+    PGconn* admin = PQconnectdb(server.c_str());
     PQclear(PQexec(admin, ("CREATE DATABASE " + name).c_str()));
     PQfinish(admin);
-    store = OpenPostgresVolumeStore(TheServices().postgres.address() + " dbname=" + name);
+    store = OpenPostgresVolumeStore(server + " dbname=" + name);
   } else {
     store = OpenSqliteVolumeStore(bench::ScratchDir() + "/" + name + ".db");
   }
@@ -62,7 +56,7 @@ std::unique_ptr<VolumeStore> FreshStore(bool postgres, int n) {
 }
 
 void BM_MigrateFixedKeys(benchmark::State& state, bool postgres) {
-  Services& s = TheServices();
+  Services& s = bench::RunWide<Services>();
   if (s.barbican.address().empty()) return state.SkipWithError("no Barbican");
   if (postgres && s.postgres.address().empty()) return state.SkipWithError("no PostgreSQL");
   const int n = static_cast<int>(state.range(0));
@@ -126,7 +120,7 @@ for i in range(int(sys.argv[3])):
 )py";
 
 void BM_BarbicanclientStoreSecrets(benchmark::State& state) {
-  Services& s = TheServices();
+  Services& s = bench::RunWide<Services>();
   if (s.barbican.address().empty()) return state.SkipWithError("no Barbican");
   const int n = static_cast<int>(state.range(0));
   for (auto _ : state) {

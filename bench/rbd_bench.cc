@@ -56,13 +56,6 @@ struct Cluster {
   std::unique_ptr<VolumeService> service;
 };
 
-Cluster& TheCluster() {
-  static Cluster* c = new Cluster;
-  static const int registered = std::atexit([] { delete c; });
-  (void)registered;
-  return *c;
-}
-
 CreateVolumeRequest Request(const std::string& id, LuksFormat format) {
   CreateVolumeRequest r;
   r.id = id;
@@ -75,7 +68,7 @@ CreateVolumeRequest Request(const std::string& id, LuksFormat format) {
 }
 
 void BM_VolcryptCreate(benchmark::State& state, LuksFormat format) {
-  Cluster& c = TheCluster();
+  Cluster& c = bench::RunWide<Cluster>();
   if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
   for (auto _ : state) {
     const std::string id = Unique("create-");
@@ -88,7 +81,7 @@ void BM_VolcryptCreate(benchmark::State& state, LuksFormat format) {
 }
 
 void BM_RbdCreateEncryptionFormat(benchmark::State& state, const char* format) {
-  Cluster& c = TheCluster();
+  Cluster& c = bench::RunWide<Cluster>();
   if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
   SecretBytes pass = bench::MachinePassphrase();
   for (auto _ : state) {
@@ -102,7 +95,7 @@ void BM_RbdCreateEncryptionFormat(benchmark::State& state, const char* format) {
 }
 
 void BM_CinderQemuImgAndRbdImport(benchmark::State& state) {
-  Cluster& c = TheCluster();
+  Cluster& c = bench::RunWide<Cluster>();
   if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
   SecretBytes pass = bench::MachinePassphrase();
   const std::string file = bench::ScratchDir() + "/cinder.luks";
@@ -131,7 +124,7 @@ struct Opened {
 // A volume of each kind, or an error (the benchmark then skips; aborting
 // would leave the cluster running).
 absl::StatusOr<Opened> Make(const std::string& kind) {
-  Cluster& c = TheCluster();
+  Cluster& c = bench::RunWide<Cluster>();
   Opened o;
   o.format = kind.find("luks2") != std::string::npos ? LuksFormat::kLuks2 : LuksFormat::kLuks1;
   if (kind.rfind("volcrypt", 0) == 0) {
@@ -156,7 +149,7 @@ absl::StatusOr<Opened> Make(const std::string& kind) {
 }
 
 void BM_LibrbdOpen(benchmark::State& state, const char* kind) {
-  Cluster& c = TheCluster();
+  Cluster& c = bench::RunWide<Cluster>();
   if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
   absl::StatusOr<Opened> made = Make(kind);
   if (!made.ok()) return state.SkipWithError(std::string(made.status().message()).c_str());
@@ -169,7 +162,7 @@ void BM_LibrbdOpen(benchmark::State& state, const char* kind) {
 }
 
 void BM_QemuOpen(benchmark::State& state, const char* kind) {
-  Cluster& c = TheCluster();
+  Cluster& c = bench::RunWide<Cluster>();
   if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
   absl::StatusOr<Opened> made = Make(kind);
   if (!made.ok()) return state.SkipWithError(std::string(made.status().message()).c_str());

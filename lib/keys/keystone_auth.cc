@@ -163,12 +163,17 @@ absl::StatusOr<std::string> KeystoneSession::Endpoint(const std::string& service
   absl::StatusOr<KeystoneToken> token = Token();  // fills the catalog
   if (!token.ok()) return token.status();
   std::lock_guard<std::mutex> lock(mu_);
-  const nlohmann::json catalog = nlohmann::json::parse(catalog_json_, nullptr, false);
-  for (const auto& service : catalog.is_array() ? catalog : nlohmann::json::array()) {
-    if (service.value("type", "") != service_type || !service.contains("endpoints")) continue;
+  nlohmann::json catalog = nlohmann::json::parse(catalog_json_, nullptr, false);
+  if (!catalog.is_array()) catalog = nlohmann::json::array();
+  for (const auto& service : catalog) {
+    if (!service.is_object() || service.value("type", "") != service_type ||
+        !service.contains("endpoints")) {
+      continue;
+    }
     for (const auto& e : service["endpoints"]) {
-      if (e.value("interface", "") != options_.interface) continue;
-      if (!options_.region.empty() && e.value("region_id", e.value("region", "")) != options_.region) {
+      const std::string region = e.value("region_id", e.value("region", ""));
+      if (e.value("interface", "") != options_.interface ||
+          (!options_.region.empty() && region != options_.region)) {
         continue;
       }
       std::string url = e.value("url", "");
