@@ -226,8 +226,9 @@ TEST_F(KeystoneTest, CliMigratesWithAKeystonePasswordFile) {
 }
 
 // castellan's BarbicanKeyManager (what cinder and nova run), authenticated
-// by Keystone password: "get ID" prints the key's hex; "store HEX" prints
-// the new id.
+// by Keystone password: "get ID" prints the key's hex; "store" stores the
+// hex key and prints the new id. The password (first line) and the key
+// (second line) come on fd 3, never argv.
 constexpr char kCastellan[] = R"py(
 import sys
 from castellan.common.credentials import keystone_password
@@ -235,7 +236,9 @@ from castellan.common.objects import symmetric_key
 from castellan.key_manager import barbican_key_manager
 from oslo_config import cfg
 
-auth_url, user, password, verb = sys.argv[1:5]
+auth_url, user, verb = sys.argv[1:4]
+secrets = open("/dev/fd/3").read().split("\n")
+password = secrets[0]
 conf = cfg.ConfigOpts()
 km = barbican_key_manager.BarbicanKeyManager(conf)
 conf.set_override("auth_endpoint", auth_url, group="barbican")
@@ -243,9 +246,9 @@ ctx = keystone_password.KeystonePassword(
     auth_url=auth_url, password=password, username=user, user_domain_name="Default",
     project_name="volumes", project_domain_name="Default")
 if verb == "get":
-    print(km.get(ctx, sys.argv[5]).get_encoded().hex())
+    print(km.get(ctx, sys.argv[4]).get_encoded().hex())
 else:
-    key = symmetric_key.SymmetricKey("AES", 256, bytes.fromhex(open("/dev/fd/3").read().strip()))
+    key = symmetric_key.SymmetricKey("AES", 256, bytes.fromhex(secrets[1].strip()))
     print(km.store(ctx, key))
 )py";
 
@@ -253,22 +256,25 @@ TEST_F(KeystoneTest, CastellanReadsOursAndWeReadCastellans) {
   std::shared_ptr<KeystoneSession> session = Session(PasswordOf("volcrypt"));
   std::unique_ptr<KeyManager> keys = std::move(BarbicanWith(session).value());
   const std::string password = Credentials()["volcrypt"]["password"];
+  const SecretBytes password_line = Secret(password + "\n");
   KeyRequest r;
   r.name = "for-castellan";
   const std::string ours = keys->CreateKey(r).value();
   const SecretBytes our_key = keys->GetKey(ours).value();
   CommandResult got = RunCommand({"/usr/bin/python3", "-c", kCastellan, kOpenStack->address(),
-                                  "volcrypt", password, "get", ours});
+                                  "volcrypt", "get", ours},
+                                 &password_line);
   ASSERT_EQ(got.exit_code, 0) << got.err;
   const SecretBytes hex = HexPassphrase(our_key);
   EXPECT_EQ(got.out, std::string(hex.char_data(), hex.size()) + "\n");
 
   const SecretBytes their_key = SecretBytes::Random(32).value();
   const SecretBytes their_hex = HexPassphrase(their_key);
+  const SecretBytes both = Secret(password + "\n" +
+                                  std::string(their_hex.char_data(), their_hex.size()));
   CommandResult stored = RunCommand(
-      {"/usr/bin/python3", "-c", kCastellan, kOpenStack->address(), "volcrypt", password,
-       "store"},
-      &their_hex);
+      {"/usr/bin/python3", "-c", kCastellan, kOpenStack->address(), "volcrypt", "store"},
+      &both);
   ASSERT_EQ(stored.exit_code, 0) << stored.err;
   const std::string theirs(absl::StripAsciiWhitespace(stored.out));
   absl::StatusOr<SecretBytes> read = keys->GetKey(theirs);
