@@ -11,6 +11,9 @@
 //   - HTTP 400/413/415 -> InvalidArgument, 401/403 -> PermissionDenied,
 //     404 -> NotFound, 5xx and transport errors -> Unavailable after bounded,
 //     jittered retries. Payload buffers are wiped; no key in errors or logs.
+//   - A store is retried without duplicating: before each retry, a secret of
+//     the request's name holding exactly the bytes is taken as the lost
+//     attempt's result (give every StoreKey/CreateKey a name).
 // Authentication: Keystone v3 tokens (KeystoneSession: password or
 // application credential), or a fixed project id header for test beds and
 // trusted networks (Barbican's unauthenticated-context). TLS verification is

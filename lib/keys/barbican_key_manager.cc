@@ -4,7 +4,9 @@
 #include <openssl/crypto.h>
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -19,6 +21,11 @@ namespace volcrypt {
 namespace {
 
 using Response = HttpResponse;
+
+// Asked before a retry of a request that is not idempotent: the answer the
+// previous attempt would have had, if the server acted on it although its
+// answer was lost; nullopt if it did not.
+using LostAnswerCheck = std::function<absl::StatusOr<std::optional<Response>>()>;
 
 absl::Status HttpError(long status, const std::string& what, const std::string& body) {
   std::string description;
@@ -76,8 +83,26 @@ class BarbicanKeyManager final : public KeyManager {
     WipedString text{body.dump()};
     std::string& copy = body["payload"].get_ref<std::string&>();
     OPENSSL_cleanse(copy.data(), copy.size());  // the JSON object's own copy
+    // POST /v1/secrets is not idempotent: an attempt whose answer was lost
+    // (a timeout, a dropped connection, a 5xx after the commit) may have
+    // stored the secret all the same. Before a retry, a secret of this name
+    // holding exactly these bytes is that attempt's, and is the answer: a
+    // retry never leaves a second copy that nothing references.
+    const LostAnswerCheck stored_by_lost_attempt =
+        [&]() -> absl::StatusOr<std::optional<Response>> {
+      if (request.name.empty()) return std::nullopt;
+      VOLCRYPT_ASSIGN_OR_RETURN(std::optional<std::string> id,
+                                FindHolding(request.name, key));
+      if (!id) return std::nullopt;
+      Response created;
+      created.status = 201;
+      created.body.s = nlohmann::json(
+          {{"secret_ref", absl::StrCat(o_.endpoint, "/v1/secrets/", *id)}}).dump();
+      return created;
+    };
     VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call("POST", "/v1/secrets", text.s,
-                                               "application/json", "store key"));
+                                               "application/json", "store key",
+                                               &stored_by_lost_attempt));
     if (r.status != 201) return HttpError(r.status, "store key", r.body.s);
     return IdFromRef(r.body.s, "secret_ref");
   }
@@ -100,25 +125,11 @@ class BarbicanKeyManager final : public KeyManager {
   }
 
   absl::StatusOr<std::vector<std::string>> FindKeysByName(const std::string& name) override {
-    CURL* esc = curl_easy_init();
-    char* q = curl_easy_escape(esc, name.c_str(), static_cast<int>(name.size()));
-    const std::string path = absl::StrCat("/v1/secrets?limit=100&name=", q ? q : "");
-    curl_free(q);
-    curl_easy_cleanup(esc);
-    VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call("GET", path, "", "application/json",
-                                               "find keys named " + name));
-    if (r.status != 200) return HttpError(r.status, "find keys named " + name, r.body.s);
-    nlohmann::json j = nlohmann::json::parse(r.body.s, nullptr, false);
-    std::vector<std::string> ids;
-    if (!j.is_object() || !j.contains("secrets")) return ids;
-    for (const auto& s : j["secrets"]) {
-      if (!s.contains("secret_ref") || !s["secret_ref"].is_string()) continue;
-      absl::StatusOr<std::string> id = IdFromHref(s["secret_ref"].get<std::string>());
-      if (id.ok()) ids.push_back(*id);
-    }
-    return ids;
+    const std::string what = "find keys named " + name;
+    VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call("GET", ListPath(name), "",
+                                               "application/json", what));
+    return IdsFromList(r, what);
   }
-
   absl::Status AddConsumer(const std::string& id, const KeyConsumer& c) override {
     return Consumer("POST", id, c);
   }
@@ -141,6 +152,50 @@ class BarbicanKeyManager final : public KeyManager {
   }
 
  private:
+  static std::string ListPath(const std::string& name) {
+    CURL* esc = curl_easy_init();
+    char* q = curl_easy_escape(esc, name.c_str(), static_cast<int>(name.size()));
+    std::string path = absl::StrCat("/v1/secrets?limit=100&name=", q ? q : "");
+    curl_free(q);
+    curl_easy_cleanup(esc);
+    return path;
+  }
+
+  absl::StatusOr<std::vector<std::string>> IdsFromList(const Response& r,
+                                                       const std::string& what) {
+    if (r.status != 200) return HttpError(r.status, what, r.body.s);
+    nlohmann::json j = nlohmann::json::parse(r.body.s, nullptr, false);
+    std::vector<std::string> ids;
+    if (!j.is_object() || !j.contains("secrets")) return ids;
+    for (const auto& s : j["secrets"]) {
+      if (!s.contains("secret_ref") || !s["secret_ref"].is_string()) continue;
+      absl::StatusOr<std::string> id = IdFromHref(s["secret_ref"].get<std::string>());
+      if (id.ok()) ids.push_back(*id);
+    }
+    return ids;
+  }
+
+  // The id of a secret named `name` whose payload is exactly `key`, if one
+  // exists. One attempt per request: it runs inside Call's retry loop.
+  absl::StatusOr<std::optional<std::string>> FindHolding(const std::string& name,
+                                                         const SecretBytes& key) {
+    const std::string what = "look for a stored key named " + name;
+    VOLCRYPT_ASSIGN_OR_RETURN(Response list,
+                              Once("GET", ListPath(name), "", "application/json", what));
+    VOLCRYPT_ASSIGN_OR_RETURN(std::vector<std::string> ids, IdsFromList(list, what));
+    for (const std::string& id : ids) {
+      VOLCRYPT_ASSIGN_OR_RETURN(Response r, Once("GET", "/v1/secrets/" + id + "/payload",
+                                                 "", "application/octet-stream", what));
+      if (r.status == 404) continue;
+      if (r.status != 200) return HttpError(r.status, what, r.body.s);
+      if (r.body.s.size() == key.size() &&
+          CRYPTO_memcmp(r.body.s.data(), key.char_data(), key.size()) == 0) {
+        return id;
+      }
+    }
+    return std::nullopt;
+  }
+
   absl::Status Consumer(const char* method, const std::string& id, const KeyConsumer& c) {
     VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(id));
     const std::string what = absl::StrCat(method[0] == 'P' ? "add" : "remove",
@@ -176,18 +231,33 @@ class BarbicanKeyManager final : public KeyManager {
   }
 
   // One request, retried on transport errors and 5xx with jittered backoff,
-  // bounded in attempts and (per attempt) in time.
+  // bounded in attempts and (per attempt) in time. A request that is not
+  // idempotent passes `lost_answer`, asked before each retry.
   absl::StatusOr<Response> Call(const std::string& method, const std::string& path,
                                 const std::string& body, const std::string& accept,
-                                const std::string& what) {
+                                const std::string& what,
+                                const LostAnswerCheck* lost_answer = nullptr) {
     std::mt19937 jitter(std::random_device{}());
     absl::Status last;
+    auto failed = [&](int attempt, absl::Status s) {
+      log_->Log(LogLevel::kWarning,
+                absl::StrCat(what, ": attempt ", attempt, " failed: ", s.message()));
+      last = std::move(s);
+    };
     bool renewed = false;
     for (int attempt = 1; attempt <= std::max(1, o_.max_attempts); ++attempt) {
       if (attempt > 1) {
         const int base_ms = 100 << (attempt - 2);
         std::this_thread::sleep_for(std::chrono::milliseconds(
             base_ms + std::uniform_int_distribution<int>(0, base_ms)(jitter)));
+        if (lost_answer) {
+          absl::StatusOr<std::optional<Response>> landed = (*lost_answer)();
+          if (landed.ok() && landed->has_value()) return std::move(**landed);
+          if (!landed.ok()) {
+            failed(attempt, landed.status());
+            continue;
+          }
+        }
       }
       absl::StatusOr<Response> r = Once(method, path, body, accept, what);
       if (r.ok() && r->status == 401 && o_.keystone && !renewed) {
@@ -198,9 +268,7 @@ class BarbicanKeyManager final : public KeyManager {
         continue;
       }
       if (r.ok() && r->status < 500) return r;
-      last = r.ok() ? HttpError(r->status, what, r->body.s) : r.status();
-      log_->Log(LogLevel::kWarning, absl::StrCat(what, ": attempt ", attempt,
-                                                 " failed: ", last.message()));
+      failed(attempt, r.ok() ? HttpError(r->status, what, r->body.s) : r.status());
     }
     return last;
   }

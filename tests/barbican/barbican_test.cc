@@ -8,10 +8,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "tests/support/script_testbed.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/barbican_key_manager.h"
@@ -142,6 +144,35 @@ TEST_F(BarbicanTest, AServerThatDoesNotAnswerTimesOutAsUnavailable) {
   EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kUnavailable, "no answer within 2 s"));
   EXPECT_EQ(ErrnoOf(id.status()), ETIMEDOUT);
   EXPECT_TRUE(keys_->CreateKey(Request("after-freeze")).ok());
+}
+
+TEST_F(BarbicanTest, AStoreRetriedAfterATimeoutLeavesOneSecret) {
+  // Barbican frozen past the first attempt's timeout, thawed during the
+  // retry: it then stores the first attempt's secret (its answer goes
+  // nowhere) and answers the retry. Exactly one secret must remain: the
+  // retry first looks for what the lost attempt stored.
+  const std::string pid = ::volcrypt::testing::ReadFileOrDie(kBarbican->dir() + "/barbican.pid");
+  const pid_t server = static_cast<pid_t>(std::atoi(pid.c_str()));
+  ASSERT_GT(server, 0);
+  BarbicanOptions o;
+  o.endpoint = kBarbican->address();
+  o.project_id = "project-a";
+  o.timeout_seconds = 1;
+  o.max_attempts = 4;
+  auto keys = std::move(NewBarbicanKeyManager(o, NullLogger()).value());
+  static int run = 0;
+  const std::string name = absl::StrCat("lost-answer-", getpid(), "-", run++);
+  ASSERT_EQ(kill(server, SIGSTOP), 0);
+  std::thread thaw([server] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    kill(server, SIGCONT);
+  });
+  absl::StatusOr<std::string> id = keys->CreateKey(Request(name));
+  thaw.join();
+  ASSERT_TRUE(id.ok()) << id.status();
+  absl::StatusOr<std::vector<std::string>> named = keys_->FindKeysByName(name);
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(*named, std::vector<std::string>{*id});
 }
 
 // The same server over HTTPS, its certificate from a throwaway CA.
