@@ -33,15 +33,19 @@ absl::Status CheckVolumeId(const std::string& id) {
   return absl::OkStatus();
 }
 
-// Prefixes a status message with the volume it concerns, keeping code and
-// payloads (the errno).
-absl::Status Annotate(const absl::Status& s, const std::string& what) {
-  if (s.ok()) return s;
-  absl::Status out(s.code(), absl::StrCat(what, ": ", s.message()));
+// `s` with another message, keeping its code and payloads (the errno).
+absl::Status WithMessage(const absl::Status& s, absl::string_view message) {
+  absl::Status out(s.code(), message);
   s.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
     out.SetPayload(url, payload);
   });
   return out;
+}
+
+// Prefixes a status message with the volume it concerns.
+absl::Status Annotate(const absl::Status& s, const std::string& what) {
+  if (s.ok()) return s;
+  return WithMessage(s, absl::StrCat(what, ": ", s.message()));
 }
 
 }  // namespace
@@ -118,13 +122,7 @@ class VolumeService::Impl {
     absl::Status s = CreateSteps(record, *backend, raw, req.defer_format,
                                  req.native_rbd_format, progress);
     if (s.ok()) return store_->GetVolume(record.id);
-    absl::Status undo = UndoCreate(record, *backend, progress);
-    if (!undo.ok()) {
-      log_->Log(LogLevel::kError,
-                absl::StrCat("volume ", record.id, ": rollback incomplete (",
-                             undo.message(), "); Reconcile() will finish it"));
-    }
-    return s;
+    return RollBackCreate(s, record, *backend, progress);
   }
 
   absl::Status DeleteVolume(const std::string& id) {
@@ -334,13 +332,7 @@ class VolumeService::Impl {
     CreateProgress progress;
     absl::Status s = CloneSteps(parent, snap, record, *rbd, progress);
     if (s.ok()) return store_->GetVolume(new_id);
-    absl::Status undo = UndoCreate(record, *rbd, progress);
-    if (!undo.ok()) {
-      log_->Log(LogLevel::kError,
-                absl::StrCat("volume ", new_id, ": rollback incomplete (",
-                             undo.message(), "); Reconcile() will finish it"));
-    }
-    return s;
+    return RollBackCreate(s, record, *rbd, progress);
   }
 
   absl::StatusOr<int> VerifyVolumeKey(const std::string& id) {
@@ -598,6 +590,19 @@ class VolumeService::Impl {
     return store_->UpdateVolume(record, VolumeStatus::kCreating);
   }
 
+  // Undoes a failed create or clone and returns `failure`; when the undo
+  // cannot finish, the record stays 'creating' and the error says so.
+  absl::Status RollBackCreate(const absl::Status& failure, const VolumeRecord& record,
+                              BlockBackend& backend, const CreateProgress& progress) {
+    absl::Status undo = UndoCreate(record, backend, progress);
+    if (undo.ok()) return failure;
+    const std::string left = absl::StrCat(
+        "rollback incomplete (", undo.message(), "): volume ", record.id,
+        " stays 'creating' until Reconcile() finishes the undo");
+    log_->Log(LogLevel::kError, absl::StrCat("volume ", record.id, ": ", left));
+    return WithMessage(failure, absl::StrCat(failure.message(), "; ", left));
+  }
+
   absl::Status UndoCreate(const VolumeRecord& record, BlockBackend& backend,
                           const CreateProgress& progress) {
     if (progress.backing_created) {
@@ -606,9 +611,30 @@ class VolumeService::Impl {
     }
     if (progress.key_created && !record.encryption_key_id.empty()) {
       VOLCRYPT_RETURN_IF_ERROR(ForgetKey(record.id, record.encryption_key_id));
+    } else {
+      // The key step failed, but a key manager whose answer was lost (a
+      // timeout, a 5xx after its commit) may have stored the key all the
+      // same. Found by its name; if the key manager cannot be asked, the
+      // record stays 'creating' and Reconcile() finishes the job.
+      VOLCRYPT_RETURN_IF_ERROR(ForgetKeysNamedFor(record));
     }
     absl::Status s = store_->DeleteVolume(record.id);
     return absl::IsNotFound(s) ? absl::OkStatus() : s;
+  }
+
+  // Forgets the keys named for `record` other than its recorded one: keys a
+  // create stored without recording (a crash, a lost answer).
+  absl::Status ForgetKeysNamedFor(const VolumeRecord& record) {
+    absl::StatusOr<std::vector<std::string>> named =
+        keys_->FindKeysByName(KeyNameForVolume(record.id));
+    if (absl::IsUnimplemented(named.status())) return absl::OkStatus();
+    if (!named.ok()) return named.status();
+    for (const std::string& key_id : *named) {
+      if (key_id != record.encryption_key_id) {
+        VOLCRYPT_RETURN_IF_ERROR(ForgetKey(record.id, key_id));
+      }
+    }
+    return absl::OkStatus();
   }
 
   // A create interrupted by a crash: the key id may not have been recorded,
@@ -624,17 +650,7 @@ class VolumeService::Impl {
       if (!s.ok() && !absl::IsNotFound(s)) return s;
       VOLCRYPT_RETURN_IF_ERROR(ForgetKey(record.id, record.encryption_key_id));
     }
-    absl::StatusOr<std::vector<std::string>> named =
-        keys_->FindKeysByName(KeyNameForVolume(record.id));
-    if (named.ok()) {
-      for (const std::string& key_id : *named) {
-        if (key_id != record.encryption_key_id) {
-          VOLCRYPT_RETURN_IF_ERROR(ForgetKey(record.id, key_id));
-        }
-      }
-    } else if (named.status().code() != absl::StatusCode::kUnimplemented) {
-      return named.status();
-    }
+    VOLCRYPT_RETURN_IF_ERROR(ForgetKeysNamedFor(record));
     absl::Status s = store_->DeleteVolume(record.id);
     return absl::IsNotFound(s) ? absl::OkStatus() : s;
   }

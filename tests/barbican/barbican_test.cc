@@ -18,6 +18,9 @@
 #include "tests/support/test_support.h"
 #include "volcrypt/barbican_key_manager.h"
 #include "volcrypt/errors.h"
+#include "volcrypt/mapped_backend.h"
+#include "volcrypt/volume_service.h"
+#include "volcrypt/volume_store.h"
 
 namespace volcrypt {
 namespace {
@@ -133,10 +136,15 @@ TEST_F(BarbicanTest, ServerErrorIsUnavailableAfterBoundedRetries) {
   EXPECT_TRUE(keys_->CreateKey(Request("after-500")).ok());
 }
 
-TEST_F(BarbicanTest, AServerThatDoesNotAnswerTimesOutAsUnavailable) {
-  // Barbican frozen: connections are accepted, nothing is answered.
+// The server's PID, to freeze it (SIGSTOP): connections are then accepted
+// and nothing is answered; requests queue and are acted on after SIGCONT.
+pid_t BarbicanPid() {
   const std::string pid = ::volcrypt::testing::ReadFileOrDie(kBarbican->dir() + "/barbican.pid");
-  const pid_t server = static_cast<pid_t>(std::atoi(pid.c_str()));
+  return static_cast<pid_t>(std::atoi(pid.c_str()));
+}
+
+TEST_F(BarbicanTest, AServerThatDoesNotAnswerTimesOutAsUnavailable) {
+  const pid_t server = BarbicanPid();
   ASSERT_GT(server, 0);
   ASSERT_EQ(kill(server, SIGSTOP), 0);
   absl::StatusOr<std::string> id = Impatient()->CreateKey(Request("frozen"));
@@ -151,8 +159,7 @@ TEST_F(BarbicanTest, AStoreRetriedAfterATimeoutLeavesOneSecret) {
   // retry: it then stores the first attempt's secret (its answer goes
   // nowhere) and answers the retry. Exactly one secret must remain: the
   // retry first looks for what the lost attempt stored.
-  const std::string pid = ::volcrypt::testing::ReadFileOrDie(kBarbican->dir() + "/barbican.pid");
-  const pid_t server = static_cast<pid_t>(std::atoi(pid.c_str()));
+  const pid_t server = BarbicanPid();
   ASSERT_GT(server, 0);
   BarbicanOptions o;
   o.endpoint = kBarbican->address();
@@ -173,6 +180,55 @@ TEST_F(BarbicanTest, AStoreRetriedAfterATimeoutLeavesOneSecret) {
   absl::StatusOr<std::vector<std::string>> named = keys_->FindKeysByName(name);
   ASSERT_TRUE(named.ok()) << named.status();
   EXPECT_EQ(*named, std::vector<std::string>{*id});
+}
+
+TEST_F(BarbicanTest, ACreateWhileBarbicanIsFrozenLeavesNoKeyOnceReconciled) {
+  // Every attempt to store the volume's key times out, but Barbican acts on
+  // the stalled one once thawed. The failed create cannot tell whether a key
+  // exists (Barbican cannot be asked), so it leaves the record 'creating';
+  // Reconcile then finds the key by its name and removes it and the record.
+  const pid_t server = BarbicanPid();
+  ASSERT_GT(server, 0);
+  ::volcrypt::testing::TempDir tmp;
+  std::unique_ptr<VolumeStore> store =
+      std::move(OpenSqliteVolumeStore(tmp.File("volumes.db")).value());
+  std::unique_ptr<BlockBackend> mapped = NewMappedBackend();
+  BarbicanOptions bo;
+  bo.endpoint = kBarbican->address();
+  bo.project_id = "project-a";
+  bo.timeout_seconds = 1;
+  bo.max_attempts = 2;
+  std::unique_ptr<KeyManager> impatient =
+      std::move(NewBarbicanKeyManager(bo, NullLogger()).value());
+  auto service_with = [&](KeyManager* keys) {
+    VolumeServiceOptions o;
+    o.keys = keys;
+    o.store = store.get();
+    o.mapped = mapped.get();
+    o.host = "host-a";
+    o.logger = NullLogger();
+    return std::move(VolumeService::Create(o).value());
+  };
+  static int run = 0;
+  CreateVolumeRequest r;
+  r.id = absl::StrCat("frozen-", getpid(), "-", run++);
+  r.location = VolumeLocation::Path(tmp.File(r.id));
+  r.size_bytes = 16 << 20;
+
+  ASSERT_EQ(kill(server, SIGSTOP), 0);
+  absl::StatusOr<VolumeRecord> v = service_with(impatient.get())->CreateVolume(r);
+  kill(server, SIGCONT);
+  EXPECT_THAT(v, StatusIs(absl::StatusCode::kUnavailable));
+  absl::StatusOr<VolumeRecord> left = store->GetVolume(r.id);
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(left->status, VolumeStatus::kCreating);
+  // Thawed, Barbican has stored the stalled attempt's key.
+  EXPECT_EQ(keys_->FindKeysByName(KeyNameForVolume(r.id))->size(), 1u);
+
+  EXPECT_EQ(*service_with(keys_.get())->Reconcile(/*grace_seconds=*/0), 1);
+  EXPECT_TRUE(keys_->FindKeysByName(KeyNameForVolume(r.id))->empty());
+  EXPECT_THAT(store->GetVolume(r.id), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_NE(access(tmp.File(r.id).c_str(), F_OK), 0);
 }
 
 // The same server over HTTPS, its certificate from a throwaway CA.

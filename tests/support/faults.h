@@ -22,7 +22,10 @@ namespace testing {
 // Decides, per named operation, whether the next call fails or dies.
 class FaultPlan {
  public:
-  enum class Action { kFail, kCrash };
+  // kLoseAnswer: the call reaches the real component and takes effect, then
+  // fails with Unavailable, as when a server acts on a request whose answer
+  // is lost (a timeout, a dropped connection).
+  enum class Action { kFail, kCrash, kLoseAnswer };
   // The `nth` call (1-based) of `op` fails with Unavailable, or _exit()s.
   // Several calls of one op may be given faults.
   void Inject(const std::string& op, int nth, Action action) {
@@ -37,7 +40,18 @@ class FaultPlan {
     auto fault = it->second.find(n);
     if (fault == it->second.end()) return absl::OkStatus();
     if (fault->second == Action::kCrash) _exit(42);  // a kill, no cleanup
+    if (fault->second == Action::kLoseAnswer) return absl::OkStatus();
     return absl::UnavailableError("injected fault in " + op);
+  }
+  // Called by the wrappers with what the real call returned: the result, or
+  // Unavailable when this call's answer is to be lost.
+  template <typename T>
+  T After(const std::string& op, T result) {
+    auto it = faults_.find(op);
+    if (it == faults_.end()) return result;
+    auto fault = it->second.find(calls_[op]);
+    if (fault == it->second.end() || fault->second != Action::kLoseAnswer) return result;
+    return absl::UnavailableError("injected lost answer from " + op);
   }
   int calls(const std::string& op) const {
     auto it = calls_.find(op);
@@ -60,11 +74,11 @@ class FaultyKeyManager : public KeyManager {
   FaultyKeyManager(KeyManager* real, FaultPlan* plan) : real_(real), plan_(plan) {}
   absl::StatusOr<std::string> CreateKey(const KeyRequest& r) override {
     VOLCRYPT_FAULT_POINT("keys.CreateKey");
-    return real_->CreateKey(r);
+    return plan_->After("keys.CreateKey", real_->CreateKey(r));
   }
   absl::StatusOr<std::string> StoreKey(const SecretBytes& k, const KeyRequest& r) override {
     VOLCRYPT_FAULT_POINT("keys.StoreKey");
-    return real_->StoreKey(k, r);
+    return plan_->After("keys.StoreKey", real_->StoreKey(k, r));
   }
   absl::StatusOr<SecretBytes> GetKey(const std::string& id) override {
     VOLCRYPT_FAULT_POINT("keys.GetKey");

@@ -215,6 +215,31 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// The key manager stored the key but its answer was lost: the rollback
+// finds the key by its name.
+TEST_F(VolumeServiceTest, CreateWhoseKeyAnswerWasLostLeavesNoKey) {
+  plan_.Inject("keys.CreateKey", 1, FaultPlan::Action::kLoseAnswer);
+  EXPECT_THAT(service_->CreateVolume(Request("v1")),
+              StatusIsWith(absl::StatusCode::kUnavailable, "lost answer"));
+  ExpectNothingLeft("v1");
+}
+
+// ... and when the key manager cannot be asked either, the record stays
+// 'creating' (the key may exist) until Reconcile can finish the job.
+TEST_F(VolumeServiceTest, LostKeyAnswerWithTheKeyManagerDownIsUndoneByReconcile) {
+  plan_.Inject("keys.CreateKey", 1, FaultPlan::Action::kLoseAnswer);
+  plan_.Inject("keys.FindKeysByName", 1, FaultPlan::Action::kFail);
+  EXPECT_THAT(service_->CreateVolume(Request("v1")),
+              StatusIsWith(absl::StatusCode::kUnavailable,
+                           "volume v1 stays 'creating' until Reconcile()"));
+  absl::StatusOr<VolumeRecord> left = store_->GetVolume("v1");
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(left->status, VolumeStatus::kCreating);
+  EXPECT_EQ(KeyFiles(), 1);
+  EXPECT_EQ(*service_->Reconcile(/*grace_seconds=*/0), 1);
+  ExpectNothingLeft("v1");
+}
+
 TEST_F(VolumeServiceTest, ReconcileLeavesRecentCreatesAlone) {
   VolumeRecord r;
   r.id = "busy";
