@@ -11,7 +11,8 @@
 // read it (Barbican's ACL, as cinder does), then record the new id on the
 // item and, for a volume, on every snapshot that held the zeros id, in one
 // transaction. The bytes do not change, so the LUKS headers stay as they are
-// and attached volumes keep working.
+// and attached volumes keep working; their disks keep the secret they were
+// given, which detach removes (AttachmentRecord::secret_uuid).
 //
 // Crash or kill at any point, then run again: an item is either still on the
 // zeros id (and is migrated by the rerun) or fully moved. A secret stored

@@ -95,6 +95,11 @@ struct AttachmentRecord {
   bool config = false;
   std::string status = "attaching";  // "attaching", "attached", "detaching"
   int64_t created_at = 0;
+  // The libvirt secret the disk was given: the volume's key id at attach
+  // time. Detach removes this one, even if the volume's key id changed since
+  // (the fixed-key migration). Set at creation, never updated; "" in rows
+  // from before schema 4, which mean the volume's key id.
+  std::string secret_uuid;
 };
 
 // The records that hold a key id of their own. A volume's snapshots carry

@@ -74,6 +74,10 @@ const char* const kMigrations[] = {
     CREATE INDEX backups_by_host ON backups(host);
     CREATE INDEX snapshots_by_key ON snapshots(encryption_key_id);
     )sql",
+    // 4: the libvirt secret an attachment's disk uses.
+    R"sql(
+    ALTER TABLE attachments ADD COLUMN secret_uuid TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -87,7 +91,8 @@ constexpr char kBackupColumns[] =
     "id, volume_id, host, encryption_key_id, user_id, project_id, status, "
     "created_at";
 constexpr char kAttachmentColumns[] =
-    "volume_id, host, domain, target_dev, live, config, status, created_at";
+    "volume_id, host, domain, target_dev, live, config, status, created_at, "
+    "secret_uuid";
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
@@ -325,9 +330,10 @@ class SqlVolumeStore final : public VolumeStore {
   absl::Status CreateAttachment(const AttachmentRecord& a) override {
     std::vector<SqlParam> p = AttachmentParams(a);
     p.push_back(Now());
+    p.push_back(a.secret_uuid);
     return Exists(
         Run(absl::StrCat("INSERT INTO attachments (", kAttachmentColumns,
-                         ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"), p).status(),
+                         ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"), p).status(),
         absl::StrCat("volume ", a.volume_id,
                      " already has an attachment, or does not exist"));
   }
@@ -341,7 +347,7 @@ class SqlVolumeStore final : public VolumeStore {
     if (r.empty()) return NotAttached(volume_id);
     return AttachmentRecord{r.Text(0, 0), r.Text(0, 1), r.Text(0, 2),
                             r.Text(0, 3), r.Int(0, 4) != 0, r.Int(0, 5) != 0,
-                            r.Text(0, 6), r.Int(0, 7)};
+                            r.Text(0, 6), r.Int(0, 7), r.Text(0, 8)};
   }
 
   absl::Status UpdateAttachment(const AttachmentRecord& a) override {

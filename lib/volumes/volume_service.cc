@@ -226,7 +226,8 @@ class VolumeService::Impl {
     record.status = VolumeStatus::kAttaching;
     VOLCRYPT_RETURN_IF_ERROR(store_->UpdateVolume(record, VolumeStatus::kAvailable));
     AttachmentRecord attachment{id, host_, target.domain, options.target_dev,
-                                target.live, target.config, "attaching", 0};
+                                target.live, target.config, "attaching", 0,
+                                /*secret_uuid=*/record.encryption_key_id};
     absl::Status s = store_->CreateAttachment(attachment);
     bool disk_added = false;
     if (s.ok()) {
@@ -478,7 +479,12 @@ class VolumeService::Impl {
     absl::Status s = attacher_->Detach(record.id, attachment.target_dev, target);
     // A domain that is gone took the disk with it.
     if (!s.ok() && !absl::IsNotFound(s)) return s;
-    return attacher_->RemoveSecretIfUnused(record.encryption_key_id).status();
+    // The secret the disk was given, which is not the volume's key id any
+    // more if the key moved while attached (the fixed-key migration).
+    const std::string& secret = attachment.secret_uuid.empty()
+                                    ? record.encryption_key_id
+                                    : attachment.secret_uuid;
+    return attacher_->RemoveSecretIfUnused(secret).status();
   }
 
   // Undoes an attach: libvirt first (if the disk may be there), then the

@@ -13,6 +13,8 @@
 #include "tests/support/test_support.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/file_key_manager.h"
+#include "volcrypt/fixed_key_manager.h"
+#include "volcrypt/key_migration.h"
 #include "volcrypt/luks.h"
 #include "volcrypt/mapped_backend.h"
 
@@ -253,6 +255,53 @@ TEST_F(AttachTest, DiskRemovedBehindOurBackStillDetachesCleanly) {
   ASSERT_TRUE(attacher_->Detach(v.id, "sdb", Live()).ok());  // someone else
   ASSERT_TRUE(service_->DetachVolume(v.id).ok());
   ExpectNotAttached(v);
+}
+
+// A volume attached on castellan's fixed key, then moved to a key of its
+// own while attached: the disk keeps its secret (the all-zeros UUID) and
+// keeps working; detach removes that secret, not one named by the new id.
+TEST_F(AttachTest, DetachAfterTheKeyMovedWhileAttachedRemovesTheSecretInUse) {
+  std::unique_ptr<KeyManager> fixed =
+      NewFixedKeyManager(SecretBytes::Random(32).value(), NullLogger());
+  VolumeServiceOptions o;
+  o.keys = fixed.get();
+  o.store = store_.get();
+  o.mapped = mapped_.get();
+  o.attacher = attacher_.get();
+  o.host = "host-a";
+  o.logger = NullLogger();
+  std::unique_ptr<VolumeService> on_fixed_key = std::move(VolumeService::Create(o).value());
+  CreateVolumeRequest r;
+  r.id = "fixed-1";
+  r.location = VolumeLocation::Path(tmp_.File(r.id));
+  r.size_bytes = kSize;
+  ASSERT_TRUE(on_fixed_key->CreateVolume(r).ok());
+  ASSERT_TRUE(on_fixed_key->AttachVolume(r.id, Live(), {}).ok());
+  ASSERT_TRUE(probe_.SecretExists(kFixedKeyId));
+
+  KeyMigrationOptions m;
+  m.host = "host-a";
+  absl::StatusOr<KeyMigrationReport> report =
+      MigrateFixedKeyItems(*store_, fixed.get(), *keys_, m, NullLogger());
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->migrated, 1);
+  const VolumeRecord moved = store_->GetVolume(r.id).value();
+  ASSERT_NE(moved.encryption_key_id, kFixedKeyId);
+  // Still attached and decrypted through the secret it was given.
+  const std::string wrote = probe_.Hmp(kDomain, "qemu-io -d scsi0-0-0-1 \"write -P 0x5a 0 1M\"");
+  EXPECT_EQ(wrote.find("rror"), std::string::npos) << wrote;
+
+  ASSERT_TRUE(service_->DetachVolume(r.id).ok());
+  EXPECT_FALSE(probe_.SecretExists(kFixedKeyId));
+  ExpectNotAttached(moved);
+  // Attached again, it gets a secret for its own key, which QEMU opens.
+  ASSERT_TRUE(service_->AttachVolume(r.id, Live(), {}).ok());
+  EXPECT_TRUE(probe_.SecretExists(moved.encryption_key_id));
+  const std::string read = probe_.Hmp(kDomain, "qemu-io -d scsi0-0-0-1 \"read -P 0x5a 0 1M\"");
+  EXPECT_EQ(read.find("rror"), std::string::npos) << read;
+  EXPECT_EQ(read.find("Pattern verification failed"), std::string::npos) << read;
+  ASSERT_TRUE(service_->DetachVolume(r.id).ok());
+  ExpectNotAttached(moved);
 }
 
 TEST_F(AttachTest, CrashDuringAttachIsUndoneByReconcile) {

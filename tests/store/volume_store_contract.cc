@@ -140,7 +140,8 @@ TEST_F(VolumeStoreContract, SnapshotOfMissingVolumeIsRefused) {
 
 TEST_F(VolumeStoreContract, AttachmentsOnePerVolume) {
   VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
-  AttachmentRecord a{"v1", "h1", "vm-1", "sdb", true, false, "attaching", 0};
+  AttachmentRecord a{"v1", "h1", "vm-1", "sdb", true, false, "attaching", 0,
+                     "5d8a2c1e-0b7f-4e59-9c3a-1f2e3d4c5b6a"};
   VOLCRYPT_ASSERT_OK(store_->CreateAttachment(a));
   EXPECT_THAT(store_->CreateAttachment(a), StatusIs(absl::StatusCode::kAlreadyExists));
   a.status = "attached";
@@ -151,10 +152,11 @@ TEST_F(VolumeStoreContract, AttachmentsOnePerVolume) {
   EXPECT_EQ(got->status, "attached");
   EXPECT_TRUE(got->live);
   EXPECT_FALSE(got->config);
+  EXPECT_EQ(got->secret_uuid, "5d8a2c1e-0b7f-4e59-9c3a-1f2e3d4c5b6a");
   VOLCRYPT_ASSERT_OK(store_->DeleteAttachment("v1"));
   EXPECT_THAT(store_->GetAttachment("v1"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(store_->UpdateAttachment(a), StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_THAT(store_->CreateAttachment({"ghost", "h1", "vm", "sdb", true, false, "attaching", 0}),
+  EXPECT_THAT(store_->CreateAttachment({"ghost", "h1", "vm", "sdb", true, false, "attaching", 0, ""}),
               StatusIs(absl::StatusCode::kAlreadyExists));
 }
 

@@ -51,7 +51,25 @@ TEST_F(SqliteVolumeStoreTest, UsesWalAndRecordsSchemaVersion) {
   auto mode = RunCommand({"sqlite3", path(), "PRAGMA journal_mode"});
   EXPECT_EQ(mode.out, "wal\n");
   auto version = RunCommand({"sqlite3", path(), "PRAGMA user_version"});
-  EXPECT_EQ(version.out, "3\n");
+  EXPECT_EQ(version.out, "4\n");
+}
+
+TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
+  {
+    auto store = Open();
+    VOLCRYPT_ASSERT_OK(store->CreateVolume(TestVolume("v1")));
+    VOLCRYPT_ASSERT_OK(store->CreateAttachment(
+        {"v1", "h1", "vm", "sdb", true, false, "attached", 0, "ignored"}));
+  }
+  ASSERT_EQ(RunCommand({"sqlite3", path(),
+                        "ALTER TABLE attachments DROP COLUMN secret_uuid; "
+                        "PRAGMA user_version=3"})
+                .exit_code, 0);
+  absl::StatusOr<AttachmentRecord> a = Open()->GetAttachment("v1");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->domain, "vm");
+  EXPECT_EQ(a->status, "attached");
+  EXPECT_EQ(a->secret_uuid, "");  // the volume's key id, as before schema 4
 }
 
 TEST_F(SqliteVolumeStoreTest, MigratesAVersionOneDatabase) {
@@ -62,7 +80,7 @@ TEST_F(SqliteVolumeStoreTest, MigratesAVersionOneDatabase) {
                 .exit_code, 0);
   auto store = Open();
   EXPECT_TRUE(store->GetVolume("v1").ok());
-  VOLCRYPT_EXPECT_OK(store->CreateAttachment({"v1", "h1", "vm", "sdb", true, false, "attaching", 0}));
+  VOLCRYPT_EXPECT_OK(store->CreateAttachment({"v1", "h1", "vm", "sdb", true, false, "attaching", 0, ""}));
 }
 
 TEST_F(SqliteVolumeStoreTest, DatabaseFileIsPrivate) {
