@@ -63,15 +63,20 @@ class AttachTest : public ::testing::Test {
     faulty_store_ = std::make_unique<FaultyStore>(store_.get(), &faults_);
     mapped_ = NewMappedBackend();
     attacher_ = std::move(Attacher::Connect(LibvirtTestbed::uri()).value());
+    service_ = ServiceOver(keys_.get(), faulty_store_.get());
+    probe_.DefineDomain(kDomain, /*start=*/true);
+  }
+
+  // A service on host-a with the test's backend and libvirt connection.
+  std::unique_ptr<VolumeService> ServiceOver(KeyManager* keys, VolumeStore* store) {
     VolumeServiceOptions o;
-    o.keys = keys_.get();
-    o.store = faulty_store_.get();
+    o.keys = keys;
+    o.store = store;
     o.mapped = mapped_.get();
     o.attacher = attacher_.get();
     o.host = "host-a";
     o.logger = NullLogger();
-    service_ = std::move(VolumeService::Create(o).value());
-    probe_.DefineDomain(kDomain, /*start=*/true);
+    return std::move(VolumeService::Create(o).value());
   }
 
   void TearDown() override {
@@ -263,14 +268,7 @@ TEST_F(AttachTest, DiskRemovedBehindOurBackStillDetachesCleanly) {
 TEST_F(AttachTest, DetachAfterTheKeyMovedWhileAttachedRemovesTheSecretInUse) {
   std::unique_ptr<KeyManager> fixed =
       NewFixedKeyManager(SecretBytes::Random(32).value(), NullLogger());
-  VolumeServiceOptions o;
-  o.keys = fixed.get();
-  o.store = store_.get();
-  o.mapped = mapped_.get();
-  o.attacher = attacher_.get();
-  o.host = "host-a";
-  o.logger = NullLogger();
-  std::unique_ptr<VolumeService> on_fixed_key = std::move(VolumeService::Create(o).value());
+  std::unique_ptr<VolumeService> on_fixed_key = ServiceOver(fixed.get(), store_.get());
   CreateVolumeRequest r;
   r.id = "fixed-1";
   r.location = VolumeLocation::Path(tmp_.File(r.id));
