@@ -10,7 +10,9 @@
 //   - Consumers (volcrypt/volume/<id>) are registered and removed.
 //   - HTTP 400/413/415 -> InvalidArgument, 401/403 -> PermissionDenied,
 //     404 -> NotFound, 5xx and transport errors -> Unavailable after bounded,
-//     jittered retries. Payload buffers are wiped; no key in errors or logs.
+//     jittered retries. Refusals are never retried (a rejected Keystone
+//     login is tried once: Keystone counts failures towards a lockout).
+//     Payload buffers are wiped; no key in errors or logs.
 //   - A store is retried without duplicating: before each retry, a secret of
 //     the request's name holding exactly the bytes is taken as the lost
 //     attempt's result (give every StoreKey/CreateKey a name).

@@ -230,7 +230,8 @@ class BarbicanKeyManager final : public KeyManager {
     return IdFromHref(j[field].get<std::string>());
   }
 
-  // One request, retried on transport errors and 5xx with jittered backoff,
+  // One request, retried on transport errors and 5xx (Unavailable, from
+  // Barbican or from Keystone while getting a token) with jittered backoff,
   // bounded in attempts and (per attempt) in time. A request that is not
   // idempotent passes `lost_answer`, asked before each retry.
   absl::StatusOr<Response> Call(const std::string& method, const std::string& path,
@@ -268,6 +269,10 @@ class BarbicanKeyManager final : public KeyManager {
         continue;
       }
       if (r.ok() && r->status < 500) return r;
+      // A refusal (Keystone rejecting the credentials, a malformed answer)
+      // is final: retrying would only add failed logins, which Keystone
+      // counts towards locking the account.
+      if (!r.ok() && !absl::IsUnavailable(r.status())) return r.status();
       failed(attempt, r.ok() ? HttpError(r->status, what, r->body.s) : r.status());
     }
     return last;

@@ -159,6 +159,32 @@ TEST_F(KeystoneTest, WrongPasswordIsPermissionDeniedWithoutThePassword) {
   EXPECT_EQ(keys.status().ToString().find("4711"), std::string::npos);
 }
 
+// Failed logins as Keystone itself logged them.
+int FailedLogins() {
+  std::ifstream in(kOpenStack->dir() + "/keystone/keystone.log");
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    n += line.find("Authorization failed.") != std::string::npos;
+  }
+  return n;
+}
+
+TEST_F(KeystoneTest, ARefusedLoginIsNotRetriedLikeAnOutage) {
+  // Keystone counts failed logins and may lock the account after a few
+  // (security_compliance.lockout_failure_attempts): a refusal is final.
+  BarbicanOptions o;
+  o.endpoint = Session(PasswordOf("volcrypt"))->Endpoint("key-manager").value();
+  KeystoneOptions k = PasswordOf("volcrypt");
+  k.password = Secret("not-the-password-4711");
+  o.keystone = Session(std::move(k));
+  o.max_attempts = 3;
+  std::unique_ptr<KeyManager> keys = std::move(NewBarbicanKeyManager(o, NullLogger()).value());
+  const int before = FailedLogins();
+  EXPECT_THAT(keys->GetKey("8f0e5b52-8c2a-4d0e-9a57-5a1f0b7c3d21"),
+              StatusIsWith(absl::StatusCode::kPermissionDenied, "401"));
+  EXPECT_EQ(FailedLogins() - before, 1);
+}
+
 TEST_F(KeystoneTest, IncompleteOptionsAreRefusedBeforeAnyRequest) {
   KeystoneOptions k;
   k.auth_url = kOpenStack->address();
