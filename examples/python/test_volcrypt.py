@@ -4,6 +4,7 @@ VOLCRYPT_LIBRARY pointing at the built libvolcrypt.so)."""
 import errno
 import os
 import shutil
+import sqlite3
 import tempfile
 import unittest
 
@@ -54,6 +55,20 @@ class VolcryptPythonTest(unittest.TestCase):
             svc.delete_volume("v1")
             self.assertFalse(os.path.exists(self.path("v1")))
             self.assertEqual(store.volumes(), [])
+
+    def test_reconcile_undoes_an_interrupted_create(self):
+        with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
+                volcrypt.SqliteStore(self.path("volumes.db")) as store, \
+                volcrypt.MappedBackend() as mapped, \
+                volcrypt.Service(keys, store, mapped=mapped, host="py") as svc:
+            svc.create_volume(path=self.path("v1"), size_bytes=16 << 20, id="v1")
+            # As a crash before the create's last step leaves it.
+            with sqlite3.connect(self.path("volumes.db")) as db:
+                db.execute("UPDATE volumes SET status = 'creating' WHERE id = 'v1'")
+            self.assertEqual(svc.reconcile(grace_seconds=0), 1)
+            self.assertEqual(store.volumes(), [])
+            self.assertFalse(os.path.exists(self.path("v1")))
+            self.assertEqual([f for f in os.listdir(self.path("keys")) if f.endswith(".key")], [])
 
     def test_errors_are_oserror_subclasses_with_errno(self):
         with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \

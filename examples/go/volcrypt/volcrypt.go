@@ -289,6 +289,17 @@ func (s *Service) DeleteVolume(id string) error {
 	return check(C.volcrypt_volume_delete(s.h, i, &errmsg), errmsg, "volume_delete")
 }
 
+// Reconcile finishes or undoes what a crash or an incomplete rollback left
+// on this host (records older than graceSeconds) and returns how many
+// records it handled.
+func (s *Service) Reconcile(graceSeconds int64) (int, error) {
+	var acted C.int
+	var errmsg *C.char
+	err := check(C.volcrypt_reconcile(s.h, C.int64_t(graceSeconds), &acted, &errmsg),
+		errmsg, "reconcile")
+	return int(acted), err
+}
+
 // AttachPlan is the libvirt secret XML, the disk XML and the passphrase to
 // set as the secret's value.
 type AttachPlan struct {

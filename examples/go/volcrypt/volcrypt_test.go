@@ -3,6 +3,7 @@ package volcrypt
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -72,6 +73,33 @@ func TestScenarioCreatePlanVerifyDelete(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatal("volume file left behind")
+	}
+}
+
+func TestReconcileUndoesAnInterruptedCreate(t *testing.T) {
+	dir, svc := setup(t)
+	path := filepath.Join(dir, "v1")
+	if _, err := svc.CreateVolume(CreateRequest{ID: "v1", Path: path, SizeBytes: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	// As a crash before the create's last step leaves it.
+	if out, err := exec.Command("sqlite3", filepath.Join(dir, "volumes.db"),
+		"UPDATE volumes SET status = 'creating' WHERE id = 'v1'").CombinedOutput(); err != nil {
+		t.Fatalf("sqlite3: %v %s", err, out)
+	}
+	acted, err := svc.Reconcile(0)
+	if err != nil || acted != 1 {
+		t.Fatalf("reconcile: %d %v", acted, err)
+	}
+	if _, err := svc.opts.Store.Volume("v1"); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("record left: %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("volume file left behind")
+	}
+	keys, _ := filepath.Glob(filepath.Join(dir, "keys", "*.key"))
+	if len(keys) != 0 {
+		t.Fatalf("keys left behind: %v", keys)
 	}
 }
 
