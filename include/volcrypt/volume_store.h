@@ -146,13 +146,19 @@ class VOLCRYPT_EXPORT VolumeStore {
   virtual absl::StatusOr<std::vector<VolumeRecord>> ListVolumes(
       const VolumeFilter& filter) = 0;
   // Replaces the record if its stored status is `expected`; else
-  // FailedPrecondition naming both statuses. NotFound if absent.
+  // FailedPrecondition naming both statuses. NotFound if absent. The key id
+  // is written only while none is recorded (a create's): a recorded key id
+  // changes only through BeginKeyIdChange, so a copy read before that change
+  // never writes the old id back.
   virtual absl::Status UpdateVolume(const VolumeRecord& record,
                                     VolumeStatus expected) = 0;
   // Removes the record. NotFound if absent; FailedPrecondition if snapshots
   // still depend on it.
   virtual absl::Status DeleteVolume(const std::string& id) = 0;
 
+  // Records a snapshot of `snapshot.volume_id` with the volume's current key
+  // id (snapshot.encryption_key_id is not used). AlreadyExists if the id is
+  // taken, NotFound if the volume is absent.
   virtual absl::Status CreateSnapshot(const SnapshotRecord& snapshot) = 0;
   virtual absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(
       const std::string& volume_id) = 0;
@@ -177,7 +183,9 @@ class VOLCRYPT_EXPORT VolumeStore {
 
   // Locks volume or backup `id` for a key id change and checks it still
   // holds `expected_key_id`: FailedPrecondition naming the id it holds if
-  // not (another run changed it first), NotFound if there is no such item,
+  // not (another run changed it first; errno ESTALE), FailedPrecondition
+  // with errno EBUSY if it is being created or deleted (that flow owns its
+  // key id), NotFound if there is no such item,
   // Unavailable if another process holds the lock for too long. While the
   // change is open no other process can change the item: a row lock in
   // PostgreSQL; in SQLite the database write lock, so keep it short.

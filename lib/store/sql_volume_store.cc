@@ -233,7 +233,9 @@ class SqlVolumeStore final : public VolumeStore {
   absl::Status UpdateVolume(const VolumeRecord& record,
                             VolumeStatus expected) override {
     // One statement: the status check and the write are atomic in both
-    // databases without holding a transaction open.
+    // databases without holding a transaction open. A recorded key id is
+    // kept: it changes only through BeginKeyIdChange, so a caller holding a
+    // copy read before such a change never writes the old id back.
     std::vector<SqlParam> p = VolumeParams(record);
     p.push_back(Now());
     p.push_back(std::string(VolumeStatusName(expected)));
@@ -242,7 +244,8 @@ class SqlVolumeStore final : public VolumeStore {
         Run("UPDATE volumes SET host = $2, backend = $3, path = $4, pool = $5, "
             "image = $6, size_bytes = $7, encrypted = $8, provider = $9, "
             "cipher = $10, key_size = $11, sector_size = $12, kdf = $13, "
-            "engine = $14, encryption_key_id = $15, user_id = $16, "
+            "engine = $14, encryption_key_id = CASE WHEN encryption_key_id = '' "
+            "THEN $15 ELSE encryption_key_id END, user_id = $16, "
             "project_id = $17, status = $18, updated_at = $19 "
             "WHERE id = $1 AND status = $20", p));
     if (r.changes > 0) return absl::OkStatus();
@@ -270,15 +273,19 @@ class SqlVolumeStore final : public VolumeStore {
     return tx->Commit();
   }
 
+  // The snapshot takes its volume's key id from the volume's row in the
+  // same statement, not from `snap`: a copy read before a key id change
+  // cannot leave it on the old key.
   absl::Status CreateSnapshot(const SnapshotRecord& snap) override {
     VOLCRYPT_RETURN_IF_ERROR(CheckRecordId(snap.id));
-    return Exists(
+    absl::StatusOr<SqlRows> r =
         Run(absl::StrCat("INSERT INTO snapshots (", kSnapshotColumns,
-                         ") VALUES ($1,$2,$3,$4,$5)"),
-            {snap.id, snap.volume_id, snap.encryption_key_id, snap.status,
-             Now()}).status(),
-        absl::StrCat("snapshot ", snap.id, " already exists, or volume ",
-                     snap.volume_id, " does not"));
+                         ") SELECT $1, id, encryption_key_id, $3, $4 FROM volumes "
+                         "WHERE id = $2"),
+            {snap.id, snap.volume_id, snap.status, Now()});
+    VOLCRYPT_RETURN_IF_ERROR(
+        Exists(r.status(), absl::StrCat("snapshot ", snap.id, " already exists")));
+    return r->changes == 0 ? NoVolume(snap.volume_id) : absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(
@@ -459,13 +466,20 @@ absl::StatusOr<std::unique_ptr<KeyIdChange>> SqlVolumeStore::BeginKeyIdChange(
   const absl::string_view noun = KeyHolderKindName(kind);
   VOLCRYPT_ASSIGN_OR_RETURN(
       SqlRows r,
-      db_->Run(absl::StrCat("SELECT encryption_key_id FROM ",
+      db_->Run(absl::StrCat("SELECT encryption_key_id, status FROM ",
                             kind == KeyHolderKind::kVolume ? "volumes" : "backups",
                             " WHERE id = $1", db_->RowLockClause()),
                {id}));
   if (r.empty()) {
     return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
                       absl::StrCat(noun, " ", id, " not found"));
+  }
+  // A create or delete owns the key id until it ends (a delete has already
+  // chosen the key it will delete).
+  const std::string status = r.Text(0, 1);
+  if (status == "creating" || status == "deleting") {
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                      absl::StrCat(noun, " ", id, " is ", status));
   }
   if (r.Text(0, 0) != expected_key_id) {
     return ErrnoError(absl::StatusCode::kFailedPrecondition, ESTALE,

@@ -67,7 +67,11 @@ class Migration {
     absl::StatusOr<std::unique_ptr<KeyIdChange>> change =
         store_.BeginKeyIdChange(c.kind, c.id, kFixedKeyId);
     if (change.status().code() == absl::StatusCode::kFailedPrecondition) {
-      item.outcome = KeyMigrationOutcome::kAlreadyMigrated;
+      // EBUSY: a create or delete began after the listing; else another run
+      // moved the item first.
+      item.outcome = ErrnoOf(change.status()) == EBUSY
+                         ? KeyMigrationOutcome::kSkipped
+                         : KeyMigrationOutcome::kAlreadyMigrated;
       item.error = std::string(change.status().message());
       return item;
     }

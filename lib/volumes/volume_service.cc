@@ -151,6 +151,9 @@ class VolumeService::Impl {
       record.status = VolumeStatus::kDeleting;
       VOLCRYPT_RETURN_IF_ERROR(store_->UpdateVolume(record, before));
     }
+    // The key id may have moved since the record was read (the fixed-key
+    // migration); from 'deleting' on it cannot, so delete what it is now.
+    VOLCRYPT_ASSIGN_OR_RETURN(record, store_->GetVolume(id));
     return FinishDelete(record);
   }
 

@@ -10,6 +10,7 @@
 
 #include "tests/store/store_under_test.h"
 #include "tests/support/test_support.h"
+#include "volcrypt/errors.h"
 
 namespace volcrypt {
 namespace testing {
@@ -135,7 +136,11 @@ TEST_F(VolumeStoreContract, SnapshotsBlockDeleteAndCountAsKeyReferences) {
 
 TEST_F(VolumeStoreContract, SnapshotOfMissingVolumeIsRefused) {
   EXPECT_THAT(store_->CreateSnapshot({"s1", "ghost", "", "available", 0}),
-              StatusIsWith(absl::StatusCode::kAlreadyExists, "volume ghost does not"));
+              StatusIsWith(absl::StatusCode::kNotFound, "volume ghost"));
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
+  VOLCRYPT_ASSERT_OK(store_->CreateSnapshot({"s1", "v1", "", "available", 0}));
+  EXPECT_THAT(store_->CreateSnapshot({"s1", "v1", "", "available", 0}),
+              StatusIsWith(absl::StatusCode::kAlreadyExists, "snapshot s1"));
 }
 
 TEST_F(VolumeStoreContract, AttachmentsOnePerVolume) {
@@ -230,6 +235,49 @@ TEST_F(VolumeStoreContract, KeyIdChangeMovesAVolumeAndTheSnapshotsThatFollowIt) 
   backup->reset();
   EXPECT_EQ(*store_->CountKeyReferences(old_key), 0);
   EXPECT_EQ(*store_->CountKeyReferences(kNewKey), 4);
+}
+
+// Flows hold copies of records read before a key id change commits (the
+// fixed-key migration runs beside them): none of their writes may put the
+// old key id back.
+TEST_F(VolumeStoreContract, ARecordedKeyIdChangesOnlyThroughAKeyIdChange) {
+  VolumeRecord v = TestVolume("v1");
+  const std::string old_key = v.encryption_key_id;
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  VolumeRecord stale = store_->GetVolume("v1").value();
+  auto change = store_->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", old_key);
+  ASSERT_TRUE(change.ok()) << change.status();
+  ASSERT_TRUE((*change)->Commit(kNewKey).ok());
+  change->reset();
+  stale.status = VolumeStatus::kInUse;
+  VOLCRYPT_ASSERT_OK(store_->UpdateVolume(stale, VolumeStatus::kAvailable));
+  absl::StatusOr<VolumeRecord> now = store_->GetVolume("v1");
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_EQ(now->status, VolumeStatus::kInUse);
+  EXPECT_EQ(now->encryption_key_id, kNewKey);
+  // A snapshot takes the volume's key id as it is now.
+  VOLCRYPT_ASSERT_OK(store_->CreateSnapshot({"s1", "v1", old_key, "available", 0}));
+  absl::StatusOr<std::vector<SnapshotRecord>> snaps = store_->ListSnapshots("v1");
+  ASSERT_TRUE(snaps.ok() && snaps->size() == 1u) << snaps.status();
+  EXPECT_EQ((*snaps)[0].encryption_key_id, kNewKey);
+}
+
+TEST_F(VolumeStoreContract, KeyIdChangeRefusesItemsBeingCreatedOrDeleted) {
+  VolumeRecord v = TestVolume("v1");
+  v.status = VolumeStatus::kDeleting;
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  auto volume = store_->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", v.encryption_key_id);
+  EXPECT_THAT(volume, StatusIsWith(absl::StatusCode::kFailedPrecondition, "volume v1 is deleting"));
+  EXPECT_EQ(ErrnoOf(volume.status()), EBUSY);
+  VOLCRYPT_ASSERT_OK(store_->CreateBackup(
+      {"b1", "v1", "h1", v.encryption_key_id, "u", "p", "creating", 0}));
+  auto backup = store_->BeginKeyIdChange(KeyHolderKind::kBackup, "b1", v.encryption_key_id);
+  EXPECT_THAT(backup, StatusIsWith(absl::StatusCode::kFailedPrecondition, "backup b1 is creating"));
+  EXPECT_EQ(ErrnoOf(backup.status()), EBUSY);
+  // Another run moved it first: ESTALE, not EBUSY.
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v2")));
+  auto moved = store_->BeginKeyIdChange(KeyHolderKind::kVolume, "v2", kNewKey);
+  EXPECT_EQ(ErrnoOf(moved.status()), ESTALE);
 }
 
 TEST_F(VolumeStoreContract, KeyIdChangeChecksTheExpectedIdAndRollsBackUnlessCommitted) {

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,10 +32,20 @@ class FaultPlan {
   void Inject(const std::string& op, int nth, Action action) {
     faults_[op][nth] = action;
   }
+  // Runs `work` just before the `nth` call of `op` is forwarded: another
+  // process's work landing at that very moment (a race, on cue).
+  void RunBefore(const std::string& op, int nth, std::function<void()> work) {
+    hooks_[op][nth] = std::move(work);
+  }
   // Called by the wrappers before forwarding.
   absl::Status Before(const std::string& op) {
     int& n = calls_[op];
     ++n;
+    auto hook = hooks_.find(op);
+    if (hook != hooks_.end()) {
+      auto work = hook->second.find(n);
+      if (work != hook->second.end()) work->second();
+    }
     auto it = faults_.find(op);
     if (it == faults_.end()) return absl::OkStatus();
     auto fault = it->second.find(n);
@@ -60,6 +71,7 @@ class FaultPlan {
 
  private:
   std::map<std::string, std::map<int, Action>> faults_;
+  std::map<std::string, std::map<int, std::function<void()>>> hooks_;
   std::map<std::string, int> calls_;
 };
 

@@ -18,6 +18,8 @@
 #include "tests/support/recording_logger.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/file_key_manager.h"
+#include "volcrypt/mapped_backend.h"
+#include "volcrypt/volume_service.h"
 
 namespace volcrypt {
 namespace testing {
@@ -255,6 +257,36 @@ TEST_F(KeyMigrationTest, DuplicatesFromInterruptedRunsAreCleanedAndStrangersLeft
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(left, expected);
   world_->Check(kHost, *keys_, /*named=*/false);
+}
+
+// The migration commits after a delete has read v2's record and before it
+// marks it 'deleting': the delete must not write the zeros id back, and must
+// delete the key v2 has by then, not leave it orphaned.
+TEST_F(KeyMigrationTest, ADeleteRacingTheMigrationDeletesTheMigratedKey) {
+  std::unique_ptr<BlockBackend> mapped = NewMappedBackend();
+  VolumeServiceOptions o;
+  o.keys = keys_.get();  // the service already on the new key manager
+  o.store = faulty_store_.get();
+  o.mapped = mapped.get();
+  o.host = kHost;
+  o.logger = NullLogger();
+  std::unique_ptr<VolumeService> service = std::move(VolumeService::Create(o).value());
+  plan_.RunBefore("store.UpdateVolume", 1, [&] {
+    KeyMigrationOptions m;
+    m.host = kHost;
+    absl::StatusOr<KeyMigrationReport> r =
+        MigrateFixedKeyItems(*store_, fixed_.get(), *keys_, m, NullLogger());
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_NE(store_->GetVolume("v2")->encryption_key_id, kFixedKeyId);
+  });
+  VOLCRYPT_ASSERT_OK(service->DeleteVolume("v2"));
+  EXPECT_THAT(store_->GetVolume("v2"), StatusIs(absl::StatusCode::kNotFound));
+  absl::StatusOr<std::vector<std::string>> left =
+      keys_->FindKeysByName(MigratedKeyName(KeyHolderKind::kVolume, "v2"));
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_TRUE(left->empty()) << "the migrated key was orphaned: " << (*left)[0];
+  // The others moved and still open.
+  world_->Check(kHost, *keys_);
 }
 
 TEST_F(KeyMigrationTest, ItemsBeingDeletedAreSkippedAndReported) {
