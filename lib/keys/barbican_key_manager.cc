@@ -27,18 +27,29 @@ using Response = HttpResponse;
 // answer was lost; nullopt if it did not.
 using LostAnswerCheck = std::function<absl::StatusOr<std::optional<Response>>()>;
 
-absl::Status HttpError(long status, const std::string& what, const std::string& body) {
-  std::string description;
+// `sent_secret`, if given, is the secret text the request carried: removed
+// from Barbican's description, which quotes offending request values
+// (jsonschema errors on a whole object quote all of it).
+absl::Status HttpError(long status, const std::string& what, const std::string& body,
+                       const std::string* sent_secret = nullptr) {
+  WipedString description;
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_object()) {
-    if (j.contains("description") && j["description"].is_string()) {
-      description = j["description"].get<std::string>();
-    } else if (j.contains("title") && j["title"].is_string()) {
-      description = j["title"].get<std::string>();
+    for (const char* field : {"description", "title"}) {
+      auto it = j.find(field);
+      if (it == j.end() || !it->is_string()) continue;
+      std::string& text = it->get_ref<std::string&>();
+      if (description.s.empty()) description.s = text;
+      OPENSSL_cleanse(text.data(), text.size());  // the tree's copy may quote it too
+    }
+  }
+  if (sent_secret && !sent_secret->empty()) {
+    for (size_t at; (at = description.s.find(*sent_secret)) != std::string::npos;) {
+      description.s.replace(at, sent_secret->size(), "[redacted]");
     }
   }
   const std::string msg = absl::StrCat(what, ": Barbican answered HTTP ", status,
-                                       description.empty() ? "" : ": ", description);
+                                       description.s.empty() ? "" : ": ", description.s);
   if (status == 404) return ErrnoError(absl::StatusCode::kNotFound, ENOENT, msg);
   if (status == 401 || status == 403) {
     return ErrnoError(absl::StatusCode::kPermissionDenied, EACCES, msg);
@@ -103,7 +114,7 @@ class BarbicanKeyManager final : public KeyManager {
     VOLCRYPT_ASSIGN_OR_RETURN(Response r, Call("POST", "/v1/secrets", text.s,
                                                "application/json", "store key",
                                                &stored_by_lost_attempt));
-    if (r.status != 201) return HttpError(r.status, "store key", r.body.s);
+    if (r.status != 201) return HttpError(r.status, "store key", r.body.s, &payload.s);
     return IdFromRef(r.body.s, "secret_ref");
   }
 

@@ -2,7 +2,11 @@
 // on loopback): round trips, each error status provoked for real, and
 // interop with OpenStack's own client (python3-barbicanclient, castellan's
 // transport) in both directions.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,8 +15,10 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "tests/support/script_testbed.h"
 #include "tests/support/test_support.h"
@@ -83,9 +89,97 @@ TEST_F(BarbicanTest, AnotherProjectsSecretIsPermissionDenied) {
 }
 
 TEST_F(BarbicanTest, OversizedPayloadIsInvalidArgument) {
-  SecretBytes big = SecretBytes::Random(16000).value();
-  EXPECT_THAT(keys_->StoreKey(big, Request("big", 128000)),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  // 4095 bytes (32760 bits, within Barbican's bit_length maximum) are 5460
+  // base64 characters, over the test bed's 4096-byte secret limit.
+  SecretBytes big = SecretBytes::Random(4095).value();
+  EXPECT_THAT(keys_->StoreKey(big, Request("big", 32760)),
+              StatusIsWith(absl::StatusCode::kInvalidArgument, "HTTP 413"));
+}
+
+TEST_F(BarbicanTest, ARequestBarbicanRejectsIsInvalidArgumentWithItsReason) {
+  // Barbican's schema allows names of at most 255 characters.
+  absl::StatusOr<std::string> id = keys_->CreateKey(Request(std::string(300, 'n')));
+  EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kInvalidArgument, "HTTP 400"));
+  EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kInvalidArgument, "is too long"));
+  EXPECT_EQ(ErrnoOf(id.status()), EINVAL);
+}
+
+// A fault the real Barbican cannot produce on cue: a 400 whose description
+// quotes the whole request body, payload included (as jsonschema quotes an
+// object that fails as a whole). One connection on loopback, then done.
+class EchoingErrorServer {
+ public:
+  EchoingErrorServer() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t n = sizeof a;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), n) != 0 || listen(fd_, 1) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~EchoingErrorServer() {
+    thread_.join();
+    close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void Serve() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 10000) != 1) return;  // the client never came
+    const int c = accept(fd_, nullptr, nullptr);
+    std::string request;
+    char buf[4096];
+    size_t body_at = std::string::npos, length = 0;
+    while (body_at == std::string::npos || request.size() < body_at + length) {
+      const ssize_t got = read(c, buf, sizeof buf);
+      if (got <= 0) break;
+      request.append(buf, static_cast<size_t>(got));
+      if (body_at == std::string::npos && (body_at = request.find("\r\n\r\n")) != std::string::npos) {
+        body_at += 4;
+        const std::string head = absl::AsciiStrToLower(request.substr(0, body_at));
+        const size_t cl = head.find("content-length:");
+        length = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 15));
+      }
+    }
+    const std::string body = body_at == std::string::npos ? "" : request.substr(body_at);
+    const std::string answer = nlohmann::json(
+        {{"code", 400}, {"title", "Bad Request"},
+         {"description", body + " is not valid under any of the given schemas"}}).dump();
+    const std::string response = absl::StrCat(
+        "HTTP/1.0 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ",
+        answer.size(), "\r\n\r\n", answer);
+    (void)!write(c, response.data(), response.size());
+    close(c);
+  }
+
+  int fd_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(BarbicanErrorTextTest, AnErrorQuotingTheRequestNeverCarriesTheKey) {
+  EchoingErrorServer server;
+  BarbicanOptions o;
+  o.endpoint = server.url();
+  o.project_id = "p";
+  o.max_attempts = 1;
+  o.timeout_seconds = 5;
+  auto keys = std::move(NewBarbicanKeyManager(o, NullLogger()).value());
+  SecretBytes key = SecretBytes::Random(32).value();
+  absl::StatusOr<std::string> id = keys->StoreKey(key, Request("echoed"));
+  EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kInvalidArgument, "HTTP 400"));
+  // The rest of the quoted request is there, the payload is not.
+  EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kInvalidArgument, "\"name\":\"echoed\""));
+  EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kInvalidArgument, "[redacted]"));
+  const std::string text = id.status().ToString();
+  const absl::string_view raw(key.char_data(), key.size());
+  EXPECT_EQ(text.find(absl::Base64Escape(raw)), std::string::npos);
+  EXPECT_EQ(text.find(absl::BytesToHexString(raw)), std::string::npos);
 }
 
 TEST_F(BarbicanTest, MalformedIdIsRefusedBeforeAnyRequest) {
