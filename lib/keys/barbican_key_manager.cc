@@ -141,6 +141,7 @@ class BarbicanKeyManager final : public KeyManager {
                                                "application/json", what));
     return IdsFromList(r, what);
   }
+
   absl::Status AddConsumer(const std::string& id, const KeyConsumer& c) override {
     return Consumer("POST", id, c);
   }

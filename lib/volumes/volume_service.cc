@@ -291,14 +291,21 @@ class VolumeService::Impl {
                                      VolumeStatusName(v.status)));
     }
     VOLCRYPT_ASSIGN_OR_RETURN(RbdBackend * rbd, RbdFor(v));
-    SnapshotRecord snap{snapshot_id, volume_id, v.encryption_key_id, "available", 0};
-    VOLCRYPT_RETURN_IF_ERROR(store_->CreateSnapshot(snap));
+    // The store gives the snapshot the volume's key id as it is then.
+    VOLCRYPT_RETURN_IF_ERROR(
+        store_->CreateSnapshot({snapshot_id, volume_id, "", "available", 0}));
     absl::Status s = rbd->CreateSnapshot(v.location, SnapshotName(snapshot_id));
     if (!s.ok()) {
       (void)store_->DeleteSnapshot(snapshot_id);
       return s;
     }
-    return snap;
+    VOLCRYPT_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps,
+                              store_->ListSnapshots(volume_id));
+    for (SnapshotRecord& snap : snaps) {
+      if (snap.id == snapshot_id) return snap;
+    }
+    return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                      absl::StrCat("snapshot ", snapshot_id, " vanished while created"));
   }
 
   absl::Status DeleteSnapshot(const std::string& snapshot_id) {
