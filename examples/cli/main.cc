@@ -265,7 +265,9 @@ absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
   return c;
 }
 
-void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+void PrintJson(const nlohmann::json& j) {
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
 
 // The location given by --path (mapped) or --pool/--image (rbd).
 std::optional<VolumeLocation> LocationFrom(const Args& args, const std::string& backend) {
@@ -337,16 +339,9 @@ int VolumePassphrase(const std::string& id, Context& c) {
   if (isatty(STDOUT_FILENO)) {
     return Usage("volume passphrase writes to a pipe or file, not a terminal");
   }
-  absl::StatusOr<VolumeRecord> v = c.store->GetVolume(id);
-  if (!v.ok()) return Fail("volume passphrase " + id, v.status());
-  absl::StatusOr<SecretBytes> key = c.keys->GetKey(v->encryption_key_id);
-  if (!key.ok()) return Fail("volume passphrase " + id, key.status());
-  SecretBytes pass = HexPassphrase(*key);
-  if (std::fwrite(pass.data(), 1, pass.size(), stdout) != pass.size() ||
-      std::fflush(stdout) != 0) {
-    return Fail("volume passphrase " + id, absl::DataLossError("write failed"));
-  }
-  return 0;
+  std::fflush(stdout);
+  absl::Status s = c.service->WritePassphrase(id, STDOUT_FILENO);
+  return s.ok() ? 0 : Fail("volume passphrase " + id, s);
 }
 
 int AttachXml(const Args& args, const std::string& id, Context& c) {

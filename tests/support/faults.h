@@ -84,7 +84,7 @@ class FaultPlan {
 class FaultyKeyManager : public KeyManager {
  public:
   FaultyKeyManager(KeyManager* real, FaultPlan* plan) : real_(real), plan_(plan) {}
-  absl::StatusOr<std::string> CreateKey(const KeyRequest& r) override {
+  absl::StatusOr<NewKey> CreateKey(const KeyRequest& r) override {
     VOLCRYPT_FAULT_POINT("keys.CreateKey");
     return plan_->After("keys.CreateKey", real_->CreateKey(r));
   }

@@ -243,7 +243,7 @@ TEST_F(KeyMigrationTest, DuplicatesFromInterruptedRunsAreCleanedAndStrangersLeft
   const SecretBytes fixed_key = fixed_->GetKey(kFixedKeyId).value();
   const std::string first = keys_->StoreKey(fixed_key, req).value();
   const std::string second = keys_->StoreKey(fixed_key, req).value();
-  const std::string stranger = keys_->CreateKey(req).value();
+  const std::string stranger = keys_->CreateKey(req).value().id;
   absl::StatusOr<KeyMigrationReport> r = Run();
   ASSERT_TRUE(r.ok()) << r.status();
   const KeyMigrationItem& v2 = r->items[1];
