@@ -118,6 +118,14 @@ class SqliteConnection final : public SqlConnection {
     return Run(absl::StrCat("PRAGMA user_version=", version)).status();
   }
 
+  absl::StatusOr<bool> HoldsForeignTables() override {
+    absl::StatusOr<SqlRows> r = Run(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
+        "ESCAPE '\\'");
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0) > 0;
+  }
+
  private:
   absl::Status Error(int rc, const std::string& what) const {
     return SqliteStatus(rc, absl::StrCat(path_, ": SQLite: ", sqlite3_errmsg(db_),
@@ -131,9 +139,13 @@ class SqliteConnection final : public SqlConnection {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
-    const std::string& path) {
+    const std::string& path, bool read_only, int busy_timeout_ms) {
   // Private from the start: SQLite would create it 0644 (less the umask).
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  // Read-only: only see whether it is there (no empty file left behind).
+  const int fd = read_only
+                     ? open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                     : open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                            0600);
   if (fd < 0) {
     const int err = errno;
     return StatusFromErrno(err, absl::StrCat(path, ": cannot open volume database: ",
@@ -143,8 +155,9 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
-          SQLITE_OPEN_NOFOLLOW,
+      (read_only ? SQLITE_OPEN_READONLY
+                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+          SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
       nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = absl::StrCat(path, ": cannot open volume database: ",
@@ -153,10 +166,15 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
     return SqliteStatus(rc, msg);
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, 10000);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
   auto conn = std::make_unique<SqliteConnection>(db, path);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA foreign_keys=ON"}) {
+  // Setting the journal mode writes the header: a read-only connection
+  // reads the database in the mode its writers chose (WAL).
+  if (!read_only) {
+    absl::Status s = conn->RunScript("PRAGMA journal_mode=WAL");
+    if (!s.ok()) return s;
+  }
+  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     absl::Status s = conn->RunScript(pragma);
     if (!s.ok()) return s;
   }
