@@ -150,9 +150,9 @@ enum class KeyHolderKind { kVolume, kBackup };
 // "volume" / "backup".
 VOLCRYPT_EXPORT absl::string_view KeyHolderKindName(KeyHolderKind kind);
 
-// A volume or backup locked while its key id is replaced (see
+// A volume or backup claimed while its key id is replaced (see
 // VolumeStore::BeginKeyIdChange). Destroying it without Commit() changes
-// nothing and releases the lock.
+// nothing and releases the claim.
 class VOLCRYPT_EXPORT KeyIdChange {
  public:
   KeyIdChange() = default;
@@ -161,7 +161,8 @@ class VOLCRYPT_EXPORT KeyIdChange {
   virtual ~KeyIdChange();
 
   // Records `new_key_id` on the item and, for a volume, on each of its
-  // snapshots that held the old id; all in one transaction. Returns how many
+  // snapshots that held the old id; all in one short transaction, and only
+  // while the claim holds (see BeginKeyIdChange). Returns how many
   // snapshots changed.
   virtual absl::StatusOr<int> Commit(const std::string& new_key_id) = 0;
 };
@@ -246,14 +247,26 @@ class VOLCRYPT_EXPORT VolumeStore {
   // Returns how many volumes, snapshots and backups reference `key_id`.
   virtual absl::StatusOr<int> CountKeyReferences(const std::string& key_id) = 0;
 
-  // Locks volume or backup `id` for a key id change and checks it still
+  // Claims volume or backup `id` for a key id change and checks it still
   // holds `expected_key_id`: FailedPrecondition naming the id it holds if
   // not (another run changed it first; errno ESTALE), FailedPrecondition
   // with errno EBUSY if it is being created or deleted (that flow owns its
-  // key id), NotFound if there is no such item,
-  // Unavailable if another process holds the lock for too long. While the
-  // change is open no other process can change the item: a row lock in
-  // PostgreSQL; in SQLite the database write lock, so keep it short.
+  // key id), NotFound if there is no such item, Unavailable if another live
+  // process holds the claim for longer than the lock timeout.
+  //
+  // The claim is a marker on the row (owner and lease expiry), taken by one
+  // compare-and-set statement: no transaction stays open while the caller
+  // talks to a key manager, so every other command, on this item or any
+  // other, goes on meanwhile. Only another key id change waits for it. A
+  // claim ends at Commit or when the KeyIdChange is destroyed; one whose
+  // owner died on this host is taken over at once, one from another host
+  // when its lease (VolumeStoreOptions::key_claim_lease_seconds) ends.
+  // Commit records the new id only if the claim is still this change's and
+  // the item is not being created or deleted (a delete may begin while the
+  // change is open): else FailedPrecondition (EBUSY: the item became
+  // creating/deleting; ESTALE: the claim expired and was taken) or NotFound
+  // (the item is gone), and the caller must give up whatever it made for
+  // the new id. The change must not outlive the store.
   virtual absl::StatusOr<std::unique_ptr<KeyIdChange>> BeginKeyIdChange(
       KeyHolderKind kind, const std::string& id,
       const std::string& expected_key_id) = 0;
@@ -271,6 +284,9 @@ struct VolumeStoreOptions {
   // How long a lock held by another process is waited for, then
   // Unavailable. 0 = the default: 10 s for SQLite, 30 s for PostgreSQL.
   int lock_timeout_ms = 0;
+  // How long a key id change claim (BeginKeyIdChange) holds when its owner
+  // neither commits nor releases it (killed on another host). 0 = 600 s.
+  int key_claim_lease_seconds = 0;
 };
 
 // Opens (creating and migrating as needed, unless read-only) an SQLite

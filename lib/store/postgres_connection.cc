@@ -99,7 +99,6 @@ class PostgresConnection final : public SqlConnection {
   }
 
   const char* BeginStatement() const override { return "BEGIN"; }
-  const char* RowLockClause() const override { return " FOR UPDATE"; }
 
   absl::StatusOr<int> SchemaVersion() override {
     if (read_only_) {

@@ -45,11 +45,6 @@ class SqlConnection {
   // write lock at BEGIN IMMEDIATE, so two writers never deadlock later.
   virtual const char* BeginStatement() const = 0;
 
-  // Appended to a SELECT that must lock its rows until the transaction ends:
-  // " FOR UPDATE" in PostgreSQL; "" in SQLite, whose write transaction
-  // already holds the whole database.
-  virtual const char* RowLockClause() const = 0;
-
   // The schema version (0 for a new database), read and written inside a
   // transaction. PostgreSQL also serializes concurrent schema upgrades here
   // (an advisory lock). On a read-only connection it only reads, outside a

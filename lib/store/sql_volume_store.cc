@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "lib/store/key_id_change.h"
 #include "lib/store/record_rows.h"
 #include "lib/store/record_text.h"
 #include "lib/store/sql_connection.h"
@@ -84,6 +85,13 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE volumes ADD COLUMN location_proof TEXT NOT NULL DEFAULT '';
     )sql",
+    // 6: key id change claims (lib/store/key_id_change.cc).
+    R"sql(
+    ALTER TABLE volumes ADD COLUMN key_claim TEXT NOT NULL DEFAULT '';
+    ALTER TABLE volumes ADD COLUMN key_claim_until BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE backups ADD COLUMN key_claim TEXT NOT NULL DEFAULT '';
+    ALTER TABLE backups ADD COLUMN key_claim_until BIGINT NOT NULL DEFAULT 0;
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -120,9 +128,15 @@ absl::Status Exists(absl::Status s, const std::string& what) {
 
 class SqlVolumeStore final : public VolumeStore {
  public:
-  SqlVolumeStore(std::unique_ptr<SqlConnection> db, const VolumeStoreOptions& o)
+  SqlVolumeStore(std::unique_ptr<SqlConnection> db, const VolumeStoreOptions& o,
+                 int lock_timeout_ms)
       : db_(std::move(db)), read_only_(o.read_only),
-        log_(o.logger ? o.logger : DefaultLogger()) {}
+        log_(o.logger ? o.logger : DefaultLogger()) {
+    claims_.wait_ms = lock_timeout_ms;
+    if (o.key_claim_lease_seconds > 0) {
+      claims_.lease_seconds = o.key_claim_lease_seconds;
+    }
+  }
 
   // Checks the schema version and, unless read-only, upgrades it.
   absl::Status Migrate() {
@@ -357,11 +371,12 @@ class SqlVolumeStore final : public VolumeStore {
 
   absl::StatusOr<std::unique_ptr<KeyIdChange>> BeginKeyIdChange(
       KeyHolderKind kind, const std::string& id,
-      const std::string& expected_key_id) override;
+      const std::string& expected_key_id) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    return BeginSqlKeyIdChange(*db_, mu_, kind, id, expected_key_id, claims_);
+  }
 
  private:
-  friend class SqlKeyIdChange;
-
   absl::Status Writable() const {
     return read_only_ ? ReadOnly() : absl::OkStatus();
   }
@@ -412,90 +427,15 @@ class SqlVolumeStore final : public VolumeStore {
   std::unique_ptr<SqlConnection> db_;
   const bool read_only_;
   Logger* const log_;
+  KeyClaimOptions claims_;
 };
-
-class SqlKeyIdChange final : public KeyIdChange {
- public:
-  SqlKeyIdChange(std::unique_lock<std::recursive_mutex> lock,
-                 std::unique_ptr<SqlTransaction> tx, SqlConnection& db,
-                 KeyHolderKind kind, std::string id, std::string old_key_id)
-      : lock_(std::move(lock)), tx_(std::move(tx)), db_(db), kind_(kind),
-        id_(std::move(id)), old_key_id_(std::move(old_key_id)) {}
-
-  ~SqlKeyIdChange() override { tx_.reset(); }  // rolls back before unlocking
-
-  absl::StatusOr<int> Commit(const std::string& new_key_id) override {
-    if (tx_ == nullptr) {
-      return absl::FailedPreconditionError("key id change already committed");
-    }
-    const bool volume = kind_ == KeyHolderKind::kVolume;
-    VOLCRYPT_RETURN_IF_ERROR(
-        (volume ? db_.Run("UPDATE volumes SET encryption_key_id = $2, "
-                          "updated_at = $3 WHERE id = $1",
-                          {id_, new_key_id, Now()})
-                : db_.Run("UPDATE backups SET encryption_key_id = $2 "
-                          "WHERE id = $1", {id_, new_key_id})).status());
-    int snapshots = 0;
-    if (volume) {
-      VOLCRYPT_ASSIGN_OR_RETURN(
-          SqlRows r, db_.Run("UPDATE snapshots SET encryption_key_id = $2 "
-                             "WHERE volume_id = $1 AND encryption_key_id = $3",
-                             {id_, new_key_id, old_key_id_}));
-      snapshots = static_cast<int>(r.changes);
-    }
-    VOLCRYPT_RETURN_IF_ERROR(tx_->Commit());
-    tx_.reset();
-    return snapshots;
-  }
-
- private:
-  std::unique_lock<std::recursive_mutex> lock_;
-  std::unique_ptr<SqlTransaction> tx_;
-  SqlConnection& db_;
-  const KeyHolderKind kind_;
-  const std::string id_;
-  const std::string old_key_id_;
-};
-
-absl::StatusOr<std::unique_ptr<KeyIdChange>> SqlVolumeStore::BeginKeyIdChange(
-    KeyHolderKind kind, const std::string& id,
-    const std::string& expected_key_id) {
-  VOLCRYPT_RETURN_IF_ERROR(Writable());
-  std::unique_lock<std::recursive_mutex> lock(mu_);
-  VOLCRYPT_ASSIGN_OR_RETURN(std::unique_ptr<SqlTransaction> tx,
-                            SqlTransaction::Begin(*db_));
-  const absl::string_view noun = KeyHolderKindName(kind);
-  VOLCRYPT_ASSIGN_OR_RETURN(
-      SqlRows r,
-      db_->Run(absl::StrCat("SELECT encryption_key_id, status FROM ",
-                            kind == KeyHolderKind::kVolume ? "volumes" : "backups",
-                            " WHERE id = $1", db_->RowLockClause()),
-               {id}));
-  if (r.empty()) {
-    return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
-                      absl::StrCat(noun, " ", id, " not found"));
-  }
-  // A create or delete owns the key id until it ends (a delete has already
-  // chosen the key it will delete).
-  const std::string status = r.Text(0, 1);
-  if (status == "creating" || status == "deleting") {
-    return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
-                      absl::StrCat(noun, " ", id, " is ", status));
-  }
-  if (r.Text(0, 0) != expected_key_id) {
-    return ErrnoError(absl::StatusCode::kFailedPrecondition, ESTALE,
-                      absl::StrCat(noun, " ", id, " now uses key ", r.Text(0, 0),
-                                   ", not ", expected_key_id));
-  }
-  return std::unique_ptr<KeyIdChange>(new SqlKeyIdChange(
-      std::move(lock), std::move(tx), *db_, kind, id, expected_key_id));
-}
 
 absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(
     absl::StatusOr<std::unique_ptr<SqlConnection>> db,
-    const VolumeStoreOptions& options) {
+    const VolumeStoreOptions& options, int lock_timeout_ms) {
   if (!db.ok()) return db.status();
-  auto store = std::make_unique<SqlVolumeStore>(std::move(*db), options);
+  auto store = std::make_unique<SqlVolumeStore>(std::move(*db), options,
+                                                lock_timeout_ms);
   VOLCRYPT_RETURN_IF_ERROR(store->Migrate());
   return std::unique_ptr<VolumeStore>(std::move(store));
 }
@@ -539,7 +479,7 @@ absl::StatusOr<std::unique_ptr<VolumeStore>> OpenSqliteVolumeStore(
     const std::string& path, const VolumeStoreOptions& options) {
   const int timeout_ms = options.lock_timeout_ms > 0 ? options.lock_timeout_ms : 10000;
   return OpenStore(OpenSqliteConnection(path, options.read_only, timeout_ms),
-                   options);
+                   options, timeout_ms);
 }
 
 absl::StatusOr<std::unique_ptr<VolumeStore>> OpenSqliteVolumeStore(
@@ -551,7 +491,7 @@ absl::StatusOr<std::unique_ptr<VolumeStore>> OpenPostgresVolumeStore(
     const std::string& conninfo, const VolumeStoreOptions& options) {
   const int timeout_ms = options.lock_timeout_ms > 0 ? options.lock_timeout_ms : 30000;
   return OpenStore(OpenPostgresConnection(conninfo, timeout_ms, options.read_only),
-                   options);
+                   options, timeout_ms);
 }
 
 absl::StatusOr<std::unique_ptr<VolumeStore>> OpenPostgresVolumeStore(

@@ -106,7 +106,6 @@ class SqliteConnection final : public SqlConnection {
   }
 
   const char* BeginStatement() const override { return "BEGIN IMMEDIATE"; }
-  const char* RowLockClause() const override { return ""; }
 
   absl::StatusOr<int> SchemaVersion() override {
     absl::StatusOr<SqlRows> r = Run("PRAGMA user_version");
@@ -141,17 +140,22 @@ class SqliteConnection final : public SqlConnection {
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
     const std::string& path, bool read_only, int busy_timeout_ms) {
   // Private from the start: SQLite would create it 0644 (less the umask).
-  // Read-only: only see whether it is there (no empty file left behind).
-  const int fd = read_only
-                     ? open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-                     : open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                            0600);
-  if (fd < 0) {
-    const int err = errno;
-    return StatusFromErrno(err, absl::StrCat(path, ": cannot open volume database: ",
-                                             strerror(err)));
+  // Only a file made here is opened and closed here: closing any descriptor
+  // of a file drops every POSIX lock this process holds on it, including
+  // those of other connections to it in this process, and another process
+  // could then checkpoint and remove the WAL under them. A read-only open
+  // of a missing file fails in SQLite (NotFound), creating nothing.
+  if (!read_only) {
+    const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600);
+    if (fd >= 0) {
+      close(fd);
+    } else if (errno != EEXIST) {
+      const int err = errno;
+      return StatusFromErrno(err, absl::StrCat(path, ": cannot open volume database: ",
+                                               strerror(err)));
+    }
   }
-  close(fd);
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db,

@@ -579,6 +579,131 @@ TEST_F(VolumeStoreContract, KeyIdChangeHoldsOffAnotherProcessUntilCommitted) {
   for (int fd : {opened[0], opened[1], go[0], go[1]}) close(fd);
 }
 
+// A key id change is a claim, not a held transaction: while one is open
+// (its caller waiting on a key manager), other connections read and write,
+// this item included; only another key id change of the item waits.
+TEST_F(VolumeStoreContract, KeyIdChangeLetsOtherCommandsGoOnMeanwhile) {
+  VolumeRecord v = TestVolume("v1");
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v2")));
+  auto change = store_->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", v.encryption_key_id);
+  ASSERT_TRUE(change.ok()) << change.status();
+  VolumeStoreOptions o;
+  o.lock_timeout_ms = 1000;
+  absl::StatusOr<std::unique_ptr<VolumeStore>> other = db_->Open(o);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ((*other)->ListVolumes({})->size(), 2u);
+  VOLCRYPT_EXPECT_OK((*other)->CreateVolume(TestVolume("v3")));
+  VolumeRecord v2 = TestVolume("v2");
+  v2.status = VolumeStatus::kInUse;
+  VOLCRYPT_EXPECT_OK((*other)->UpdateVolume(v2, VolumeStatus::kAvailable));
+  VOLCRYPT_EXPECT_OK((*other)->CreateSnapshot({"s1", "v1", "", "available", 0}));
+  EXPECT_THAT((*other)->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", v.encryption_key_id),
+              StatusIsWith(absl::StatusCode::kUnavailable, "lock"));
+  // The snapshot taken meanwhile follows its volume.
+  absl::StatusOr<int> snapshots = (*change)->Commit(kNewKey);
+  ASSERT_TRUE(snapshots.ok()) << snapshots.status();
+  EXPECT_EQ(*snapshots, 1);
+  EXPECT_EQ((*other)->GetVolume("v1")->encryption_key_id, kNewKey);
+}
+
+// A delete may begin while the key id change is open; the change then
+// records nothing, and says so, so its caller drops the key it made.
+TEST_F(VolumeStoreContract, ADeleteBegunDuringAKeyIdChangeMakesItsCommitFail) {
+  VolumeRecord v = TestVolume("v1");
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  auto change = store_->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", v.encryption_key_id);
+  ASSERT_TRUE(change.ok()) << change.status();
+  VolumeStoreOptions o;
+  o.lock_timeout_ms = 1000;
+  absl::StatusOr<std::unique_ptr<VolumeStore>> other = db_->Open(o);
+  ASSERT_TRUE(other.ok()) << other.status();
+  VolumeRecord deleting = v;
+  deleting.status = VolumeStatus::kDeleting;
+  VOLCRYPT_ASSERT_OK((*other)->UpdateVolume(deleting, VolumeStatus::kAvailable));
+  absl::StatusOr<int> committed = (*change)->Commit(kNewKey);
+  EXPECT_THAT(committed, StatusIsWith(absl::StatusCode::kFailedPrecondition, "deleting"));
+  EXPECT_EQ(ErrnoOf(committed.status()), EBUSY);
+  EXPECT_EQ(store_->GetVolume("v1")->encryption_key_id, v.encryption_key_id);
+  // Gone altogether: NotFound.
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v2")));
+  auto second = store_->BeginKeyIdChange(KeyHolderKind::kVolume, "v2", v.encryption_key_id);
+  ASSERT_TRUE(second.ok()) << second.status();
+  VOLCRYPT_ASSERT_OK((*other)->DeleteVolume("v2"));
+  EXPECT_THAT((*second)->Commit(kNewKey), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// A claim whose owner neither commits nor releases it (killed on another
+// host) ends with its lease; the owner, if it comes back, can no longer
+// commit.
+TEST_F(VolumeStoreContract, AnExpiredClaimIsTakenOverAndItsOwnerCannotCommit) {
+  VolumeRecord v = TestVolume("v1");
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  VOLCRYPT_ASSERT_OK(store_->CreateBackup({"b1", "v1", "h1", v.encryption_key_id, "u", "p",
+                                           "available", 0}));
+  VolumeStoreOptions o;
+  o.lock_timeout_ms = 200;
+  absl::StatusOr<std::unique_ptr<VolumeStore>> other = db_->Open(o);
+  ASSERT_TRUE(other.ok()) << other.status();
+  for (KeyHolderKind kind : {KeyHolderKind::kVolume, KeyHolderKind::kBackup}) {
+    const std::string id = kind == KeyHolderKind::kVolume ? "v1" : "b1";
+    const std::string table = kind == KeyHolderKind::kVolume ? "volumes" : "backups";
+    SCOPED_TRACE(id);
+    auto first = store_->BeginKeyIdChange(kind, id, v.encryption_key_id);
+    ASSERT_TRUE(first.ok()) << first.status();
+    db_->Sql("UPDATE " + table + " SET key_claim_until = 1 WHERE id = '" + id + "'");
+    auto second = (*other)->BeginKeyIdChange(kind, id, v.encryption_key_id);
+    ASSERT_TRUE(second.ok()) << second.status();
+    absl::StatusOr<int> late = (*first)->Commit(kNewKey);
+    EXPECT_THAT(late, StatusIsWith(absl::StatusCode::kFailedPrecondition, "expired"));
+    EXPECT_EQ(ErrnoOf(late.status()), ESTALE);
+    first->reset();  // must not release the claim it lost
+    EXPECT_THAT((*other)->BeginKeyIdChange(kind, id, v.encryption_key_id).status().code(),
+                absl::StatusCode::kUnavailable);
+    VOLCRYPT_EXPECT_OK((*second)->Commit(kNewKey).status());
+  }
+  EXPECT_EQ(*store_->CountKeyReferences(kNewKey), 2);
+}
+
+// A claim left by another host is waited for (up to the lock timeout), not
+// taken, while its lease lasts.
+TEST_F(VolumeStoreContract, AnotherHostsLiveClaimIsWaitedForThenUnavailable) {
+  VolumeRecord v = TestVolume("v1");
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  db_->Sql("UPDATE volumes SET key_claim = 'elsewhere/4242/00', "
+           "key_claim_until = 4102444800 WHERE id = 'v1'");
+  VolumeStoreOptions o;
+  o.lock_timeout_ms = 200;
+  absl::StatusOr<std::unique_ptr<VolumeStore>> impatient = db_->Open(o);
+  ASSERT_TRUE(impatient.ok()) << impatient.status();
+  absl::StatusOr<std::unique_ptr<KeyIdChange>> refused =
+      (*impatient)->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", v.encryption_key_id);
+  EXPECT_THAT(refused, StatusIsWith(absl::StatusCode::kUnavailable, "elsewhere"));
+  EXPECT_EQ(refused.status().message().find('\n'), absl::string_view::npos);
+}
+
+// A migrator killed while it held a claim on this host: the next run takes
+// the item over at once instead of waiting for the lease.
+TEST_F(VolumeStoreContract, AClaimOfADeadProcessOnThisHostIsTakenOverAtOnce) {
+  VolumeRecord v = TestVolume("v1");
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  const pid_t child = Fork([&](VolumeStore& own) {
+    auto change = own.BeginKeyIdChange(KeyHolderKind::kVolume, "v1", v.encryption_key_id);
+    if (!change.ok()) return 1;
+    (void)change->release();  // killed: never committed, never released
+    _exit(0);
+    return 0;
+  });
+  ASSERT_EQ(WaitForExit(child), 0);
+  VolumeStoreOptions o;
+  o.lock_timeout_ms = 200;
+  absl::StatusOr<std::unique_ptr<VolumeStore>> next = db_->Open(o);
+  ASSERT_TRUE(next.ok()) << next.status();
+  auto change = (*next)->BeginKeyIdChange(KeyHolderKind::kVolume, "v1", v.encryption_key_id);
+  ASSERT_TRUE(change.ok()) << change.status();
+  VOLCRYPT_EXPECT_OK((*change)->Commit(kNewKey).status());
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace volcrypt

@@ -192,7 +192,7 @@ TEST_F(SqliteVolumeStoreTest, UsesWalAndRecordsSchemaVersion) {
   auto mode = RunCommand({"sqlite3", path(), "PRAGMA journal_mode"});
   EXPECT_EQ(mode.out, "wal\n");
   auto version = RunCommand({"sqlite3", path(), "PRAGMA user_version"});
-  EXPECT_EQ(version.out, "5\n");
+  EXPECT_EQ(version.out, "6\n");
 }
 
 TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
@@ -205,6 +205,10 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
   ASSERT_EQ(RunCommand({"sqlite3", path(),
                         "ALTER TABLE attachments DROP COLUMN secret_uuid; "
                         "ALTER TABLE volumes DROP COLUMN location_proof; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim_until; "
+                        "ALTER TABLE backups DROP COLUMN key_claim; "
+                        "ALTER TABLE backups DROP COLUMN key_claim_until; "
                         "PRAGMA user_version=3"})
                 .exit_code, 0);
   absl::StatusOr<AttachmentRecord> a = Open()->GetAttachment("v1");
@@ -218,6 +222,10 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaFourVolumeToAnEmptyLocationProof) {
   { VOLCRYPT_ASSERT_OK(Open()->CreateVolume(TestVolume("v1"))); }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
                         "ALTER TABLE volumes DROP COLUMN location_proof; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim_until; "
+                        "ALTER TABLE backups DROP COLUMN key_claim; "
+                        "ALTER TABLE backups DROP COLUMN key_claim_until; "
                         "PRAGMA user_version=4"})
                 .exit_code, 0);
   auto store = Open();
@@ -234,6 +242,10 @@ TEST_F(SqliteVolumeStoreTest, MigratesAVersionOneDatabase) {
   { Open()->CreateVolume(TestVolume("v1")).IgnoreError(); }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
                         "ALTER TABLE volumes DROP COLUMN location_proof; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim_until; "
+                        "ALTER TABLE backups DROP COLUMN key_claim; "
+                        "ALTER TABLE backups DROP COLUMN key_claim_until; "
                         "DROP TABLE attachments; DROP INDEX backups_by_host; "
                         "DROP INDEX snapshots_by_key; PRAGMA user_version=1"})
                 .exit_code, 0);
