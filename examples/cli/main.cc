@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
 #include "volcrypt/barbican_key_manager.h"
+#include "volcrypt/errors.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/json.h"
 #include "volcrypt/fixed_key_manager.h"
@@ -204,9 +206,32 @@ bool UsesBarbican(const Args& args) {
 }
 
 // --postgres CONNINFO, else the SQLite file of --db (or the state dir).
-absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(const Args& args) {
-  if (auto pg = args.Get("postgres")) return OpenPostgresVolumeStore(*pg);
-  return OpenSqliteVolumeStore(args.Get("db").value_or(StateDir(args) + "/volumes.db"));
+// `read_only` for commands that only read: no write lock, no upgrade; a
+// database not made yet, or made by an older volcrypt, is first opened
+// read-write once (that creates or upgrades it).
+absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(const Args& args,
+                                                       bool read_only = false) {
+  VolumeStoreOptions o;
+  o.read_only = read_only;
+  auto open = [&] {
+    if (auto pg = args.Get("postgres")) return OpenPostgresVolumeStore(*pg, o);
+    return OpenSqliteVolumeStore(args.Get("db").value_or(StateDir(args) + "/volumes.db"), o);
+  };
+  absl::StatusOr<std::unique_ptr<VolumeStore>> store = open();
+  if (read_only && (absl::IsNotFound(store.status()) || ErrnoOf(store.status()) == ESTALE)) {
+    o.read_only = false;
+    if (absl::StatusOr<std::unique_ptr<VolumeStore>> made = open(); !made.ok()) return made;
+    o.read_only = true;
+    store = open();
+  }
+  return store;
+}
+
+// Commands that only read the volume database.
+bool ReadsOnly(const std::vector<std::string>& words) {
+  static const std::set<std::string> kReads = {"list", "show", "verify", "passphrase"};
+  return words[0] == "attach-xml" ||
+         (words[0] == "volume" && words.size() > 1 && kReads.count(words[1]) > 0);
 }
 
 // Creates the state directory unless every path is given: the database and,
@@ -222,7 +247,7 @@ absl::Status MakeStateDir(const Args& args, bool file_keys) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
+absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt, bool read_only) {
   const bool file_keys = !UsesBarbican(args) && !args.Has("fixed-key-file");
   if (absl::Status s = MakeStateDir(args, file_keys); !s.ok()) return s;
   Context c;
@@ -232,7 +257,7 @@ absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
                                    : OpenFileKeys(args);
   if (!keys.ok()) return keys.status();
   c.keys = std::move(*keys);
-  absl::StatusOr<std::unique_ptr<VolumeStore>> store = OpenStore(args);
+  absl::StatusOr<std::unique_ptr<VolumeStore>> store = OpenStore(args, read_only);
   if (!store.ok()) return store.status();
   c.store = std::move(*store);
   c.mapped = NewMappedBackend();
@@ -531,7 +556,7 @@ int Main(int argc, char** argv) {
   if ((words[0] == "attach" || words[0] == "detach") && words.size() < 2) {
     return Usage(words[0] + " needs a volume id");
   }
-  absl::StatusOr<Context> context = OpenContext(args, libvirt);
+  absl::StatusOr<Context> context = OpenContext(args, libvirt, ReadsOnly(words));
   if (!context.ok()) return Fail("open", context.status());
   if (words[0] == "volume") return RunVolume(args, words, *context);
   if (words[0] == "reconcile") {
