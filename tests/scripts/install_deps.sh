@@ -14,7 +14,7 @@ build_packages=(
 # The independent tools the tests and the demo check our volumes with.
 test_packages=(
   cryptsetup-bin qemu-utils e2fsprogs util-linux mount
-  libvirt-clients sqlite3 python3-castellan
+  libvirt-clients sqlite3 python3-castellan strace
   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
   ceph-mon ceph-osd ceph-common qemu-block-extra
   golang-go abigail-tools xz-utils barbican-api python3-barbican
