@@ -103,6 +103,20 @@ void ExpectLibvirtExplained(const std::string& uri,
                        << " is in-use but no domain (live or persistent) has its disk "
                        << SourceOf(r);
   }
+  // Each in-use record's disk names a secret that exists: else its domain
+  // cannot start ("Secret not found").
+  for (const Disk& d : disks) {
+    auto it = status_of_source.find(d.source);
+    if (it == status_of_source.end() || it->second != "in-use" || d.secret_uuid.empty()) {
+      continue;
+    }
+    virSecretPtr s = virSecretLookupByUUIDString(conn, d.secret_uuid.c_str());
+    EXPECT_NE(s, nullptr) << "end state: domain " << d.domain
+                          << (d.live ? " (live)" : " (persistent)") << " has the disk "
+                          << d.source << " whose secret " << d.secret_uuid
+                          << " is gone: the domain cannot start";
+    if (s != nullptr) virSecretFree(s);
+  }
   // No disk of a recorded volume that the record does not explain.
   for (const Disk& d : disks) {
     auto it = status_of_source.find(d.source);

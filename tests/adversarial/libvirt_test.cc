@@ -140,8 +140,55 @@ TEST_F(LibvirtAdversary, DeleteIsRefusedWhileADomainUsesTheVolume) {
 
 // --- Class 3: shared secrets racing ---------------------------------------
 
-// Two volumes on castellan's fixed key: a detach of A from X races an attach
-// of B to Y's persistent config. Y must then start (its secret exists).
+// libvirt's secret events, to catch the attach of b right after it set its
+// secret's value: its strace is then SIGSTOPped, which freezes the attach
+// before it adds its disk (every write of the attach is delayed 20 ms by
+// strace, so the event always arrives inside that window).
+std::atomic<pid_t> g_freeze_pid{0};
+std::atomic<bool> g_frozen{false};
+
+void FreezeOnValueChanged(virConnectPtr, virSecretPtr, void*) {
+  const pid_t pid = g_freeze_pid.load();
+  if (pid > 0 && !g_frozen.exchange(true)) kill(pid, SIGSTOP);
+}
+
+class SecretEvents {
+ public:
+  SecretEvents() {
+    static const bool registered = virEventRegisterDefaultImpl() == 0;
+    (void)registered;
+    // Wakes the loop every 50 ms so that it can be stopped.
+    timer_ = virEventAddTimeout(50, [](int, void*) {}, nullptr, nullptr);
+    conn_ = virConnectOpen(LibvirtTestbed::uri().c_str());
+    if (conn_ != nullptr) {
+      callback_ = virConnectSecretEventRegisterAny(
+          conn_, nullptr, VIR_SECRET_EVENT_ID_VALUE_CHANGED,
+          VIR_SECRET_EVENT_CALLBACK(FreezeOnValueChanged), nullptr, nullptr);
+    }
+    loop_ = std::thread([this] {
+      while (!done_) virEventRunDefaultImpl();
+    });
+  }
+  ~SecretEvents() {
+    done_ = true;
+    loop_.join();
+    if (callback_ >= 0) virConnectSecretEventDeregisterAny(conn_, callback_);
+    if (conn_ != nullptr) virConnectClose(conn_);
+    if (timer_ >= 0) virEventRemoveTimeout(timer_);
+  }
+  bool ok() const { return conn_ != nullptr && callback_ >= 0; }
+
+ private:
+  virConnectPtr conn_ = nullptr;
+  int callback_ = -1;
+  int timer_ = -1;
+  std::atomic<bool> done_{false};
+  std::thread loop_;
+};
+
+// Two volumes on castellan's fixed key: a detach of a from X runs while an
+// attach of b to Y's persistent config is between its secret and its disk.
+// Y must then start (its secret exists).
 TEST_F(LibvirtAdversary, DetachAndAttachOnTheFixedKeyRaceWithoutLosingTheSecret) {
   const std::string fixed = tmp_.File("fixed.hex");
   {
@@ -155,29 +202,41 @@ TEST_F(LibvirtAdversary, DetachAndAttachOnTheFixedKeyRaceWithoutLosingTheSecret)
   LibvirtProbe probe;
   probe.DefineDomain(kX, /*start=*/true);
   probe.DefineDomain(kY, /*start=*/false);
-  constexpr int kRounds = 8;
-  for (int round = 0; round < kRounds && !HasFailure(); ++round) {
-    SCOPED_TRACE("round " + std::to_string(round));
-    const Outcome a_on = on_fixed.Run(With({"attach", "a", "--domain", kX}));
-    ASSERT_EQ(a_on.exit_code, 0) << a_on.err;
-    Background detach(on_fixed.Argv(With({"detach", "a"})));
-    std::this_thread::sleep_for(std::chrono::milliseconds(15 * round));
-    Background attach(on_fixed.Argv(With({"attach", "b", "--domain", kY, "--config"})));
-    const Outcome d = detach.Wait(60);
-    const Outcome b_on = attach.Wait(60);
-    EXPECT_EQ(d.exit_code, 0) << d.err;
-    ASSERT_EQ(b_on.exit_code, 0) << b_on.err;
-    virDomainPtr y = virDomainLookupByName(probe.conn(), kY);
-    ASSERT_NE(y, nullptr);
-    const int started = virDomainCreateWithFlags(y, VIR_DOMAIN_START_PAUSED);
-    const std::string why = started == 0 ? "" : virGetLastErrorMessage();
-    if (started == 0) virDomainDestroy(y);
-    virDomainFree(y);
-    EXPECT_EQ(started, 0) << "Y's persistent domain no longer starts after the race: " << why
-                          << " (a detach removed the secret the attach of b needs)";
-    const Outcome b_off = on_fixed.Run(With({"detach", "b"}));
-    ASSERT_EQ(b_off.exit_code, 0) << b_off.err;
+  const Outcome a_on = on_fixed.Run(With({"attach", "a", "--domain", kX}));
+  ASSERT_EQ(a_on.exit_code, 0) << a_on.err;
+
+  SecretEvents events;
+  ASSERT_TRUE(events.ok()) << virGetLastErrorMessage();
+  std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null",
+                                   "--inject=write,writev,sendmsg:delay_enter=20000"};
+  for (const std::string& a : on_fixed.Argv(With({"attach", "b", "--domain", kY, "--config"}))) {
+    argv.push_back(a);
   }
+  g_frozen = false;
+  Background attach(argv);
+  g_freeze_pid = attach.pid();
+  for (int i = 0; i < 3000 && !g_frozen; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  g_freeze_pid = 0;
+  const bool froze = g_frozen;
+  // b's attach is frozen between its secret and its disk: a detaches now.
+  const Outcome d = on_fixed.Run(With({"detach", "a"}), 60);
+  kill(attach.pid(), SIGCONT);
+  const Outcome b_on = attach.Wait(120);
+  ASSERT_TRUE(froze) << "b's attach never set a secret value";
+  EXPECT_EQ(d.exit_code, 0) << d.err;
+  ASSERT_EQ(b_on.exit_code, 0) << b_on.err;
+
+  virDomainPtr y = virDomainLookupByName(probe.conn(), kY);
+  ASSERT_NE(y, nullptr);
+  const int started = virDomainCreateWithFlags(y, VIR_DOMAIN_START_PAUSED);
+  const std::string why = started == 0 ? "" : virGetLastErrorMessage();
+  if (started == 0) virDomainDestroy(y);
+  virDomainFree(y);
+  EXPECT_EQ(started, 0) << "Y's persistent domain does not start after the race: " << why
+                        << " (the detach of a removed the secret b's disk needs; no two "
+                           "volumes may share a libvirt secret)";
   ExpectEndState(End(on_fixed));
 }
 
