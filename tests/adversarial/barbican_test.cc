@@ -14,6 +14,7 @@
 
 #include "tests/adversarial/adversary.h"
 #include "tests/adversarial/end_state.h"
+#include "tests/ceph/ceph_testbed.h"
 #include "tests/support/script_testbed.h"
 #include "tests/support/test_support.h"
 
@@ -23,6 +24,9 @@ namespace {
 
 ScriptTestbed* const kBarbican = static_cast<ScriptTestbed*>(
     ::testing::AddGlobalTestEnvironment(new ScriptTestbed("barbican.sh")));
+
+// Ceph for the RBD variant of class 1 (its tests skip without it).
+::testing::Environment* const kCeph = ::testing::AddGlobalTestEnvironment(new CephTestbed);
 
 constexpr char kSize[] = "16M";
 constexpr char kProject[] = "adversary-project";
@@ -136,6 +140,58 @@ TEST_F(BarbicanAdversary, ReconcileOfAnUnfinishedDeleteLeavesAForeignLuksFileAlo
   mine.op = &op_;
   mine.foreign_files[path] = before;
   ExpectEndState(mine);
+}
+
+// The same for an RBD image name: the delete of 'a' stopped after the image
+// was removed; another tenant's volcrypt makes an image of the same name.
+TEST_F(BarbicanAdversary, RbdImageOfAnUnfinishedDeleteIsLeftToItsNewOwner) {
+  if (CephTestbed::conf().empty()) GTEST_SKIP() << CephTestbed::skip_reason();
+  const std::string conf = CephTestbed::conf();
+  const Operator mine({"--state-dir", tmp_.File("state"), "--barbican", kBarbican->address(),
+                       "--project-id", kProject, "--ceph-conf", conf});
+  const Operator theirs({"--state-dir", tmp_.File("other-state"), "--ceph-conf", conf});
+  const std::string image = "adv-reused-" + std::to_string(getpid());
+  const std::vector<std::string> where = {"--backend", "rbd", "--pool", "rbd", "--image", image,
+                                          "--size", kSize};
+  auto create = [&](const Operator& op, const std::string& id) {
+    std::vector<std::string> args = {"volume", "create", "--id", id};
+    args.insert(args.end(), where.begin(), where.end());
+    return op.Run(args, 120);
+  };
+  auto image_id = [&]() {
+    const Outcome info = RunBounded({"rbd", "-c", conf, "info", "rbd/" + image, "--format",
+                                     "json"}, 60);
+    const nlohmann::json j = ParseJson(info.out);
+    return info.exit_code == 0 && j.is_object() ? j.value("id", std::string("?")) : "";
+  };
+  const Outcome made = create(mine, "a");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  kBarbican->Stop();
+  const Outcome del = mine.Run({"volume", "delete", "a"}, 120);
+  ASSERT_TRUE(kBarbican->Restart());
+  ASSERT_EQ(del.exit_code, 1) << del.err;
+  ASSERT_EQ(image_id(), "") << "the delete did not remove the image first";
+
+  const Outcome again = create(mine, "b");
+  EXPECT_EQ(again.exit_code, 1)
+      << "the image name still held by the unfinished delete of 'a' must be refused";
+  if (again.exit_code == 0) mine.Run({"volume", "delete", "b"}, 120);
+
+  const Outcome other = create(theirs, "theirs");
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  const std::string owner = image_id();
+  ASSERT_NE(owner, "");
+  EXPECT_EQ(mine.Run({"volume", "delete", "a"}, 120).exit_code, 0);
+  EXPECT_EQ(mine.Run({"reconcile", "--grace", "0"}, 120).exit_code, 0);
+  EXPECT_EQ(image_id(), owner) << "finishing a's delete removed rbd/" << image
+                               << ", which another volume now owns (its image id differs "
+                                  "from the one a's record should carry as proof)";
+  EXPECT_EQ(mine.Run({"volume", "show", "a"}).exit_code, 1) << "a's record was not finished";
+  EndState their;
+  their.op = &theirs;
+  their.keys_dir = tmp_.File("other-state/keys");
+  ExpectEndState(their);
+  theirs.Run({"volume", "delete", "theirs"}, 120);
 }
 
 // --- Class 7: locks held across the network --------------------------------

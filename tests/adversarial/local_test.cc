@@ -235,6 +235,11 @@ class SchemaAdversary : public LocalAdversary {
       EXPECT_EQ(r.exit_code, 1) << why << ": `" << cmd[0] << " " << cmd[1]
                                 << "` must fail with exit 1; stderr: " << Printable(r.err, 300);
       EXPECT_TRUE(IsOneShortLine(r.err)) << why << ": " << Printable(r.err, 300);
+      // Clear: it names the schema version, and is not an exception's text.
+      EXPECT_TRUE(r.err.find("version") != std::string::npos &&
+                  r.err.find("internal error") == std::string::npos)
+          << why << ": the error must say the schema version is not one this volcrypt "
+                    "knows; got: " << Printable(r.err, 300);
     }
   }
   std::string db_;
@@ -265,6 +270,7 @@ TEST_F(LocalAdversary, AForeignSqliteDatabaseIsRefusedAndLeftUnchanged) {
     EXPECT_EQ(r.exit_code, 1) << "a foreign SQLite file must be refused, not adopted: `"
                               << cmd[1] << "` exited " << r.exit_code;
     EXPECT_TRUE(IsOneShortLine(r.err)) << Printable(r.err, 300);
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
   }
   EXPECT_TRUE(FileContent(db) == before)
       << "the foreign database was changed (volcrypt's tables added): "
