@@ -370,14 +370,14 @@ TEST_F(LocalAdversary, TheCliHoldingAKeyIsNotDumpable) {
 
 // The volume's path is swapped for a symlink to a file the attacker wants
 // destroyed, between volcrypt's check of the path and its open (strace
-// holds each stat of the path for 0.5 s; the swap lands in that window).
+// holds each stat of the path for 0.8 s; the swap lands in that window).
 TEST_F(LocalAdversary, SymlinkSwappedInDuringCreateNeverFormatsItsTarget) {
   const std::string victim = Vol("victim");
   WriteMarkedFile(victim, "precious data, not a volume", 64 << 20);
   const std::string before = FileContent(victim);
   const std::string path = Vol("swap");
   std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null", "-P", path,
-                                   "--inject=newfstatat,lstat,stat,statx:delay_exit=500000"};
+                                   "--inject=newfstatat,lstat,stat,statx:delay_exit=800000"};
   for (const std::string& a :
        op_.Argv({"volume", "create", "--path", path, "--size", kSize, "--id", "swap"})) {
     argv.push_back(a);
@@ -388,7 +388,7 @@ TEST_F(LocalAdversary, SymlinkSwappedInDuringCreateNeverFormatsItsTarget) {
   for (int i = 0; i < 1000 && lstat(path.c_str(), &st) != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ASSERT_EQ(symlink(victim.c_str(), Vol("link").c_str()), 0);
   ASSERT_EQ(rename(Vol("link").c_str(), path.c_str()), 0);
   const Outcome r = create.Wait(120);
@@ -405,11 +405,20 @@ TEST_F(LocalAdversary, SymlinkSwappedInDuringCreateNeverFormatsItsTarget) {
 // --- Class 9: smaller ------------------------------------------------------
 
 TEST_F(LocalAdversary, EightParallelFirstCreatesInAFreshStateDirAllSucceed) {
+  // The race made certain: each create's first look at master.key (not
+  // there yet) returns 1 s late (strace), so all eight have seen "no master
+  // key" before any of them makes one.
   std::vector<std::unique_ptr<Background>> runs;
   for (int i = 0; i < 8; ++i) {
     const std::string id = "p" + std::to_string(i);
-    runs.push_back(std::make_unique<Background>(
-        op_.Argv({"volume", "create", "--path", Vol(id), "--size", kSize, "--id", id})));
+    std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null", "-P",
+                                     tmp_.File("state/master.key"),
+                                     "--inject=open,openat:delay_exit=1000000:when=1"};
+    for (const std::string& a :
+         op_.Argv({"volume", "create", "--path", Vol(id), "--size", kSize, "--id", id})) {
+      argv.push_back(a);
+    }
+    runs.push_back(std::make_unique<Background>(argv));
   }
   for (int i = 0; i < 8; ++i) {
     const Outcome r = runs[static_cast<size_t>(i)]->Wait(120);
