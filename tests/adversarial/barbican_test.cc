@@ -77,21 +77,24 @@ class BarbicanAdversary : public ::testing::Test {
 
 // --- Class 1: a recorded location someone else now owns -------------------
 
-TEST_F(BarbicanAdversary, CreateAtThePathOfAnUnfinishedDeleteIsRefused) {
+// (One interrupted delete serves both promises: a Barbican restart per
+// interruption is most of this suite's time.)
+TEST_F(BarbicanAdversary, ThePathOfAnUnfinishedDeleteIsRefusedAndLeftToItsNewOwner) {
   const std::string path = Vol("reused");
   InterruptedDelete("a", path);
+  // (a) Our own create there is refused while a's record holds the path.
   const Outcome b = op_.Run({"volume", "create", "--path", path, "--size", kSize, "--id", "b"});
   EXPECT_EQ(b.exit_code, 1)
       << "a location still held by the unfinished delete of 'a' must be refused at create";
   EXPECT_TRUE(b.err.find(path) != std::string::npos || b.err.find("'a'") != std::string::npos ||
               b.err.find("volume a ") != std::string::npos)
       << "the refusal must name the path or the record holding it: " << b.err;
-  EXPECT_TRUE(IsOneShortLine(b.err)) << b.err;
-}
+  EXPECT_TRUE(b.exit_code == 0 || IsOneShortLine(b.err)) << b.err;
+  if (b.exit_code == 0) {  // wrongly made: it goes again (its key is in Barbican)
+    op_.Run({"volume", "delete", "b"});
+  }
 
-TEST_F(BarbicanAdversary, RerunDeleteAndReconcileLeaveAnotherOwnersVolumeAlone) {
-  const std::string path = Vol("reused");
-  InterruptedDelete("a", path);
+  // (b) Rerunning a's delete, and reconcile, leave another owner's volume.
   // Another tenant's volcrypt (a different state dir) makes its volume there.
   const Outcome theirs = other_.Run({"volume", "create", "--path", path, "--size", kSize,
                                      "--id", "theirs"});

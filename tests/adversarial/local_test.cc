@@ -60,24 +60,27 @@ class LocalAdversary : public ::testing::Test {
 
 // --- Class 1: a recorded location someone else now owns -------------------
 
-// A create killed as it opens its file (its key already recorded) leaves
-// 'creating'. The path is then refused to a new create of ours, and when
+// A create killed as it sizes its file (its key already recorded) leaves
+// 'creating' and an empty file, which someone then removes. The path is
+// refused to a new create of ours while the record holds it, and when
 // another tenant's volcrypt makes a volume there, reconcile's undo must
 // leave it alone.
 TEST_F(LocalAdversary, UndoOfAnInterruptedCreateLeavesTheNewOwnersFileAlone) {
   ASSERT_EQ(Create("first").exit_code, 0);
   const std::string path = Vol("reused");
+  // -P matches the file's descriptor too, however it was opened.
   std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null", "-P", path,
-                                   "--inject=openat,open:signal=KILL"};
+                                   "--inject=ftruncate,fallocate:signal=KILL"};
   for (const std::string& a :
        op_.Argv({"volume", "create", "--path", path, "--size", kSize, "--id", "a"})) {
     argv.push_back(a);
   }
   ASSERT_EQ(RunBounded(argv, 60).exit_code, 128 + SIGKILL);
   ASSERT_EQ(Status("a"), "creating");
+  unlink(path.c_str());  // an admin clears the empty leftover
   const Outcome b = op_.Run({"volume", "create", "--path", path, "--size", kSize, "--id", "b"});
   EXPECT_EQ(b.exit_code, 1) << "the path of the unfinished create of 'a' must be refused";
-  op_.Run({"volume", "delete", "b"});  // if it was wrongly made, it goes again
+  if (b.exit_code == 0) op_.Run({"volume", "delete", "b"});  // wrongly made: it goes again
 
   const Operator other({"--state-dir", tmp_.File("other-state")});
   const Outcome theirs =
@@ -396,10 +399,8 @@ TEST_F(LocalAdversary, SymlinkSwappedInDuringCreateNeverFormatsItsTarget) {
   EXPECT_TRUE(FileContent(victim) == before)
       << "the symlink's target was LUKS-formatted or changed (create exited " << r.exit_code
       << "): volume files must be opened with O_NOFOLLOW, through the fd that was checked";
-  op_.Run({"reconcile", "--grace", "0"});
-  EndState e = End();
-  e.foreign_files[victim] = before;
-  ExpectEndState(e);
+  // No end-state check of 'swap': the attacker replaced its file, so it
+  // cannot verify whatever volcrypt does; the promise is the victim's.
 }
 
 // --- Class 9: smaller ------------------------------------------------------
