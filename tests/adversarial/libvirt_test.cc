@@ -284,6 +284,37 @@ TEST_F(LibvirtAdversary, LibvirtdKilledMidAttachLeavesNothingReconcileCannotExpl
   ExpectEndState(End(op_));
 }
 
+// The connection drops under a running command: libvirtd is SIGKILLed while
+// a detach is slowed (strace holds each of its writes 0.3 s), so its next
+// write meets a closed socket. It must fail with exit 1 and one line, not
+// die of SIGPIPE (141) with nothing said.
+TEST_F(LibvirtAdversary, ACliWhoseLibvirtConnectionDropsExitsOneWithAMessage) {
+  ASSERT_EQ(Create(op_, "drop").exit_code, 0);
+  {
+    LibvirtProbe probe;
+    probe.DefineDomain(kX, /*start=*/true);
+  }
+  ASSERT_EQ(op_.Run(With({"attach", "drop", "--domain", kX})).exit_code, 0);
+  std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null",
+                                   "--inject=write,writev,sendmsg:delay_enter=300000"};
+  for (const std::string& a : op_.Argv(With({"detach", "drop"}))) argv.push_back(a);
+  Background detach(argv);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const pid_t daemon = static_cast<pid_t>(
+      std::atoi(FileContent(kLibvirt->dir() + "/libvirtd.pid").c_str()));
+  ASSERT_GT(daemon, 0);
+  kill(daemon, SIGKILL);
+  const Outcome d = detach.Wait(120);
+  ASSERT_TRUE(kLibvirt->Restart());
+  EXPECT_EQ(d.exit_code, 1) << "a CLI whose libvirt connection dropped exited " << d.exit_code
+                            << (d.exit_code == 141 ? " (killed by SIGPIPE)" : "")
+                            << "; stderr: " << d.err;
+  EXPECT_TRUE(IsOneShortLine(d.err)) << "stderr: '" << d.err << "'";
+  const Outcome rec = op_.Run(With({"reconcile", "--grace", "0"}));
+  EXPECT_EQ(rec.exit_code, 0) << rec.err;
+  ExpectEndState(End(op_));
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace volcrypt
