@@ -123,6 +123,15 @@ Outcome Operator::Run(const std::vector<std::string>& args, double seconds) cons
   return RunBounded(Argv(args), seconds);
 }
 
+std::vector<std::string> UnderStrace(const std::vector<std::string>& options,
+                                     const std::vector<std::string>& argv) {
+  std::vector<std::string> out = {"env", "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1",
+                                  "strace", "-f", "-qq", "-o", "/dev/null"};
+  out.insert(out.end(), options.begin(), options.end());
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
 bool IsOneShortLine(const std::string& err, size_t max_bytes) {
   return !err.empty() && err.size() <= max_bytes && err.back() == '\n' &&
          err.find('\n') == err.size() - 1;

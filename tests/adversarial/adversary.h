@@ -68,6 +68,12 @@ class Operator {
   std::vector<std::string> globals_;
 };
 
+// `argv` run under strace with `options` (-P, --inject=...: a kill, a delay
+// or a fault on cue, at one system call of the real CLI). LeakSanitizer,
+// which cannot run under ptrace, is turned off for it.
+std::vector<std::string> UnderStrace(const std::vector<std::string>& options,
+                                     const std::vector<std::string>& argv);
+
 // True if `err` is exactly one line ending in '\n', at most `max_bytes` long.
 bool IsOneShortLine(const std::string& err, size_t max_bytes = 300);
 

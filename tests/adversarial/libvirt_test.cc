@@ -207,11 +207,9 @@ TEST_F(LibvirtAdversary, DetachAndAttachOnTheFixedKeyRaceWithoutLosingTheSecret)
 
   SecretEvents events;
   ASSERT_TRUE(events.ok()) << virGetLastErrorMessage();
-  std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null",
-                                   "--inject=write,writev,sendmsg:delay_enter=20000"};
-  for (const std::string& a : on_fixed.Argv(With({"attach", "b", "--domain", kY, "--config"}))) {
-    argv.push_back(a);
-  }
+  const std::vector<std::string> argv =
+        UnderStrace({"--inject=write,writev,sendmsg:delay_enter=20000"},
+                    on_fixed.Argv(With({"attach", "b", "--domain", kY, "--config"})));
   g_frozen = false;
   Background attach(argv);
   g_freeze_pid = attach.pid();
@@ -295,9 +293,9 @@ TEST_F(LibvirtAdversary, ACliWhoseLibvirtConnectionDropsExitsOneWithAMessage) {
     probe.DefineDomain(kX, /*start=*/true);
   }
   ASSERT_EQ(op_.Run(With({"attach", "drop", "--domain", kX})).exit_code, 0);
-  std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null",
-                                   "--inject=write,writev,sendmsg:delay_enter=300000"};
-  for (const std::string& a : op_.Argv(With({"detach", "drop"}))) argv.push_back(a);
+  const std::vector<std::string> argv =
+        UnderStrace({"--inject=write,writev,sendmsg:delay_enter=300000"},
+                    op_.Argv(With({"detach", "drop"})));
   Background detach(argv);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   const pid_t daemon = static_cast<pid_t>(

@@ -69,12 +69,10 @@ TEST_F(LocalAdversary, UndoOfAnInterruptedCreateLeavesTheNewOwnersFileAlone) {
   ASSERT_EQ(Create("first").exit_code, 0);
   const std::string path = Vol("reused");
   // -P matches the file's descriptor too, however it was opened.
-  std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null", "-P", path,
-                                   "--inject=ftruncate,fallocate:signal=KILL"};
-  for (const std::string& a :
-       op_.Argv({"volume", "create", "--path", path, "--size", kSize, "--id", "a"})) {
-    argv.push_back(a);
-  }
+  const std::vector<std::string> argv =
+        UnderStrace({"-P", path, "--inject=ftruncate,fallocate:signal=KILL"},
+                    op_.Argv({"volume", "create", "--path", path, "--size", kSize,
+                              "--id", "a"}));
   ASSERT_EQ(RunBounded(argv, 60).exit_code, 128 + SIGKILL);
   ASSERT_EQ(Status("a"), "creating");
   unlink(path.c_str());  // an admin clears the empty leftover
@@ -90,8 +88,9 @@ TEST_F(LocalAdversary, UndoOfAnInterruptedCreateLeavesTheNewOwnersFileAlone) {
   const Outcome rec = op_.Run({"reconcile", "--grace", "0"});
   EXPECT_EQ(rec.exit_code, 0) << rec.err;
   EXPECT_TRUE(FileContent(path) == before)
-      << "reconcile undoing a's create " << (FileContent(path) == "<missing>" ? "deleted" : "changed")
-      << " " << path << ", which another volume now owns";
+      << "reconcile undoing a's create "
+      << (FileContent(path) == "<missing>" ? "deleted" : "changed") << " " << path
+      << ", which another volume now owns";
   EXPECT_EQ(op_.Run({"volume", "show", "a"}).exit_code, 1) << "a's record was not finished";
   EndState mine = End();
   mine.foreign_files[path] = before;
@@ -112,11 +111,9 @@ TEST_F(LocalAdversary, KillDuringExtendAtEveryStepIsFinishedByReconcile) {
     SCOPED_TRACE("killed at " + step);
     const std::string id = "ext-" + step.substr(0, 5);  // a volume per step
     ASSERT_EQ(Create(id).exit_code, 0);
-    std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null", "-P", Vol(id),
-                                     "--inject=" + step + ":signal=KILL"};
-    for (const std::string& a : op_.Argv({"volume", "extend", id, std::to_string(kBigger)})) {
-      argv.push_back(a);
-    }
+    const std::vector<std::string> argv =
+        UnderStrace({"-P", Vol(id), "--inject=" + step + ":signal=KILL"},
+                    op_.Argv({"volume", "extend", id, std::to_string(kBigger)}));
     const Outcome killed = RunBounded(argv, 60);
     ASSERT_EQ(killed.exit_code, 128 + SIGKILL) << "the extend was not killed mid-step: "
                                                << killed.err;
@@ -139,12 +136,10 @@ TEST_F(LocalAdversary, KillDuringExtendAtEveryStepIsFinishedByReconcile) {
 // removes the leftover and the half-made volume.
 TEST_F(LocalAdversary, KillBetweenKeyTempWriteAndRenameLeavesNoOrphanKey) {
   ASSERT_EQ(Create("first").exit_code, 0);  // the master key exists: the next rename is a key's
-  std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null",
-                                   "--inject=rename,renameat,renameat2:signal=KILL"};
-  for (const std::string& a :
-       op_.Argv({"volume", "create", "--path", Vol("half"), "--size", kSize, "--id", "half"})) {
-    argv.push_back(a);
-  }
+  const std::vector<std::string> argv =
+        UnderStrace({"--inject=rename,renameat,renameat2:signal=KILL"},
+                    op_.Argv({"volume", "create", "--path", Vol("half"), "--size", kSize,
+                              "--id", "half"}));
   const Outcome killed = RunBounded(argv, 60);
   ASSERT_EQ(killed.exit_code, 128 + SIGKILL) << killed.err;
   const Outcome rec = op_.Run({"reconcile", "--grace", "0"});
@@ -309,12 +304,10 @@ TEST_F(LocalAdversary, ARowWithAnUnknownBackendDoesNotBreakListOrReconcile) {
   EXPECT_NE(out.find("\"id\": \"c\""), std::string::npos) << out;
   EXPECT_EQ(op_.Run({"volume", "show", "a"}).exit_code, 0);
   // A crashed create of another volume that reconcile must still undo.
-  std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null", "-P", Vol("d"),
-                                   "--inject=ftruncate:signal=KILL"};
-  for (const std::string& a :
-       op_.Argv({"volume", "create", "--path", Vol("d"), "--size", kSize, "--id", "d"})) {
-    argv.push_back(a);
-  }
+  const std::vector<std::string> argv =
+        UnderStrace({"-P", Vol("d"), "--inject=ftruncate:signal=KILL"},
+                    op_.Argv({"volume", "create", "--path", Vol("d"), "--size", kSize,
+                              "--id", "d"}));
   ASSERT_EQ(RunBounded(argv, 60).exit_code, 128 + SIGKILL);
   const Outcome rec = op_.Run({"reconcile", "--grace", "0"});
   EXPECT_EQ(rec.exit_code, 0) << "reconcile must work on the other volumes despite one bad "
@@ -394,12 +387,10 @@ TEST_F(LocalAdversary, SymlinkSwappedInDuringCreateNeverFormatsItsTarget) {
   WriteMarkedFile(victim, "precious data, not a volume", 64 << 20);
   const std::string before = FileContent(victim);
   const std::string path = Vol("swap");
-  std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null", "-P", path,
-                                   "--inject=newfstatat,lstat,stat,statx:delay_exit=800000"};
-  for (const std::string& a :
-       op_.Argv({"volume", "create", "--path", path, "--size", kSize, "--id", "swap"})) {
-    argv.push_back(a);
-  }
+  const std::vector<std::string> argv =
+        UnderStrace({"-P", path, "--inject=newfstatat,lstat,stat,statx:delay_exit=800000"},
+                    op_.Argv({"volume", "create", "--path", path, "--size", kSize,
+                              "--id", "swap"}));
   Background create(argv);
   // Wait for volcrypt to make the file, then swap it while it is held.
   struct stat st;
@@ -427,13 +418,10 @@ TEST_F(LocalAdversary, EightParallelFirstCreatesInAFreshStateDirAllSucceed) {
   std::vector<std::unique_ptr<Background>> runs;
   for (int i = 0; i < 8; ++i) {
     const std::string id = "p" + std::to_string(i);
-    std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", "/dev/null", "-P",
-                                     tmp_.File("state/master.key"),
-                                     "--inject=open,openat:delay_exit=1000000:when=1"};
-    for (const std::string& a :
-         op_.Argv({"volume", "create", "--path", Vol(id), "--size", kSize, "--id", id})) {
-      argv.push_back(a);
-    }
+    const std::vector<std::string> argv =
+        UnderStrace({"-P", tmp_.File("state/master.key"),
+                     "--inject=open,openat:delay_exit=1000000:when=1"},
+                    op_.Argv({"volume", "create", "--path", Vol(id), "--size", kSize, "--id", id}));
     runs.push_back(std::make_unique<Background>(argv));
   }
   for (int i = 0; i < 8; ++i) {
