@@ -22,7 +22,7 @@ demo_packages=(
 # the tests check our volumes against.
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
-  e2fsprogs util-linux mount sqlite3 python3-castellan
+  e2fsprogs util-linux mount sqlite3 python3-castellan strace
   golang-go abigail-tools xz-utils barbican-api python3-barbican
   python3-barbicanclient postgresql python3-keystone python3-psycopg2 curl
 )
