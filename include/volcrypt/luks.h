@@ -84,6 +84,8 @@ struct ContentProbe {
   ContentKind kind = ContentKind::kNoSignature;
   // blkid's name for what was found ("crypto_LUKS", "ext4", "dos", ...).
   std::string type;
+  // The UUID of what was found, where it has one (a LUKS header's).
+  std::string uuid;
 };
 
 // Returns what `path` holds, probing with libblkid (superblocks and partition

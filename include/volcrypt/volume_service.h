@@ -25,12 +25,22 @@
 //   DeleteVolume  a record in 'deleting'; rerunning DeleteVolume (or
 //                 Reconcile) finishes the job. The key is deleted only after
 //                 the backing volume, and only when no other record uses it.
-//   ExtendVolume  the volume at its old or its new size, status restored.
+//   ExtendVolume  the volume at its old or its new size, status restored; a
+//                 crash leaves 'extending', which Reconcile() finishes at
+//                 the size the guest sees.
 //   PlanAttach    nothing changes, except that a mapped volume recorded as
 //                 encrypted but still without a header is formatted (once).
 //   AttachVolume  nothing: the disk, then a secret this call defined, are
 //                 removed; a crash leaves 'attaching' for Reconcile to undo.
 //   DetachVolume  'detaching'; a rerun (or Reconcile) finishes it.
+//
+// Verify before destroying: every step that removes or wipes a backing
+// volume (delete, a create's undo, Reconcile) first checks that the location
+// still holds what the record made (the LUKS header UUID recorded at create,
+// VolumeRecord::location_proof, or for older records a header its key
+// opens). When it does not, the location is left alone, the record is
+// finished, and a warning says so. A location that any record names is
+// refused to a new volume (AlreadyExists) until that record is gone.
 //
 // Thread safety: safe to call from several threads; operations on one volume
 // are serialised by the store's status compare-and-set.
@@ -173,6 +183,7 @@ class VOLCRYPT_EXPORT VolumeService {
 
   // Finishes or undoes what a crash left: records in 'creating' or
   // 'attaching' whose last update is older than `grace_seconds` are undone;
+  // records in 'extending' that old are finished at the size the guest sees;
   // records in 'deleting' or 'detaching' are finished (attachments need an
   // attacher). Returns how many records it acted on.
   absl::StatusOr<int> Reconcile(int64_t grace_seconds);

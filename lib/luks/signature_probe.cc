@@ -22,7 +22,7 @@ absl::StatusOr<ContentProbe> ProbeContent(const std::string& path) {
                                              strerror(err)));
   }
   blkid_probe_enable_superblocks(probe.get(), 1);
-  blkid_probe_set_superblocks_flags(probe.get(), BLKID_SUBLKS_TYPE);
+  blkid_probe_set_superblocks_flags(probe.get(), BLKID_SUBLKS_TYPE | BLKID_SUBLKS_UUID);
   blkid_probe_enable_partitions(probe.get(), 1);
   blkid_probe_set_partitions_flags(probe.get(), BLKID_PARTS_MAGIC);
 
@@ -45,6 +45,9 @@ absl::StatusOr<ContentProbe> ProbeContent(const std::string& path) {
     result.type = value;
   } else {
     result.type = "unknown";
+  }
+  if (blkid_probe_lookup_value(probe.get(), "UUID", &value, nullptr) == 0) {
+    result.uuid = value;
   }
   result.kind = result.type == "crypto_LUKS" ? ContentKind::kLuks
                                              : ContentKind::kOtherSignature;

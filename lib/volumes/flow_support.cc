@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/util/status_macros.h"
 #include "lib/volumes/key_steps.h"
+#include "lib/volumes/ownership.h"
 #include "volcrypt/errors.h"
 
 namespace volcrypt {
@@ -52,9 +53,9 @@ absl::Status MoveTo(const FlowContext& ctx, VolumeRecord& record, VolumeStatus t
 namespace {
 
 absl::Status UndoCreate(const FlowContext& ctx, const VolumeRecord& record,
-                        BlockBackend& backend, const CreateProgress& progress) {
+                        const CreateProgress& progress) {
   if (progress.backing_created) {
-    VOLCRYPT_RETURN_IF_ERROR(OkIfNotFound(backend.Delete(record.location)));
+    VOLCRYPT_RETURN_IF_ERROR(DeleteOwnedBacking(ctx, record));
   }
   if (progress.key_created && !record.encryption_key_id.empty()) {
     VOLCRYPT_RETURN_IF_ERROR(ForgetKey(ctx, record.id, record.encryption_key_id));
@@ -71,9 +72,8 @@ absl::Status UndoCreate(const FlowContext& ctx, const VolumeRecord& record,
 }  // namespace
 
 absl::Status RollBackCreate(const FlowContext& ctx, const absl::Status& failure,
-                            const VolumeRecord& record, BlockBackend& backend,
-                            const CreateProgress& progress) {
-  absl::Status undo = UndoCreate(ctx, record, backend, progress);
+                            const VolumeRecord& record, const CreateProgress& progress) {
+  absl::Status undo = UndoCreate(ctx, record, progress);
   if (undo.ok()) return failure;
   const std::string left = absl::StrCat(
       "rollback incomplete (", undo.message(), "): volume ", record.id,
@@ -86,9 +86,8 @@ absl::Status UndoInterruptedCreate(const FlowContext& ctx, const VolumeRecord& r
   ctx.log->Log(LogLevel::kWarning,
                absl::StrCat("volume ", record.id,
                             ": undoing a create interrupted in 'creating'"));
-  VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend * backend, ctx.BackendFor(record.location));
   if (!record.encryption_key_id.empty()) {
-    VOLCRYPT_RETURN_IF_ERROR(OkIfNotFound(backend->Delete(record.location)));
+    VOLCRYPT_RETURN_IF_ERROR(DeleteOwnedBacking(ctx, record));
     VOLCRYPT_RETURN_IF_ERROR(ForgetKey(ctx, record.id, record.encryption_key_id));
   }
   VOLCRYPT_RETURN_IF_ERROR(ForgetKeysNamedFor(ctx, record));

@@ -67,8 +67,7 @@ struct CreateProgress {
 // cannot finish, the record stays 'creating' (Reconcile finishes it) and the
 // returned error says so.
 absl::Status RollBackCreate(const FlowContext& ctx, const absl::Status& failure,
-                            const VolumeRecord& record, BlockBackend& backend,
-                            const CreateProgress& progress);
+                            const VolumeRecord& record, const CreateProgress& progress);
 
 // Undoes a create that a crash interrupted in 'creating': the key id may not
 // have been recorded, so keys are also found by name. The backing volume is

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/util/status_macros.h"
 #include "lib/volumes/key_steps.h"
+#include "lib/volumes/ownership.h"
 #include "volcrypt/errors.h"
 #include "volcrypt/rbd_backend.h"
 
@@ -53,6 +54,7 @@ absl::Status CloneSteps(const FlowContext& ctx, const VolumeRecord& parent,
   VOLCRYPT_RETURN_IF_ERROR(Annotate(
       rbd.Clone(parent.location, SnapshotName(snap.id), record.location), what));
   progress.backing_created = true;
+  VOLCRYPT_ASSIGN_OR_RETURN(record.location_proof, ProveLocation(ctx, record));
   return MoveTo(ctx, record, VolumeStatus::kAvailable);
 }
 
@@ -108,17 +110,19 @@ absl::StatusOr<VolumeRecord> CloneVolume(const FlowContext& ctx,
                       absl::StrCat(location.DebugString(), " already exists"));
   }
   if (!absl::IsNotFound(exists)) return exists;
+  VOLCRYPT_RETURN_IF_ERROR(CheckNoRecordAt(ctx, location));
   VolumeRecord record = parent;
   record.id = new_id;
   record.host = ctx.host;
   record.location = location;
   record.encryption_key_id.clear();
+  record.location_proof.clear();
   record.status = VolumeStatus::kCreating;
   VOLCRYPT_RETURN_IF_ERROR(ctx.store->CreateVolume(record));
   CreateProgress progress;
   absl::Status s = CloneSteps(ctx, parent, snap, record, *rbd, progress);
   if (s.ok()) return ctx.store->GetVolume(new_id);
-  return RollBackCreate(ctx, s, record, *rbd, progress);
+  return RollBackCreate(ctx, s, record, progress);
 }
 
 absl::Status FormatWithLibrbd(const FlowContext& ctx, const VolumeRecord& record,

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/util/status_macros.h"
 #include "lib/volumes/key_steps.h"
+#include "lib/volumes/ownership.h"
 #include "lib/volumes/rbd_flows.h"
 #include "volcrypt/errors.h"
 #include "volcrypt/luks.h"
@@ -62,6 +63,7 @@ absl::StatusOr<uint64_t> CheckRequest(const FlowContext& ctx,
                         req.encryption.sector_size));
   VOLCRYPT_ASSIGN_OR_RETURN(*backend, ctx.BackendFor(req.location));
   VOLCRYPT_RETURN_IF_ERROR(CheckTargetFree(**backend, req.location, raw));
+  VOLCRYPT_RETURN_IF_ERROR(CheckNoRecordAt(ctx, req.location));
   return raw;
 }
 
@@ -98,7 +100,11 @@ absl::Status CreateSteps(const FlowContext& ctx, const CreateVolumeRequest& req,
                                 /*force=*/false),
         what));
   }
-  // 6. Available.
+  // 6. Available, with the proof of what the location holds (the header's
+  // UUID), which every later destructive step checks (ownership.h).
+  if (!req.defer_format) {
+    VOLCRYPT_ASSIGN_OR_RETURN(record.location_proof, ProveLocation(ctx, record));
+  }
   return MoveTo(ctx, record, VolumeStatus::kAvailable);
 }
 
@@ -146,7 +152,7 @@ absl::StatusOr<VolumeRecord> CreateVolume(const FlowContext& ctx,
   CreateProgress progress;
   absl::Status s = CreateSteps(ctx, req, record, *backend, raw, progress);
   if (s.ok()) return ctx.store->GetVolume(record.id);
-  return RollBackCreate(ctx, s, record, *backend, progress);
+  return RollBackCreate(ctx, s, record, progress);
 }
 
 absl::Status DeleteVolume(const FlowContext& ctx, const std::string& id) {
@@ -177,10 +183,10 @@ absl::Status DeleteVolume(const FlowContext& ctx, const std::string& id) {
 }
 
 absl::Status FinishDelete(const FlowContext& ctx, const VolumeRecord& record) {
-  VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend * backend, ctx.BackendFor(record.location));
-  // 2. Backing volume first: a key is never gone while its data exists.
-  VOLCRYPT_RETURN_IF_ERROR(Annotate(OkIfNotFound(backend->Delete(record.location)),
-                                    "delete volume " + record.id));
+  // 2. Backing volume first, if it still is the one this record made: a key
+  // is never gone while its data exists.
+  VOLCRYPT_RETURN_IF_ERROR(
+      Annotate(DeleteOwnedBacking(ctx, record), "delete volume " + record.id));
   // 3. The key, unless another record still uses it.
   if (!record.encryption_key_id.empty()) {
     VOLCRYPT_ASSIGN_OR_RETURN(int refs,
@@ -219,6 +225,19 @@ absl::StatusOr<VolumeRecord> ExtendVolume(const FlowContext& ctx, const std::str
   if (!s.ok()) return Annotate(s, "extend volume " + id);
   VOLCRYPT_RETURN_IF_ERROR(saved);
   return ctx.store->GetVolume(id);
+}
+
+absl::Status FinishInterruptedExtend(const FlowContext& ctx, VolumeRecord& record) {
+  VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend * backend, ctx.BackendFor(record.location));
+  VOLCRYPT_ASSIGN_OR_RETURN(VolumeStat stat, backend->Stat(record.location));
+  VOLCRYPT_ASSIGN_OR_RETURN(uint64_t offset, PayloadOffset(*backend, record));
+  if (stat.raw_bytes > offset && stat.raw_bytes - offset > record.size_bytes) {
+    record.size_bytes = stat.raw_bytes - offset;
+  }
+  ctx.log->Log(LogLevel::kWarning,
+               absl::StrCat("volume ", record.id, ": finishing an interrupted extend at ",
+                            record.size_bytes, " bytes"));
+  return MoveTo(ctx, record, VolumeStatus::kAvailable);
 }
 
 }  // namespace flows

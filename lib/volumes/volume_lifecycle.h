@@ -24,6 +24,11 @@ absl::Status DeleteVolume(const FlowContext& ctx, const std::string& id);
 // Reconcile): backing volume, key unless another record uses it, record.
 absl::Status FinishDelete(const FlowContext& ctx, const VolumeRecord& record);
 
+// For a record a crash left 'extending': the backing volume is at its old
+// or its new size, so the record takes the size the guest sees now (the
+// backing volume less the header's payload offset) and 'available'.
+absl::Status FinishInterruptedExtend(const FlowContext& ctx, VolumeRecord& record);
+
 absl::StatusOr<VolumeRecord> ExtendVolume(const FlowContext& ctx,
                                           const std::string& id,
                                           uint64_t new_size_bytes);

@@ -162,6 +162,8 @@ absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
       s = flows::UndoInterruptedCreate(ctx, record);
     } else if (record.status == VolumeStatus::kDeleting) {
       s = flows::FinishDelete(ctx, record);
+    } else if (record.status == VolumeStatus::kExtending && stale) {
+      s = flows::FinishInterruptedExtend(ctx, record);
     } else if ((record.status == VolumeStatus::kAttaching && stale) ||
                record.status == VolumeStatus::kDetaching) {
       s = flows::ReconcileAttachment(ctx, record);

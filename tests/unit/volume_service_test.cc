@@ -3,6 +3,7 @@
 #include "volcrypt/volume_service.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,6 +81,19 @@ class VolumeServiceTest : public ::testing::Test {
     closedir(d);
     return n;
   }
+  // Someone else's LUKS volume (another tool, another store) at `path`;
+  // returns its bytes.
+  std::string ForeignLuksVolumeAt(const std::string& path) {
+    const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(ftruncate(fd, static_cast<off_t>(2 * kSize)), 0);
+    close(fd);
+    EXPECT_TRUE(luks::FormatPath(path, EncryptionSpec(),
+                                 HexPassphrase(SecretBytes::Random(32).value()), {})
+                    .ok());
+    return ReadFileOrDie(path);
+  }
+
   int Records() { return static_cast<int>(store_->ListVolumes({})->size()); }
   bool Exists(const std::string& id) { return access(tmp_.File(id).c_str(), F_OK) == 0; }
 
@@ -371,6 +385,90 @@ TEST_F(VolumeServiceTest, FailedExtendRestoresStatusAndSize) {
   EXPECT_EQ(v->status, VolumeStatus::kAvailable);
   EXPECT_EQ(v->size_bytes, kSize);
   EXPECT_EQ(luks::Inspect(tmp_.File("v1"))->payload_bytes, kSize);
+}
+
+// A crash between 'extending' and the new size: Reconcile gives the record
+// the size the guest sees, and the volume is usable again.
+TEST_F(VolumeServiceTest, CrashedExtendIsFinishedByReconcile) {
+  ASSERT_TRUE(service_->CreateVolume(Request("v1")).ok());
+  for (FaultPlan::Action when : {FaultPlan::Action::kCrash, FaultPlan::Action::kLoseAnswer}) {
+    const uint64_t asked = store_->GetVolume("v1")->size_bytes + kSize;
+    const pid_t pid = fork();
+    if (pid == 0) {
+      // Before the resize (old size stays), or after it (new size on disk).
+      if (when == FaultPlan::Action::kCrash) {
+        plan_.Inject("backend.Resize", plan_.calls("backend.Resize") + 1,
+                     FaultPlan::Action::kCrash);
+      } else {  // the second status update: 'available' at the new size
+        plan_.Inject("store.UpdateVolume", plan_.calls("store.UpdateVolume") + 2,
+                     FaultPlan::Action::kCrash);
+      }
+      (void)service_->ExtendVolume("v1", asked);
+      _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_EQ(WEXITSTATUS(status), 42) << "the crash point was not reached";
+    Reopen();
+    ASSERT_EQ(store_->GetVolume("v1")->status, VolumeStatus::kExtending);
+    EXPECT_EQ(*service_->Reconcile(0), 1);
+    absl::StatusOr<VolumeRecord> v = store_->GetVolume("v1");
+    EXPECT_EQ(v->status, VolumeStatus::kAvailable);
+    EXPECT_EQ(v->size_bytes, luks::Inspect(tmp_.File("v1"))->payload_bytes);
+    if (when != FaultPlan::Action::kCrash) {
+      EXPECT_EQ(v->size_bytes, asked);
+    }
+    EXPECT_EQ(*service_->VerifyVolumeKey("v1"), 0);
+  }
+  EXPECT_TRUE(service_->ExtendVolume("v1", 4 * kSize).ok());
+}
+
+// Verify before destroying: a delete stopped after removing the file leaves
+// 'deleting'; the path is refused to a new volume while that record lives,
+// and whatever someone else puts there survives the rerun.
+TEST_F(VolumeServiceTest, AReusedPathIsRefusedAndLeftToItsNewOwner) {
+  ASSERT_TRUE(service_->CreateVolume(Request("v1")).ok());
+  plan_.Inject("keys.DeleteKey", 1, FaultPlan::Action::kFail);
+  EXPECT_THAT(service_->DeleteVolume("v1"), StatusIs(absl::StatusCode::kUnavailable));
+  ASSERT_FALSE(Exists("v1"));
+  CreateVolumeRequest again = Request("v2");
+  again.location = VolumeLocation::Path(tmp_.File("v1"));
+  EXPECT_THAT(service_->CreateVolume(again),
+              StatusIsWith(absl::StatusCode::kAlreadyExists, "volume v1 (deleting)"));
+  // Someone else's LUKS volume at the path (another tool, another store).
+  const std::string theirs = ForeignLuksVolumeAt(tmp_.File("v1"));
+  VOLCRYPT_ASSERT_OK(service_->DeleteVolume("v1"));
+  EXPECT_THAT(store_->GetVolume("v1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(ReadFileOrDie(tmp_.File("v1")), theirs);
+  EXPECT_EQ(KeyFiles(), 0);
+}
+
+// The same for a create that a crash interrupted: its undo only removes a
+// location that provably is its own (here a header its key does not open).
+TEST_F(VolumeServiceTest, UndoOfACrashedCreateLeavesAForeignVolumeAlone) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    plan_.Inject("backend.WriteLuksHeader", 1, FaultPlan::Action::kCrash);
+    (void)service_->CreateVolume(Request("v1"));
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 42);
+  Reopen();
+  ASSERT_EQ(unlink(tmp_.File("v1").c_str()), 0);
+  const std::string theirs = ForeignLuksVolumeAt(tmp_.File("v1"));
+  EXPECT_EQ(*service_->Reconcile(0), 1);
+  EXPECT_EQ(Records(), 0);
+  EXPECT_EQ(KeyFiles(), 0);
+  EXPECT_EQ(ReadFileOrDie(tmp_.File("v1")), theirs);
+}
+
+// A created volume records the UUID of the header it wrote.
+TEST_F(VolumeServiceTest, CreateRecordsTheHeaderItWroteAsItsProof) {
+  absl::StatusOr<VolumeRecord> v = service_->CreateVolume(Request("v1"));
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->location_proof, "luks:" + luks::Inspect(tmp_.File("v1"))->uuid);
 }
 
 TEST_F(VolumeServiceTest, AttachPlanCarriesThePassphraseOnlyOutsideTheXml) {
