@@ -171,7 +171,8 @@ class VOLCRYPT_EXPORT KeyIdChange {
 // (see "Text fields" above).
 struct SkippedRow {
   std::string kind;    // "volume", "snapshot" or "backup"
-  std::string id;      // quoted and escaped as in errors, at most 64 bytes
+  std::string id;      // as is if a valid id of at most 64 bytes, else
+                       // quoted with \xNN escapes, cut after 64 bytes
   std::string reason;  // one line naming the field and its value
 };
 

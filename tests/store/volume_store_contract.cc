@@ -174,6 +174,9 @@ TEST_F(VolumeStoreContract, WritesRefuseBadTextNamingTheFieldInOneShortLine) {
       {"host", [&](VolumeRecord& v) { v.host = newline; }},
       {"user_id", [&](VolumeRecord& v) { v.user_id = not_utf8; }},
       {"project_id", [&](VolumeRecord& v) { v.project_id = std::string("p\0q", 3); }},
+      {"user_id", [&](VolumeRecord& v) { v.user_id = "\xed\xa0\x80"; }},  // a surrogate
+      {"user_id", [&](VolumeRecord& v) { v.user_id = "\xc0\xaf"; }},      // overlong '/'
+      {"project_id", [&](VolumeRecord& v) { v.project_id = "p\xc2\x85"; }},  // C1 NEL
       {"encryption_key_id", [&](VolumeRecord& v) { v.encryption_key_id = not_utf8; }},
       {"path", [&](VolumeRecord& v) { v.location.path = "/vols/\x1b[2Jx"; }},
       {"pool", [&](VolumeRecord& v) { v.location.pool = not_utf8; }},
