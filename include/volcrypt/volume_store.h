@@ -180,6 +180,8 @@ struct VolumeFilter {
   absl::optional<std::string> host;
   absl::optional<VolumeStatus> status;
   absl::optional<std::string> encryption_key_id;
+  // Records naming this location (the path, or the pool and image).
+  absl::optional<VolumeLocation> location;
 };
 
 class VOLCRYPT_EXPORT VolumeStore {

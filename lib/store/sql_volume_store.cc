@@ -210,6 +210,15 @@ class SqlVolumeStore final : public VolumeStore {
     if (filter.host) add("host", *filter.host);
     if (filter.status) add("status", std::string(VolumeStatusName(*filter.status)));
     if (filter.encryption_key_id) add("encryption_key_id", *filter.encryption_key_id);
+    if (filter.location) {
+      add("backend", std::string(BackendKindName(filter.location->kind)));
+      if (filter.location->kind == BackendKind::kMapped) {
+        add("path", filter.location->path);
+      } else {
+        add("pool", filter.location->pool);
+        add("image", filter.location->image);
+      }
+    }
     sql += " ORDER BY id";
     VOLCRYPT_ASSIGN_OR_RETURN(SqlRows r, Run(sql, p));
     return ReadAll<VolumeRecord>(r, "volume", ReadVolume, skipped);

@@ -86,8 +86,10 @@ absl::Status DeleteOwnedBacking(const FlowContext& ctx, const VolumeRecord& reco
 }
 
 absl::Status CheckNoRecordAt(const FlowContext& ctx, const VolumeLocation& where) {
-  VOLCRYPT_ASSIGN_OR_RETURN(std::vector<VolumeRecord> all, ctx.store->ListVolumes({}));
-  for (const VolumeRecord& other : all) {
+  VolumeFilter at;
+  at.location = where;
+  VOLCRYPT_ASSIGN_OR_RETURN(std::vector<VolumeRecord> named, ctx.store->ListVolumes(at));
+  for (const VolumeRecord& other : named) {
     if (SameLocation(other.location, where)) {
       return ErrnoError(absl::StatusCode::kAlreadyExists, EEXIST,
                         absl::StrCat(where.DebugString(), " is recorded for volume ",

@@ -97,6 +97,24 @@ TEST_F(VolumeStoreContract, CreateGetListPersistAcrossReopen) {
   EXPECT_EQ((*store_->ListVolumes({}))[1].location_proof, "");
 }
 
+TEST_F(VolumeStoreContract, ListFindsTheRecordsNamingALocation) {
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
+  VolumeRecord rbd = TestVolume("v2");
+  rbd.location = VolumeLocation::Rbd("volumes", "volume-v2");
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(rbd));
+  VolumeFilter at;
+  at.location = VolumeLocation::Path("/vols/v1");
+  ASSERT_EQ(store_->ListVolumes(at)->size(), 1u);
+  EXPECT_EQ((*store_->ListVolumes(at))[0].id, "v1");
+  at.location = VolumeLocation::Rbd("volumes", "volume-v2");
+  ASSERT_EQ(store_->ListVolumes(at)->size(), 1u);
+  EXPECT_EQ((*store_->ListVolumes(at))[0].id, "v2");
+  at.location = VolumeLocation::Rbd("other", "volume-v2");
+  EXPECT_TRUE(store_->ListVolumes(at)->empty());
+  at.location = VolumeLocation::Path("/vols/v2");
+  EXPECT_TRUE(store_->ListVolumes(at)->empty());
+}
+
 TEST_F(VolumeStoreContract, UpdateWritesTheLocationProof) {
   VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
   VolumeRecord v = TestVolume("v1");
