@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "examples/cli/args.h"
 #include "examples/cli/keys_migrate.h"
+#include "examples/cli/process_guard.h"
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
 #include "volcrypt/barbican_key_manager.h"
@@ -558,8 +559,9 @@ int Main(int argc, char** argv) {
 }  // namespace volcrypt_cli
 
 int main(int argc, char** argv) {
+  volcrypt_cli::GuardProcess();
   try {
-    return volcrypt_cli::Main(argc, argv);
+    return volcrypt_cli::FinishOutput(volcrypt_cli::Main(argc, argv));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "volcrypt: internal error: %s\n", e.what());
     return 1;
