@@ -194,6 +194,8 @@ absl::StatusOr<std::unique_ptr<KeyManager>> OpenFileKeys(const Args& args) {
   absl::StatusOr<SecretBytes> master = ReadMasterKeyFile(master_path);
   if (absl::IsNotFound(master.status()) && !args.Has("master-key")) {
     master = CreateMasterKeyFile(master_path);  // first use of the defaults
+    // Another command's first use won the race: use its key.
+    if (absl::IsAlreadyExists(master.status())) master = ReadMasterKeyFile(master_path);
   }
   if (!master.ok()) return master.status();
   return NewFileKeyManager(args.Get("keys").value_or(state + "/keys"),

@@ -77,9 +77,10 @@ class CliTest : public ::testing::Test {
 
 // Starts the CLI with `args`, its stdout on `out_fd`, its stderr on
 // `err_fd`, SIGPIPE at its default (as a shell leaves it), and as user
-// `uid` if not -1. Returns its pid.
+// `uid` if not -1. With a `gate` fd, it starts only once it has read a byte
+// from it, so that several start at the same moment. Returns its pid.
 pid_t SpawnCli(const std::vector<std::string>& args, int out_fd, int err_fd,
-               uid_t uid = static_cast<uid_t>(-1)) {
+               uid_t uid = static_cast<uid_t>(-1), int gate = -1) {
   std::vector<std::string> argv = args;
   argv.insert(argv.begin(), Cli());
   std::vector<char*> raw;
@@ -88,6 +89,8 @@ pid_t SpawnCli(const std::vector<std::string>& args, int out_fd, int err_fd,
   const pid_t pid = fork();
   if (pid != 0) return pid;
   signal(SIGPIPE, SIG_DFL);
+  char byte;
+  if (gate >= 0 && read(gate, &byte, 1) != 1) _exit(125);
   dup2(out_fd, STDOUT_FILENO);
   dup2(err_fd, STDERR_FILENO);
   if (uid != static_cast<uid_t>(-1) &&
@@ -155,6 +158,43 @@ TEST_F(CliTest, RunsNonDumpable) {
   ASSERT_TRUE(blocked) << "the CLI never reached its fixed key file";
   ASSERT_EQ(stat_result, 0);
   EXPECT_EQ(st.st_uid, 0u) << "the CLI is dumpable";
+}
+
+TEST_F(CliTest, ParallelFirstCreatesInAFreshStateDirAllSucceed) {
+  constexpr int kCreates = 8;
+  struct Child {
+    pid_t pid;
+    int err;
+  };
+  std::vector<Child> children;
+  const int devnull = open("/dev/null", O_WRONLY);
+  ASSERT_GE(devnull, 0);
+  int gate[2];
+  ASSERT_EQ(pipe(gate), 0);
+  for (int i = 0; i < kCreates; ++i) {
+    int err[2];
+    ASSERT_EQ(pipe(err), 0);
+    const std::string id = "v" + std::to_string(i);
+    children.push_back({SpawnCli({"--state-dir", tmp_.File("state"), "volume", "create",
+                                  "--path", Vol(id), "--size", "16M", "--id", id},
+                                 devnull, err[1], static_cast<uid_t>(-1), gate[0]),
+                        err[0]});
+    close(err[1]);
+  }
+  close(devnull);
+  const std::string go(kCreates, 'g');  // all start now
+  ASSERT_EQ(write(gate[1], go.data(), go.size()), kCreates);
+  close(gate[0]);
+  close(gate[1]);
+  for (const Child& c : children) {
+    const std::string err = ReadAll(c.err);
+    close(c.err);
+    EXPECT_EQ(WaitForExit(c.pid), 0) << err;
+  }
+  for (int i = 0; i < kCreates; ++i) {
+    CommandResult r = Run({"volume", "verify", "v" + std::to_string(i)});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
 }
 
 TEST_F(CliTest, UsageErrorsExitTwo) {
