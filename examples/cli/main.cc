@@ -103,6 +103,9 @@ SIZE takes K, M, G, T suffixes (binary units).
 
 constexpr int kFailed = 1;
 constexpr int kUsageError = 2;
+// reconcile --grace: a year, longer than any step takes, far from
+// overflowing the time arithmetic it feeds.
+constexpr int64_t kMaxGraceSeconds = 366 * 24 * 3600;
 
 int Fail(const std::string& what, const absl::Status& s) {
   std::fprintf(stderr, "volcrypt: %s: %s\n", what.c_str(),
@@ -544,7 +547,10 @@ int Main(int argc, char** argv) {
   if (words[0] == "volume") return RunVolume(args, words, *context);
   if (words[0] == "reconcile") {
     int64_t grace = 600;
-    if (auto g = args.Get("grace")) grace = std::atoll(g->c_str());
+    if (auto g = args.Get("grace");
+        g && !ParseCount("grace", *g, kMaxGraceSeconds, &grace, &error)) {
+      return Usage(error);
+    }
     absl::StatusOr<int> acted = context->service->Reconcile(grace);
     if (!acted.ok()) return Fail("reconcile", acted.status());
     PrintJson({{"reconciled", *acted}});

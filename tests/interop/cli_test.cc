@@ -197,6 +197,23 @@ TEST_F(CliTest, ParallelFirstCreatesInAFreshStateDirAllSucceed) {
   }
 }
 
+TEST_F(CliTest, NumericOptionsAreParsedStrictly) {
+  for (const std::string bad : {"abc", "", "-5", "1e3", " 5", "5s", "99999999999999999999"}) {
+    CommandResult r = Run({"reconcile", "--grace", bad});
+    EXPECT_EQ(r.exit_code, 2) << "--grace '" << bad << "'";
+    EXPECT_NE(r.err.find("--grace"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  CommandResult r = Run({"reconcile", "--grace", std::string(10000, '7')});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_LT(r.err.size(), 200u) << "echoes the whole value";
+  EXPECT_EQ(Run({"reconcile", "--grace", "0"}).exit_code, 0);
+  r = Run({"keys", "migrate", "--fixed-key-file", tmp_.File("none"), "--keys", tmp_.File("k"),
+           "--master-key", tmp_.File("m"), "--max-errors", "+3"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--max-errors"), std::string::npos) << r.err;
+}
+
 TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunCommand({Cli()}).exit_code, 2);
   EXPECT_EQ(Run({"volume", "create", "--size", "64M"}).exit_code, 2);
