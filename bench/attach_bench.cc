@@ -12,10 +12,9 @@
 
 #include "absl/strings/ascii.h"
 #include "bench/bench_support.h"
+#include "tests/support/embedded_stack.h"
 #include "volcrypt/attacher.h"
-#include "volcrypt/file_key_manager.h"
 #include "volcrypt/luks.h"
-#include "volcrypt/mapped_backend.h"
 #include "volcrypt/volume_service.h"
 
 namespace volcrypt {
@@ -47,33 +46,24 @@ struct Bed {
         "model='virtio-scsi'/><memballoon model='none'/></devices></domain>");
     bench::Run({"virsh", "-c", uri, "define", domain_xml});
     bench::Run({"virsh", "-c", uri, "start", "--paused", kDomain});
-    keys = std::move(NewFileKeyManager(dir + "/keys", SecretBytes::Random(32).value(),
-                                       nullptr).value());
-    store = std::move(OpenSqliteVolumeStore(dir + "/volumes.db").value());
-    mapped = NewMappedBackend();
     attacher = std::move(Attacher::Connect(uri).value());
-    VolumeServiceOptions o;
-    o.keys = keys.get();
-    o.store = store.get();
-    o.mapped = mapped.get();
-    o.attacher = attacher.get();
+    testing::EmbeddedStackOptions o;
+    o.dir = dir;
     o.host = "bench";
-    service = std::move(VolumeService::Create(o).value());
+    o.attacher = attacher.get();
+    stack = std::move(testing::EmbeddedStack::Open(std::move(o)).value());
     CreateVolumeRequest r;
     r.id = "bench-attach";
     r.location = VolumeLocation::Path(dir + "/bench-attach");
     r.size_bytes = kUsable;
-    ok = service->CreateVolume(r).ok();
+    ok = stack->service().CreateVolume(r).ok();
   }
   ~Bed() { bench::Run({"bash", script, "stop", bench::ScratchDir() + "/libvirt"}); }
 
   bool ok = false;
   std::string script;
-  std::unique_ptr<KeyManager> keys;
-  std::unique_ptr<VolumeStore> store;
-  std::unique_ptr<BlockBackend> mapped;
   std::unique_ptr<Attacher> attacher;
-  std::unique_ptr<VolumeService> service;
+  std::unique_ptr<testing::EmbeddedStack> stack;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -89,9 +79,9 @@ void BM_AttachDetachCycle(benchmark::State& state, bool time_attach) {
   live.domain = kDomain;
   for (auto _ : state) {
     const auto t0 = Clock::now();
-    absl::Status a = bed.service->AttachVolume("bench-attach", live, {}).status();
+    absl::Status a = bed.stack->service().AttachVolume("bench-attach", live, {}).status();
     const auto t1 = Clock::now();
-    absl::Status d = bed.service->DetachVolume("bench-attach").status();
+    absl::Status d = bed.stack->service().DetachVolume("bench-attach").status();
     const auto t2 = Clock::now();
     if (!a.ok() || !d.ok()) state.SkipWithError("attach or detach failed");
     state.SetIterationTime(std::chrono::duration<double>(

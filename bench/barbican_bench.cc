@@ -45,7 +45,7 @@ void BM_BarbicanCreate(benchmark::State& state) {
 void BM_BarbicanGet(benchmark::State& state) {
   Server& s = bench::RunWide<Server>();
   if (!s.keys) return state.SkipWithError("no Barbican server");
-  const std::string id = s.keys->CreateKey(Request()).value();
+  const std::string id = s.keys->CreateKey(Request()).value().id;
   for (auto _ : state) {
     if (!s.keys->GetKey(id).ok()) state.SkipWithError("get failed");
   }
@@ -56,7 +56,7 @@ void BM_BarbicanDelete(benchmark::State& state) {
   if (!s.keys) return state.SkipWithError("no Barbican server");
   for (auto _ : state) {
     state.PauseTiming();
-    const std::string id = s.keys->CreateKey(Request()).value();
+    const std::string id = s.keys->CreateKey(Request()).value().id;
     state.ResumeTiming();
     if (!s.keys->DeleteKey(id).ok()) state.SkipWithError("delete failed");
   }
@@ -110,7 +110,7 @@ void BM_BarbicanWithKeystoneCreate(benchmark::State& state) {
 void BM_BarbicanWithKeystoneGet(benchmark::State& state) {
   OpenStack& os = bench::RunWide<OpenStack>();
   if (!os.keys) return state.SkipWithError("no Keystone");
-  const std::string id = os.keys->CreateKey(Request()).value();
+  const std::string id = os.keys->CreateKey(Request()).value().id;
   for (auto _ : state) {
     if (!os.keys->GetKey(id).ok()) state.SkipWithError("get failed");
   }

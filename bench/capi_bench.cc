@@ -9,8 +9,8 @@
 
 #include "bench/bench_support.h"
 #include "capi/volcrypt.h"
+#include "tests/support/embedded_stack.h"
 #include "volcrypt/file_key_manager.h"
-#include "volcrypt/mapped_backend.h"
 #include "volcrypt/volume_service.h"
 
 namespace volcrypt {
@@ -39,26 +39,18 @@ struct Both {
     ok = volcrypt_volume_create(csvc, &r, &json, &err) == 0;
     volcrypt_free(json);
 
-    keys = std::move(NewFileKeyManager(dir + "/keys", SecretFromHex(std::string(64, 'a')).value(),
-                                       nullptr).value());
-    store = std::move(OpenSqliteVolumeStore(dir + "/volumes.db").value());
-    mapped = NewMappedBackend();
-    VolumeServiceOptions so;
-    so.keys = keys.get();
-    so.store = store.get();
-    so.mapped = mapped.get();
+    testing::EmbeddedStackOptions so;
+    so.dir = dir;
     so.host = "bench";
-    service = std::move(VolumeService::Create(so).value());
+    so.master_key = SecretFromHex(std::string(64, 'a')).value();
+    cxx = std::move(testing::EmbeddedStack::Open(std::move(so)).value());
   }
   bool ok = false;
   volcrypt_keys_t* ckeys = nullptr;
   volcrypt_store_t* cstore = nullptr;
   volcrypt_backend_t* cmapped = nullptr;
   volcrypt_service_t* csvc = nullptr;
-  std::unique_ptr<KeyManager> keys;
-  std::unique_ptr<VolumeStore> store;
-  std::unique_ptr<BlockBackend> mapped;
-  std::unique_ptr<VolumeService> service;
+  std::unique_ptr<testing::EmbeddedStack> cxx;
 };
 
 Both& TheBoth() {
@@ -69,7 +61,7 @@ Both& TheBoth() {
 void BM_CxxPlanAttach(benchmark::State& state) {
   Both& b = TheBoth();
   for (auto _ : state) {
-    absl::StatusOr<AttachPlan> plan = b.service->PlanAttach("plan", {});
+    absl::StatusOr<AttachPlan> plan = b.cxx->service().PlanAttach("plan", {});
     if (!plan.ok()) state.SkipWithError("plan failed");
     benchmark::DoNotOptimize(plan);
   }

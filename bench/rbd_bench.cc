@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "bench/bench_support.h"
+#include "tests/support/embedded_stack.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/rbd_backend.h"
 #include "volcrypt/volume_service.h"
@@ -34,26 +35,20 @@ struct Cluster {
     conf = std::string(absl::StripAsciiWhitespace(
         bench::RunOutput({"bash", script, "start", dir})));
     if (conf.empty()) return;
-    keys = std::move(NewFileKeyManager(bench::ScratchDir() + "/keys",
-                                       SecretBytes::Random(32).value(), nullptr).value());
-    store = std::move(OpenSqliteVolumeStore(bench::ScratchDir() + "/volumes.db").value());
     RbdBackendOptions o;
     o.ceph_conf = conf;
     rbd = std::move(RbdBackend::Connect(o).value());
-    VolumeServiceOptions so;
-    so.keys = keys.get();
-    so.store = store.get();
-    so.rbd = rbd.get();
+    testing::EmbeddedStackOptions so;
+    so.dir = bench::ScratchDir();
     so.host = "bench";
-    service = std::move(VolumeService::Create(so).value());
+    so.rbd = rbd.get();
+    stack = std::move(testing::EmbeddedStack::Open(std::move(so)).value());
   }
   ~Cluster() { bench::Run({"bash", script, "stop", dir}); }
 
   std::string script, dir, conf;
-  std::unique_ptr<KeyManager> keys;
-  std::unique_ptr<VolumeStore> store;
   std::unique_ptr<RbdBackend> rbd;
-  std::unique_ptr<VolumeService> service;
+  std::unique_ptr<testing::EmbeddedStack> stack;
 };
 
 CreateVolumeRequest Request(const std::string& id, LuksFormat format) {
@@ -72,10 +67,10 @@ void BM_VolcryptCreate(benchmark::State& state, LuksFormat format) {
   if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
   for (auto _ : state) {
     const std::string id = Unique("create-");
-    absl::Status s = c.service->CreateVolume(Request(id, format)).status();
+    absl::Status s = c.stack->service().CreateVolume(Request(id, format)).status();
     state.PauseTiming();
     if (!s.ok()) state.SkipWithError(std::string(s.message()).c_str());
-    (void)c.service->DeleteVolume(id);
+    (void)c.stack->service().DeleteVolume(id);
     state.ResumeTiming();
   }
 }
@@ -129,9 +124,9 @@ absl::StatusOr<Opened> Make(const std::string& kind) {
   o.format = kind.find("luks2") != std::string::npos ? LuksFormat::kLuks2 : LuksFormat::kLuks1;
   if (kind.rfind("volcrypt", 0) == 0) {
     const std::string id = Unique("open-" + kind + "-");
-    absl::StatusOr<VolumeRecord> v = c.service->CreateVolume(Request(id, o.format));
+    absl::StatusOr<VolumeRecord> v = c.stack->service().CreateVolume(Request(id, o.format));
     if (!v.ok()) return v.status();
-    absl::StatusOr<SecretBytes> key = c.keys->GetKey(v->encryption_key_id);
+    absl::StatusOr<SecretBytes> key = c.stack->keys().GetKey(v->encryption_key_id);
     if (!key.ok()) return key.status();
     o.where = v->location;
     o.pass = HexPassphrase(*key);

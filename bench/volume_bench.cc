@@ -7,8 +7,7 @@
 #include <unistd.h>
 
 #include "bench/bench_support.h"
-#include "volcrypt/file_key_manager.h"
-#include "volcrypt/mapped_backend.h"
+#include "tests/support/embedded_stack.h"
 #include "volcrypt/volume_service.h"
 
 namespace volcrypt {
@@ -16,28 +15,15 @@ namespace {
 
 constexpr uint64_t kUsable = 64 << 20;
 
-struct Embedded {
-  Embedded() {
-    const std::string dir = bench::ScratchDir();
-    keys = std::move(NewFileKeyManager(dir + "/keys", SecretBytes::Random(32).value(),
-                                       nullptr).value());
-    store = std::move(OpenSqliteVolumeStore(dir + "/volumes.db").value());
-    mapped = NewMappedBackend();
-    VolumeServiceOptions o;
-    o.keys = keys.get();
-    o.store = store.get();
-    o.mapped = mapped.get();
-    o.host = "bench";
-    service = std::move(VolumeService::Create(o).value());
-  }
-  std::unique_ptr<KeyManager> keys;
-  std::unique_ptr<VolumeStore> store;
-  std::unique_ptr<BlockBackend> mapped;
-  std::unique_ptr<VolumeService> service;
-};
+using Embedded = testing::EmbeddedStack;
 
 Embedded& Shared() {
-  static Embedded* e = new Embedded;
+  static Embedded* e = [] {
+    testing::EmbeddedStackOptions o;
+    o.dir = bench::ScratchDir();
+    o.host = "bench";
+    return Embedded::Open(std::move(o)).value().release();
+  }();
   return *e;
 }
 
@@ -50,10 +36,10 @@ void BM_VolcryptVolumeCreate(benchmark::State& state, KdfPolicy kdf) {
     r.location = VolumeLocation::Path(bench::ScratchDir() + "/" + r.id);
     r.size_bytes = kUsable;
     r.encryption.kdf = kdf;
-    absl::StatusOr<VolumeRecord> v = e.service->CreateVolume(r);
+    absl::StatusOr<VolumeRecord> v = e.service().CreateVolume(r);
     state.PauseTiming();
     if (!v.ok()) state.SkipWithError(std::string(v.status().message()).c_str());
-    (void)e.service->DeleteVolume(r.id);
+    (void)e.service().DeleteVolume(r.id);
     state.ResumeTiming();
   }
 }
@@ -64,12 +50,12 @@ void BM_VolcryptPlanAttach(benchmark::State& state) {
   r.id = "bench-plan";
   r.location = VolumeLocation::Path(bench::ScratchDir() + "/" + r.id);
   r.size_bytes = kUsable;
-  if (!e.service->CreateVolume(r).ok()) state.SkipWithError("create failed");
+  if (!e.service().CreateVolume(r).ok()) state.SkipWithError("create failed");
   for (auto _ : state) {
-    absl::StatusOr<AttachPlan> plan = e.service->PlanAttach(r.id, {});
+    absl::StatusOr<AttachPlan> plan = e.service().PlanAttach(r.id, {});
     if (!plan.ok()) state.SkipWithError("plan failed");
   }
-  (void)e.service->DeleteVolume(r.id);
+  (void)e.service().DeleteVolume(r.id);
 }
 
 // cinder's path for encrypted images: qemu-img create -f luks (default

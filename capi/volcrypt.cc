@@ -29,7 +29,10 @@ using volcrypt::capi::Guard;
 
 struct volcrypt_keys_t { std::unique_ptr<volcrypt::KeyManager> rep; };
 struct volcrypt_store_t { std::unique_ptr<volcrypt::VolumeStore> rep; };
-struct volcrypt_backend_t { std::unique_ptr<volcrypt::BlockBackend> rep; };
+struct volcrypt_backend_t {
+  std::unique_ptr<volcrypt::BlockBackend> rep;
+  volcrypt::RbdBackend* rbd = nullptr;  // rep, when it is an RBD backend
+};
 struct volcrypt_attacher_t { std::unique_ptr<volcrypt::Attacher> rep; };
 struct volcrypt_service_t { std::unique_ptr<volcrypt::VolumeService> rep; };
 
@@ -169,9 +172,9 @@ int volcrypt_keys_create(volcrypt_keys_t* keys, int bits, const char* name,
     volcrypt::KeyRequest request;
     request.bits = bits;
     request.name = name;
-    absl::StatusOr<std::string> made = keys->rep->CreateKey(request);
+    absl::StatusOr<volcrypt::NewKey> made = keys->rep->CreateKey(request);
     if (!made.ok()) return FromStatus(made.status(), errmsg);
-    return ReturnString(*made, id, errmsg);
+    return ReturnString(made->id, id, errmsg);
   });
 }
 
@@ -293,7 +296,12 @@ int volcrypt_backend_open_rbd(const volcrypt_rbd_options_t* options,
     o.keyring = Str(options->keyring);
     if (options->timeout_seconds > 0) o.timeout_seconds = options->timeout_seconds;
     o.libvirt_auth_secret_uuid = Str(options->libvirt_auth_secret_uuid);
-    return ReturnHandle(volcrypt::RbdBackend::Connect(o), backend, errmsg);
+    absl::StatusOr<std::unique_ptr<volcrypt::RbdBackend>> rbd =
+        volcrypt::RbdBackend::Connect(o);
+    if (!rbd.ok()) return FromStatus(rbd.status(), errmsg);
+    volcrypt::RbdBackend* typed = rbd->get();
+    *backend = new volcrypt_backend_t{std::move(*rbd), typed};
+    return 0;
   });
 }
 
@@ -325,7 +333,10 @@ int volcrypt_service_create(const volcrypt_service_options_t* options,
     o.keys = options->keys->rep.get();
     o.store = options->store->rep.get();
     o.mapped = options->mapped ? options->mapped->rep.get() : nullptr;
-    o.rbd = options->rbd ? options->rbd->rep.get() : nullptr;
+    if (options->rbd != nullptr && options->rbd->rbd == nullptr) {
+      return Fail(EINVAL, "options->rbd is not an rbd backend", errmsg);
+    }
+    o.rbd = options->rbd ? options->rbd->rbd : nullptr;
     o.attacher = options->attacher ? options->attacher->rep.get() : nullptr;
     o.host = Str(options->host);
     return ReturnHandle(volcrypt::VolumeService::Create(o), service, errmsg);

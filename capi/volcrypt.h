@@ -249,7 +249,11 @@ int volcrypt_volume_verify(volcrypt_service_t *service, const char *id,
 
 /* The attach plan: *secret_xml and *disk_xml (malloc'd), and the passphrase
  * to set as the secret's value, copied into `passphrase` (capacity *len;
- * -ERANGE if too small, *len = size needed). `target_dev` NULL: "sdb". */
+ * -ERANGE if too small, *len = size needed). `target_dev` NULL: "sdb".
+ * Not read-only: a mapped volume created with `defer_format` and still
+ * blank is LUKS-formatted by this call (its first use, as cinder does);
+ * one holding LUKS or any other signature is never formatted (-EEXIST).
+ * -EBUSY unless the volume is available or in use. */
 int volcrypt_volume_attach_plan(volcrypt_service_t *service, const char *id,
                                 const char *target_dev, char **secret_xml,
                                 char **disk_xml, unsigned char *passphrase,

@@ -1,68 +1,52 @@
 #!/usr/bin/env bash
-# The main job, on a fresh Debian 12 machine (as root): installs what is
-# missing, builds, then on the embedded defaults (a file volume, the file key
-# manager, SQLite) creates an encrypted volume, prints its attach plan,
-# proves that QEMU's own LUKS driver and cryptsetup open it with the key from
-# the key manager, and attaches it for real to a small paused VM in a private
-# libvirtd (no dm-crypt anywhere). The passphrase travels only through pipes
-# (/dev/fd/3) and virSecretSetValue, never argv, the environment or a file.
-# Everything lives in a temporary directory and is stopped and removed at the
-# end.
+# The main job, on a fresh Debian 12 machine (as root): installs what the demo
+# needs, builds the volcrypt CLI, and on the embedded defaults (the file key
+# manager, SQLite) shows both kinds of volume decrypted the same way:
+#   - a mapped volume (a file here; iSCSI/FC/LVM devices work alike), and
+#   - a distributed one, an RBD image on a throwaway Ceph cluster (one
+#     monitor, one memstore OSD), which host dm-crypt cannot serve.
+# Both are LUKS-formatted at create, QEMU's own LUKS driver writes into each,
+# both are attached live to one paused VM in a private libvirtd (the key in a
+# libvirt secret, QEMU decrypts; no dm-crypt anywhere), detached, read back
+# and deleted. Passphrases travel only through pipes (/dev/fd/3) and
+# virSecretSetValue, never argv, the environment or a file. Everything lives
+# in a temporary directory and is stopped and removed at the end.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${VOLCRYPT_BUILD_DIR:-$root/build}
-"$root/tests/scripts/install_deps.sh" test
-[ -f "$build/build.ninja" ] || meson setup "$build" "$root" >/dev/null
-ninja -C "$build" >/dev/null
+build=${VOLCRYPT_DEMO_BUILD_DIR:-$root/build-demo}
+"$root/tests/scripts/install_deps.sh" demo
+[ -f "$build/build.ninja" ] ||
+  meson setup "$build" "$root" -Dtests=false -Dbench=false >/dev/null
+ninja -C "$build" examples/volcrypt >/dev/null
 
 work=$(mktemp -d /tmp/volcrypt-demo-XXXXXX)
 cleanup() {
   "$root/tests/scripts/libvirtd.sh" stop "$work/libvirt" >/dev/null 2>&1 || true
+  "$root/tests/scripts/ceph.sh" stop "$work/ceph" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-vc() { "$build/examples/volcrypt" --state-dir "$work/state" "$@"; }
-vol=$work/volume-demo-1.img
 step() { printf '\n== %s\n' "$*"; }
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
-step "create a 64 MiB encrypted volume (LUKS1, AES-256-XTS, machine-key KDF)"
-start=$(date +%s%N)
-vc volume create --backend mapped --path "$vol" --size 64M --id demo-1 >"$work/create.json"
-created_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-cat "$work/create.json"
-key_id=$(sed -n 's/.*"encryption_key_id": "\(.*\)".*/\1/p' "$work/create.json")
-
-step "the attach plan: libvirt secret (the key container) and disk XML"
-vc attach-xml demo-1
-
-step "QEMU's LUKS driver writes and reads a pattern (key from the key manager, via a pipe)"
-qemu_io() {
-  qemu-io --object secret,id=sec0,file=/dev/fd/3 \
-    --image-opts "driver=luks,key-secret=sec0,file.driver=file,file.filename=$vol" \
-    -c "$1" 3< <(vc volume passphrase demo-1)
+step "start a throwaway Ceph cluster and a private libvirtd with a paused VM"
+conf=$("$root/tests/scripts/ceph.sh" start "$work/ceph")
+uri=$("$root/tests/scripts/libvirtd.sh" start "$work/libvirt")
+vc() {
+  "$build/examples/volcrypt" --state-dir "$work/state" --ceph-conf "$conf" \
+    --libvirt-ceph-secret "$ceph_secret" "$@"
 }
-qemu_io 'write -P 0x5a 0 4M'
-qemu_io 'read -P 0x5a 0 4M'
-if grep -q $'\x5a\x5a\x5a\x5a\x5a\x5a\x5a\x5a' "$vol"; then
-  echo "plaintext found at rest!" >&2; exit 1
-fi
-echo "on disk the pattern is encrypted (not found in the raw file)"
-
-step "cryptsetup accepts the passphrase"
-cryptsetup open --test-passphrase --key-file /dev/fd/3 "$vol" 3< <(vc volume passphrase demo-1)
-echo "cryptsetup open --test-passphrase: ok"
-cryptsetup luksDump "$vol" | grep -E '^(Version|Cipher name|Cipher mode|MK bits|Payload offset)'
-
-step "extend to 96 MiB: QEMU sees exactly the size asked for"
-vc volume extend demo-1 96M >/dev/null
-qemu-img info --object secret,id=sec0,file=/dev/fd/3 \
-  --image-opts "driver=luks,key-secret=sec0,file.driver=file,file.filename=$vol" \
-  3< <(vc volume passphrase demo-1) | grep 'virtual size'
-
-step "attach to a paused VM through a private libvirtd: QEMU decrypts it"
-attached="skipped (needs root and libvirtd)"
-if uri=$("$root/tests/scripts/libvirtd.sh" start "$work/libvirt" 2>"$work/libvirtd.err"); then
-  cat >"$work/domain.xml" <<'XML'
+# librbd's cephx key goes into a libvirt secret of usage 'ceph' (a deployment
+# setting, like nova's rbd_secret_uuid), from a 0600 file, not argv.
+ceph_secret=$(cat /proc/sys/kernel/random/uuid)
+cat >"$work/ceph-secret.xml" <<XML
+<secret ephemeral='no' private='yes'><uuid>$ceph_secret</uuid>
+  <usage type='ceph'><name>client.admin secret</name></usage></secret>
+XML
+virsh -q -c "$uri" secret-define "$work/ceph-secret.xml" >/dev/null
+(umask 077; ceph-authtool -p -n client.admin "$work/ceph/keyring" >"$work/cephx.b64")
+virsh -q -c "$uri" secret-set-value "$ceph_secret" --file "$work/cephx.b64" >/dev/null
+cat >"$work/domain.xml" <<'XML'
 <domain type='kvm'>
   <name>volcrypt-demo</name>
   <memory unit='MiB'>64</memory><vcpu>1</vcpu>
@@ -74,37 +58,85 @@ if uri=$("$root/tests/scripts/libvirtd.sh" start "$work/libvirt" 2>"$work/libvir
   </devices>
 </domain>
 XML
-  [ -w /dev/kvm ] || sed -i "s/type='kvm'/type='qemu'/" "$work/domain.xml"
-  virsh -q -c "$uri" define "$work/domain.xml" >/dev/null
-  virsh -q -c "$uri" start --paused volcrypt-demo >/dev/null
-  start=$(date +%s%N)
-  vc attach demo-1 --domain volcrypt-demo --connect "$uri" --live | grep '"status"'
-  attach_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-  echo "QEMU's block layer (info block):"
-  virsh -c "$uri" qemu-monitor-command volcrypt-demo --hmp 'info block' | sed -n '1,2p'
-  virsh -c "$uri" domblkinfo volcrypt-demo sdb | grep Capacity
-  echo "libvirt secrets while attached:"; virsh -c "$uri" secret-list | tail -n +3
-  vc detach demo-1 --connect "$uri" | grep '"status"'
-  echo "libvirt secrets after detach: $(virsh -c "$uri" secret-list | tail -n +3 | grep -c . || true)"
-  virsh -q -c "$uri" destroy volcrypt-demo >/dev/null
-  attached="live attach in ${attach_ms} ms, QEMU-native LUKS; detach left no secret"
-else
-  echo "skipped: $(cat "$work/libvirtd.err")"
-fi
+[ -w /dev/kvm ] || sed -i "s/type='kvm'/type='qemu'/" "$work/domain.xml"
+virsh -q -c "$uri" define "$work/domain.xml" >/dev/null
+virsh -q -c "$uri" start --paused volcrypt-demo >/dev/null
+echo "ceph: $conf"
+echo "libvirt: $uri (domain volcrypt-demo, paused)"
 
-step "delete: volume, key and record are gone"
-vc volume delete demo-1
-[ ! -e "$vol" ] && [ -z "$(ls "$work/state/keys"/*.key 2>/dev/null)" ] && echo "nothing left"
+step "create two 64 MiB encrypted volumes (LUKS1, AES-256-XTS, machine-key KDF)"
+file_vol=$work/volume-file-1.img
+start=$(date +%s%N)
+vc volume create --backend mapped --path "$file_vol" --size 64M --id file-1 >"$work/file.json"
+file_ms=$(ms_since "$start")
+start=$(date +%s%N)
+vc volume create --backend rbd --pool rbd --image volume-rbd-1 --size 64M --id rbd-1 \
+  >"$work/rbd.json"
+rbd_ms=$(ms_since "$start")
+key_of() { sed -n 's/.*"encryption_key_id": "\(.*\)".*/\1/p' "$1"; }
+echo "file-1: $file_vol, key $(key_of "$work/file.json") (${file_ms} ms)"
+echo "rbd-1:  rbd/volume-rbd-1, key $(key_of "$work/rbd.json") (${rbd_ms} ms)"
+
+step "the attach plan of the RBD volume: libvirt secret (the key container) and disk XML"
+vc attach-xml rbd-1 --target sdc | sed -n '/<disk/,/<\/disk>/p'
+
+# QEMU's LUKS driver over a file, or over librbd; the passphrase on fd 3.
+qemu_io() {  # <volume id> <file options> <qemu-io command>
+  qemu-io --object secret,id=sec0,file=/dev/fd/3 \
+    --image-opts "driver=luks,key-secret=sec0,$2" -c "$3" 3< <(vc volume passphrase "$1")
+}
+file_opts="file.driver=file,file.filename=$file_vol"
+rbd_opts="file.driver=rbd,file.pool=rbd,file.image=volume-rbd-1,file.conf=$conf"
+
+step "QEMU's LUKS driver writes a pattern into each (key from the key manager, via a pipe)"
+qemu_io file-1 "$file_opts" 'write -P 0x5a 0 4M' | head -1
+qemu_io rbd-1 "$rbd_opts" 'write -P 0xa5 0 4M' | head -1
+if grep -q $'\x5a\x5a\x5a\x5a\x5a\x5a\x5a\x5a' "$file_vol"; then
+  echo "plaintext found at rest!" >&2; exit 1
+fi
+echo "on disk the file's pattern is encrypted (not found in the raw file)"
+cryptsetup open --test-passphrase --key-file /dev/fd/3 "$file_vol" \
+  3< <(vc volume passphrase file-1)
+echo "cryptsetup accepts the file volume's passphrase"
+
+step "attach both live to one paused VM: QEMU decrypts a file and an RBD image alike"
+start=$(date +%s%N)
+vc attach file-1 --domain volcrypt-demo --connect "$uri" --live --target sdb | grep '"status"'
+vc attach rbd-1 --domain volcrypt-demo --connect "$uri" --live --target sdc | grep '"status"'
+attach_ms=$(ms_since "$start")
+echo "QEMU's block layer (info block):"
+virsh -c "$uri" qemu-monitor-command volcrypt-demo --hmp 'info block' |
+  grep -E 'luks|driver|^[a-z]' | head -8
+for t in sdb sdc; do
+  echo "$t: $(virsh -c "$uri" domblkinfo volcrypt-demo $t | grep Capacity)"
+done
+secrets_attached=$(virsh -c "$uri" secret-list | tail -n +3 | grep -c . || true)
+echo "libvirt secrets while attached: $secrets_attached (two volume keys + the ceph key)"
+
+step "detach both; QEMU reads each pattern back"
+vc detach file-1 --connect "$uri" | grep '"status"'
+vc detach rbd-1 --connect "$uri" | grep '"status"'
+secrets_after=$(virsh -c "$uri" secret-list | tail -n +3 | grep -c . || true)
+echo "libvirt secrets after detach: $secrets_after (the ceph key only)"
+qemu_io file-1 "$file_opts" 'read -P 0x5a 0 4M' | head -1
+qemu_io rbd-1 "$rbd_opts" 'read -P 0xa5 0 4M' | head -1
+
+step "delete both: volumes, keys and records are gone"
+vc volume delete file-1
+vc volume delete rbd-1
+left=$(rbd -c "$conf" ls rbd | grep -c . || true)
+[ ! -e "$file_vol" ] && [ "$left" -eq 0 ] &&
+  [ -z "$(ls "$work/state/keys"/*.key 2>/dev/null)" ] && echo "nothing left"
 
 cat <<SUMMARY
 
 == summary
-volume        demo-1, 64 MiB usable, LUKS1 aes-xts-plain64 AES-256, PBKDF2 1000 it.
-key           $key_id (file key manager, AES-256-GCM sealed, 0600)
-created in    ${created_ms} ms (the volcrypt process, including start-up)
-QEMU          wrote and read back 4 MiB through its own LUKS driver
-cryptsetup    accepted the key manager's passphrase
-extend        96 MiB usable, as asked
-libvirt       $attached
-delete        volume, key and record removed
+volumes      file-1 (a file) and rbd-1 (an RBD image), 64 MiB each,
+             LUKS1 aes-xts-plain64 AES-256, PBKDF2 1000 it.
+keys         one per volume, file key manager (AES-256-GCM sealed, 0600)
+created in   ${file_ms} ms (file) and ${rbd_ms} ms (rbd), each a whole volcrypt process
+QEMU         wrote and read back 4 MiB in each through its own LUKS driver
+attach       both live to one VM in ${attach_ms} ms; QEMU-native LUKS on a file and on rbd
+detach       left no volume secret in libvirt (${secrets_after} left: the ceph key)
+delete       volumes, keys and records removed
 SUMMARY

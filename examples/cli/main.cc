@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
 #include "volcrypt/barbican_key_manager.h"
+#include "volcrypt/errors.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/json.h"
 #include "volcrypt/fixed_key_manager.h"
@@ -210,9 +212,32 @@ bool UsesBarbican(const Args& args) {
 }
 
 // --postgres CONNINFO, else the SQLite file of --db (or the state dir).
-absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(const Args& args) {
-  if (auto pg = args.Get("postgres")) return OpenPostgresVolumeStore(*pg);
-  return OpenSqliteVolumeStore(args.Get("db").value_or(StateDir(args) + "/volumes.db"));
+// `read_only` for commands that only read: no write lock, no upgrade; a
+// database not made yet, or made by an older volcrypt, is first opened
+// read-write once (that creates or upgrades it).
+absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(const Args& args,
+                                                       bool read_only = false) {
+  VolumeStoreOptions o;
+  o.read_only = read_only;
+  auto open = [&] {
+    if (auto pg = args.Get("postgres")) return OpenPostgresVolumeStore(*pg, o);
+    return OpenSqliteVolumeStore(args.Get("db").value_or(StateDir(args) + "/volumes.db"), o);
+  };
+  absl::StatusOr<std::unique_ptr<VolumeStore>> store = open();
+  if (read_only && (absl::IsNotFound(store.status()) || ErrnoOf(store.status()) == ESTALE)) {
+    o.read_only = false;
+    if (absl::StatusOr<std::unique_ptr<VolumeStore>> made = open(); !made.ok()) return made;
+    o.read_only = true;
+    store = open();
+  }
+  return store;
+}
+
+// Commands that only read the volume database.
+bool ReadsOnly(const std::vector<std::string>& words) {
+  static const std::set<std::string> kReads = {"list", "show", "verify", "passphrase"};
+  return words[0] == "attach-xml" ||
+         (words[0] == "volume" && words.size() > 1 && kReads.count(words[1]) > 0);
 }
 
 // Creates the state directory unless every path is given: the database and,
@@ -228,7 +253,7 @@ absl::Status MakeStateDir(const Args& args, bool file_keys) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
+absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt, bool read_only) {
   const bool file_keys = !UsesBarbican(args) && !args.Has("fixed-key-file");
   if (absl::Status s = MakeStateDir(args, file_keys); !s.ok()) return s;
   Context c;
@@ -238,7 +263,7 @@ absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
                                    : OpenFileKeys(args);
   if (!keys.ok()) return keys.status();
   c.keys = std::move(*keys);
-  absl::StatusOr<std::unique_ptr<VolumeStore>> store = OpenStore(args);
+  absl::StatusOr<std::unique_ptr<VolumeStore>> store = OpenStore(args, read_only);
   if (!store.ok()) return store.status();
   c.store = std::move(*store);
   c.mapped = NewMappedBackend();
@@ -271,7 +296,9 @@ absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt) {
   return c;
 }
 
-void PrintJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+void PrintJson(const nlohmann::json& j) {
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
 
 // The location given by --path (mapped) or --pool/--image (rbd).
 std::optional<VolumeLocation> LocationFrom(const Args& args, const std::string& backend) {
@@ -343,16 +370,9 @@ int VolumePassphrase(const std::string& id, Context& c) {
   if (isatty(STDOUT_FILENO)) {
     return Usage("volume passphrase writes to a pipe or file, not a terminal");
   }
-  absl::StatusOr<VolumeRecord> v = c.store->GetVolume(id);
-  if (!v.ok()) return Fail("volume passphrase " + id, v.status());
-  absl::StatusOr<SecretBytes> key = c.keys->GetKey(v->encryption_key_id);
-  if (!key.ok()) return Fail("volume passphrase " + id, key.status());
-  SecretBytes pass = HexPassphrase(*key);
-  if (std::fwrite(pass.data(), 1, pass.size(), stdout) != pass.size() ||
-      std::fflush(stdout) != 0) {
-    return Fail("volume passphrase " + id, absl::DataLossError("write failed"));
-  }
-  return 0;
+  std::fflush(stdout);
+  absl::Status s = c.service->WritePassphrase(id, STDOUT_FILENO);
+  return s.ok() ? 0 : Fail("volume passphrase " + id, s);
 }
 
 int AttachXml(const Args& args, const std::string& id, Context& c) {
@@ -542,7 +562,7 @@ int Main(int argc, char** argv) {
   if ((words[0] == "attach" || words[0] == "detach") && words.size() < 2) {
     return Usage(words[0] + " needs a volume id");
   }
-  absl::StatusOr<Context> context = OpenContext(args, libvirt);
+  absl::StatusOr<Context> context = OpenContext(args, libvirt, ReadsOnly(words));
   if (!context.ok()) return Fail("open", context.status());
   if (words[0] == "volume") return RunVolume(args, words, *context);
   if (words[0] == "reconcile") {

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "volcrypt/block_backend.h"
 #include "volcrypt/encryption_spec.h"
+#include "volcrypt/secret_bytes.h"
 #include "volcrypt/export.h"
 
 namespace volcrypt {
@@ -50,6 +51,19 @@ struct DiskXmlOptions {
 // QEMU's engine, the librbd engine on a non-rbd disk, a bad target.
 VOLCRYPT_EXPORT absl::StatusOr<std::string> BuildDiskXml(
     const DiskXmlOptions& options);
+
+// Everything needed to attach a volume (VolumeService::PlanAttach): the
+// secret XML (the key container, whose UUID is the key id), the disk XML,
+// and the passphrase to set as the secret's value through virSecretSetValue.
+// Only `passphrase` is secret.
+struct AttachPlan {
+  std::string volume_id;
+  std::string secret_uuid;
+  std::string secret_xml;
+  std::string disk_xml;
+  SecretBytes passphrase;
+  bool formatted_now = false;  // the first use formatted the volume
+};
 
 }  // namespace volcrypt
 

@@ -26,7 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "volcrypt/export.h"
-#include "volcrypt/volume_service.h"
+#include "volcrypt/attach_xml.h"
 
 namespace volcrypt {
 
@@ -66,13 +66,6 @@ class VOLCRYPT_EXPORT Attacher {
   // defined) references it. A missing secret is not an error. Returns
   // whether it was removed.
   absl::StatusOr<bool> RemoveSecretIfUnused(const std::string& uuid);
-
-  // True if a secret with this UUID is defined.
-  absl::StatusOr<bool> SecretExists(const std::string& uuid);
-
-  // The domain's XML (live if running, else the persistent config).
-  absl::StatusOr<std::string> DomainXml(const std::string& domain,
-                                        bool inactive);
 
  private:
   class Impl;

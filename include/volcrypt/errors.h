@@ -24,8 +24,10 @@ VOLCRYPT_EXPORT absl::Status ErrnoError(absl::StatusCode code, int err,
                         absl::string_view message);
 
 // Returns a status for errno `err` (positive or negative), choosing the status
-// code from the errno: ENOENT -> NotFound, EEXIST -> AlreadyExists,
-// EACCES/EPERM/EROFS -> PermissionDenied, EINVAL -> InvalidArgument, ...
+// code as absl::ErrnoToStatusCode does (ENOENT -> NotFound, EEXIST ->
+// AlreadyExists, EACCES/EPERM/EROFS -> PermissionDenied, ENOTDIR and EBUSY ->
+// FailedPrecondition, ...), except that EIO is DataLoss: it is how
+// libcryptsetup and the kernel report unreadable or damaged media.
 VOLCRYPT_EXPORT absl::Status StatusFromErrno(int err, absl::string_view message);
 
 // Returns the positive errno recorded in `status`, or the errno that the

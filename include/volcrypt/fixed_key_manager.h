@@ -6,7 +6,7 @@
 // to a real key manager; it is insecure by design (any volume decrypts once
 // the one key is known) and says so once, as a warning, when first made.
 //
-//   - CreateKey returns kFixedKeyId (whatever the request).
+//   - CreateKey returns kFixedKeyId and the fixed key (whatever the request).
 //   - StoreKey accepts only the fixed key itself (-> kFixedKeyId); any other
 //     key is Unimplemented ("cannot store arbitrary keys").
 //   - GetKey(kFixedKeyId) returns the fixed key; any other id is NotFound.

@@ -10,8 +10,9 @@
 // BarbicanKeyManager.
 //
 //   std::unique_ptr<KeyManager> keys = ...;
-//   absl::StatusOr<std::string> id = keys->CreateKey({"aes", 256, "volume-v1"});
-//   absl::StatusOr<SecretBytes> key = keys->GetKey(*id);
+//   absl::StatusOr<NewKey> made = keys->CreateKey({"aes", 256, "volume-v1"});
+//   // made->id is recorded; made->bytes is the key, no need to read it back.
+//   absl::StatusOr<SecretBytes> key = keys->GetKey(made->id);  // later
 //
 // Errors, the same for every implementation:
 //   NotFound          no key with that id
@@ -53,6 +54,12 @@ struct KeyConsumer {
   std::string resource_id;
 };
 
+// A key just made: its id and its bytes.
+struct NewKey {
+  std::string id;
+  SecretBytes bytes;
+};
+
 // The all-zeros key id of castellan's ConfKeyManager.
 inline constexpr char kFixedKeyId[] = "00000000-0000-0000-0000-000000000000";
 
@@ -63,8 +70,11 @@ class VOLCRYPT_EXPORT KeyManager {
   KeyManager& operator=(const KeyManager&) = delete;
   virtual ~KeyManager();
 
-  // Creates a new random key and returns its id.
-  virtual absl::StatusOr<std::string> CreateKey(const KeyRequest& request) = 0;
+  // Creates a new random key of `request.bits` and returns its id and bytes,
+  // so that a caller never reads back the key it just made. The default
+  // draws the bytes from OpenSSL's CSPRNG and stores them with StoreKey;
+  // InvalidArgument for a length other than 128 to 512 bits in whole bytes.
+  virtual absl::StatusOr<NewKey> CreateKey(const KeyRequest& request);
 
   // Stores `key` (request.bits must equal 8 * key.size()) under a new id and
   // returns the id.

@@ -5,7 +5,7 @@
 // service start, on demand, with the log lines operators already grep for.
 //
 // For each of the host's volumes and backups whose encryption_key_id is the
-// all-zeros id: lock the item, store the fixed key's bytes as a new secret
+// all-zeros id: claim the item, store the fixed key's bytes as a new secret
 // named "volcrypt-migrated-<volume|backup>-<id>", read it back and compare,
 // register the item as the secret's consumer, let the item's owner (user_id)
 // read it (Barbican's ACL, as cinder does), then record the new id on the
@@ -19,7 +19,7 @@
 // before the crash is found by its name and adopted, never duplicated;
 // same-name copies from several interrupted runs that hold the fixed key and
 // that nothing references are deleted. Two runs on one database never
-// migrate one item twice (VolumeStore::BeginKeyIdChange locks it).
+// migrate one item twice (VolumeStore::BeginKeyIdChange claims it).
 //
 // Differences from cinder, on purpose: runs on demand; a dry run; any
 // destination that stores keys (Barbican, a FileKeyManager); items being

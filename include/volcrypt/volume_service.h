@@ -14,6 +14,9 @@
 //   absl::StatusOr<VolumeRecord> v = (*service)->CreateVolume(req);
 //   absl::StatusOr<AttachPlan> plan = (*service)->PlanAttach(v->id, {});
 //
+// Ids (volume and snapshot ids) are checked once, where they enter: 1 to 128
+// letters, digits, '-', '_' or '.'; anything else is InvalidArgument.
+//
 // What a failure leaves behind (each is tested):
 //   CreateVolume  nothing: the backing volume, the key and the record are
 //                 removed in reverse order. A crash leaves a record in
@@ -52,13 +55,14 @@
 namespace volcrypt {
 
 class Attacher;
+class RbdBackend;
 struct AttachTarget;
 
 struct VolumeServiceOptions {
   KeyManager* keys = nullptr;      // required; not owned
   VolumeStore* store = nullptr;    // required; not owned
   BlockBackend* mapped = nullptr;  // for kMapped volumes; not owned
-  BlockBackend* rbd = nullptr;     // for kRbd volumes; not owned
+  RbdBackend* rbd = nullptr;       // for kRbd volumes; not owned
   Attacher* attacher = nullptr;    // libvirt, for Attach/DetachVolume; not owned
   std::string host;                // this host; empty: the system host name
   Logger* logger = nullptr;        // nullptr: DefaultLogger()
@@ -83,18 +87,6 @@ struct AttachPlanOptions {
   std::string target_dev = "sdb";
   std::string target_bus = "scsi";
   bool ephemeral_secret = false;
-};
-
-// Everything needed to attach: the secret XML (the key container, whose UUID
-// is the key id), the disk XML, and the passphrase to set as the secret's
-// value through virSecretSetValue. Only `passphrase` is secret.
-struct AttachPlan {
-  std::string volume_id;
-  std::string secret_uuid;
-  std::string secret_xml;
-  std::string disk_xml;
-  SecretBytes passphrase;
-  bool formatted_now = false;  // the first use formatted the volume
 };
 
 class VOLCRYPT_EXPORT VolumeService {
@@ -124,9 +116,13 @@ class VOLCRYPT_EXPORT VolumeService {
   absl::StatusOr<VolumeRecord> ExtendVolume(const std::string& id,
                                             uint64_t new_size_bytes);
 
-  // Builds the attach plan of volume `id` (see AttachPlan). FailedPrecondition
-  // unless the volume is 'available' or 'in-use'; InvalidArgument for an
-  // engine that cannot open it.
+  // Builds the attach plan of volume `id` (see AttachPlan, attach_xml.h) for
+  // callers that attach through their own libvirt code. A mapped volume
+  // recorded as encrypted but still blank (CreateVolumeRequest::defer_format)
+  // is LUKS-formatted now, once (AttachPlan::formatted_now); a volume holding
+  // LUKS or any other signature is never formatted. FailedPrecondition unless
+  // the volume is 'available' or 'in-use'; InvalidArgument for an engine
+  // that cannot open it.
   absl::StatusOr<AttachPlan> PlanAttach(const std::string& id,
                                         const AttachPlanOptions& options);
 
@@ -169,6 +165,12 @@ class VOLCRYPT_EXPORT VolumeService {
   // the key manager and the header agree.
   absl::StatusOr<int> VerifyVolumeKey(const std::string& id);
 
+  // Writes the LUKS passphrase of volume `id` (the hex of its key) to `fd`,
+  // for piping into cryptsetup or qemu-img; the caller chooses a pipe or a
+  // file, never a terminal. Nothing else is written; a short or failed
+  // write is DataLoss (or the errno's status).
+  absl::Status WritePassphrase(const std::string& id, int fd);
+
   // Finishes or undoes what a crash left: records in 'creating' or
   // 'attaching' whose last update is older than `grace_seconds` are undone;
   // records in 'deleting' or 'detaching' are finished (attachments need an
@@ -178,9 +180,9 @@ class VOLCRYPT_EXPORT VolumeService {
   const std::string& host() const;
 
  private:
-  explicit VolumeService(const VolumeServiceOptions& options);
-  class Impl;
-  std::unique_ptr<Impl> impl_;
+  struct Parts;
+  explicit VolumeService(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
 };
 
 // The name volcrypt gives the key of volume `volume_id`.

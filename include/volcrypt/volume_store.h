@@ -15,6 +15,40 @@
 // Two implementations with one schema and the same SQL: SQLite (one host, a
 // file) and PostgreSQL (hosts sharing one database).
 //
+// Text fields. Every write checks each text field against its rule and
+// refuses a bad one with InvalidArgument: one line naming the record kind
+// and the field, quoting at most 64 bytes of the value with every byte that
+// is not printable ASCII escaped as \xNN. The rules:
+//   ids (volume, snapshot, backup; a snapshot's, backup's or attachment's
+//     volume_id): 1 to 255 bytes of ASCII letters, digits, '-', '_', '.'
+//   encryption_key_id, secret_uuid: the same set, 0 to 255 bytes ("" until
+//     the key exists)
+//   host: the same set plus '@', '#', ':' (cinder's host@backend#pool),
+//     0 to 255 bytes
+//   cipher, statuses, target_dev: the id set, 0 to 64 bytes
+//   user_id, project_id, domain, pool, image: valid UTF-8 without control
+//     characters (C0, DEL, C1: no NUL, newline, escape), 0 to 255 bytes
+//   path: the same, 0 to 4095 bytes; location_proof: the same, 0 to 256
+// Reads check what breaks readers (valid UTF-8, no control character) and
+// the enum fields (backend, format, kdf, engine, status), because a row may
+// predate the rules or have been written behind the store's back. A row that
+// fails is "unreadable": listings leave it out and report it (SkippedRow,
+// and a warning through the store's Logger), so one bad row never fails a
+// whole listing; reading it by id is DataLoss naming the id and the field.
+// The row is left as it is, for an operator to repair.
+//
+// Schema versions. Opening refuses, with FailedPrecondition and one line, a
+// schema version newer than this build knows, a negative one, and a
+// database that already holds tables but no volcrypt schema version (in
+// SQLite any table; in PostgreSQL, which other programs may share, a table
+// with one of volcrypt's names): volcrypt never adds its tables to someone
+// else's database.
+//
+// Read-only stores (VolumeStoreOptions::read_only) run no migration and no
+// write transaction, so they work while another process holds SQLite's
+// write lock (a slow migration, a long create); every write is refused with
+// FailedPrecondition (errno EROFS).
+//
 // Thread safety: a VolumeStore may be used from several threads; several
 // processes may open the same database.
 #ifndef VOLCRYPT_VOLUME_STORE_H_
@@ -31,6 +65,7 @@
 #include "volcrypt/block_backend.h"
 #include "volcrypt/encryption_spec.h"
 #include "volcrypt/export.h"
+#include "volcrypt/logger.h"
 
 namespace volcrypt {
 
@@ -63,6 +98,12 @@ struct VolumeRecord {
   VolumeStatus status = VolumeStatus::kCreating;
   int64_t created_at = 0;  // Unix seconds, set by the store
   int64_t updated_at = 0;
+  // What the volume's location held when this volume made it (e.g. the
+  // LUKS header UUID, the RBD image id, a file's device and inode), so that
+  // destructive steps can check they act on what the record owns. Opaque to
+  // the store: UTF-8 text, at most 256 bytes; written by CreateVolume and
+  // UpdateVolume, "" in rows from before schema 5.
+  std::string location_proof;
 };
 
 struct SnapshotRecord {
@@ -109,9 +150,9 @@ enum class KeyHolderKind { kVolume, kBackup };
 // "volume" / "backup".
 VOLCRYPT_EXPORT absl::string_view KeyHolderKindName(KeyHolderKind kind);
 
-// A volume or backup locked while its key id is replaced (see
+// A volume or backup claimed while its key id is replaced (see
 // VolumeStore::BeginKeyIdChange). Destroying it without Commit() changes
-// nothing and releases the lock.
+// nothing and releases the claim.
 class VOLCRYPT_EXPORT KeyIdChange {
  public:
   KeyIdChange() = default;
@@ -120,9 +161,18 @@ class VOLCRYPT_EXPORT KeyIdChange {
   virtual ~KeyIdChange();
 
   // Records `new_key_id` on the item and, for a volume, on each of its
-  // snapshots that held the old id; all in one transaction. Returns how many
+  // snapshots that held the old id; all in one short transaction, and only
+  // while the claim holds (see BeginKeyIdChange). Returns how many
   // snapshots changed.
   virtual absl::StatusOr<int> Commit(const std::string& new_key_id) = 0;
+};
+
+// A stored row that a listing left out because this build cannot read it
+// (see "Text fields" above).
+struct SkippedRow {
+  std::string kind;    // "volume", "snapshot" or "backup"
+  std::string id;      // quoted and escaped as in errors, at most 64 bytes
+  std::string reason;  // one line naming the field and its value
 };
 
 struct VolumeFilter {
@@ -142,9 +192,15 @@ class VOLCRYPT_EXPORT VolumeStore {
   virtual absl::Status CreateVolume(const VolumeRecord& record) = 0;
   // NotFound if there is no such volume.
   virtual absl::StatusOr<VolumeRecord> GetVolume(const std::string& id) = 0;
-  // Records matching every set field of `filter`, ordered by id.
+  // Records matching every set field of `filter`, ordered by id. Rows that
+  // cannot be read are left out, logged as warnings and, when `skipped` is
+  // not null, appended to it.
   virtual absl::StatusOr<std::vector<VolumeRecord>> ListVolumes(
-      const VolumeFilter& filter) = 0;
+      const VolumeFilter& filter, std::vector<SkippedRow>* skipped) = 0;
+  absl::StatusOr<std::vector<VolumeRecord>> ListVolumes(
+      const VolumeFilter& filter) {
+    return ListVolumes(filter, nullptr);
+  }
   // Replaces the record if its stored status is `expected`; else
   // FailedPrecondition naming both statuses. NotFound if absent. The key id
   // is written only while none is recorded (a create's): a recorded key id
@@ -160,14 +216,24 @@ class VOLCRYPT_EXPORT VolumeStore {
   // id (snapshot.encryption_key_id is not used). AlreadyExists if the id is
   // taken, NotFound if the volume is absent.
   virtual absl::Status CreateSnapshot(const SnapshotRecord& snapshot) = 0;
+  // Snapshots of `volume_id` ("" for all), ordered by id; unreadable rows as
+  // in ListVolumes.
   virtual absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(
-      const std::string& volume_id) = 0;
+      const std::string& volume_id, std::vector<SkippedRow>* skipped) = 0;
+  absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(
+      const std::string& volume_id) {
+    return ListSnapshots(volume_id, nullptr);
+  }
   virtual absl::Status DeleteSnapshot(const std::string& id) = 0;
 
   virtual absl::Status CreateBackup(const BackupRecord& backup) = 0;
-  // Backups of `host` ("" for every host).
+  // Backups of `host` ("" for every host), ordered by id; unreadable rows as
+  // in ListVolumes.
   virtual absl::StatusOr<std::vector<BackupRecord>> ListBackups(
-      const std::string& host) = 0;
+      const std::string& host, std::vector<SkippedRow>* skipped) = 0;
+  absl::StatusOr<std::vector<BackupRecord>> ListBackups(const std::string& host) {
+    return ListBackups(host, nullptr);
+  }
   virtual absl::Status DeleteBackup(const std::string& id) = 0;
 
   // AlreadyExists if the volume has an attachment; NotFound if no volume.
@@ -181,24 +247,56 @@ class VOLCRYPT_EXPORT VolumeStore {
   // Returns how many volumes, snapshots and backups reference `key_id`.
   virtual absl::StatusOr<int> CountKeyReferences(const std::string& key_id) = 0;
 
-  // Locks volume or backup `id` for a key id change and checks it still
+  // Claims volume or backup `id` for a key id change and checks it still
   // holds `expected_key_id`: FailedPrecondition naming the id it holds if
   // not (another run changed it first; errno ESTALE), FailedPrecondition
   // with errno EBUSY if it is being created or deleted (that flow owns its
-  // key id), NotFound if there is no such item,
-  // Unavailable if another process holds the lock for too long. While the
-  // change is open no other process can change the item: a row lock in
-  // PostgreSQL; in SQLite the database write lock, so keep it short.
+  // key id), NotFound if there is no such item, Unavailable if another live
+  // process holds the claim for longer than the lock timeout.
+  //
+  // The claim is a marker on the row (owner and lease expiry), taken by one
+  // compare-and-set statement: no transaction stays open while the caller
+  // talks to a key manager, so every other command, on this item or any
+  // other, goes on meanwhile. Only another key id change waits for it. A
+  // claim ends at Commit or when the KeyIdChange is destroyed; one whose
+  // owner died on this host is taken over at once, one from another host
+  // when its lease (VolumeStoreOptions::key_claim_lease_seconds) ends.
+  // Commit records the new id only if the claim is still this change's and
+  // the item is not being created or deleted (a delete may begin while the
+  // change is open): else FailedPrecondition (EBUSY: the item became
+  // creating/deleting; ESTALE: the claim expired and was taken) or NotFound
+  // (the item is gone), and the caller must give up whatever it made for
+  // the new id. The change must not outlive the store.
   virtual absl::StatusOr<std::unique_ptr<KeyIdChange>> BeginKeyIdChange(
       KeyHolderKind kind, const std::string& id,
       const std::string& expected_key_id) = 0;
 };
 
-// Opens (creating and migrating as needed) an SQLite volume database at
-// `path`: WAL journal, synchronous=FULL, foreign keys on, a 10 s busy
-// timeout for writers in other processes, and the schema version in
-// PRAGMA user_version. FailedPrecondition for a database written by a newer
-// volcrypt.
+struct VolumeStoreOptions {
+  // Open for reading only: no schema upgrade, no write transaction; writes
+  // fail with FailedPrecondition (errno EROFS). A database that does not
+  // exist yet is NotFound; one whose schema is older than this build's is
+  // FailedPrecondition with errno ESTALE (open it once read-write to
+  // upgrade it).
+  bool read_only = false;
+  // Where warnings about unreadable rows go; nullptr = DefaultLogger().
+  Logger* logger = nullptr;
+  // How long a lock held by another process is waited for, then
+  // Unavailable. 0 = the default: 10 s for SQLite, 30 s for PostgreSQL.
+  int lock_timeout_ms = 0;
+  // How long a key id change claim (BeginKeyIdChange) holds when its owner
+  // neither commits nor releases it (killed on another host). 0 = 600 s.
+  int key_claim_lease_seconds = 0;
+};
+
+// Opens (creating and migrating as needed, unless read-only) an SQLite
+// volume database at `path`: WAL journal, synchronous=FULL, foreign keys
+// on, the lock timeout as SQLite's busy timeout for writers in other
+// processes, and the schema version in PRAGMA user_version.
+// FailedPrecondition for a schema version this build does not know or a
+// database that is not volcrypt's (see "Schema versions" above).
+VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<VolumeStore>>
+OpenSqliteVolumeStore(const std::string& path, const VolumeStoreOptions& options);
 VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<VolumeStore>>
 OpenSqliteVolumeStore(const std::string& path);
 
@@ -207,6 +305,10 @@ OpenSqliteVolumeStore(const std::string& path);
 // upgrading the schema as needed (hosts opening it at once take turns). Row
 // locks wait at most `lock_timeout_ms`, then Unavailable. Errors never
 // repeat the connection string (it may hold a password).
+// The schema version lives in a volcrypt_schema table.
+VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<VolumeStore>>
+OpenPostgresVolumeStore(const std::string& conninfo,
+                        const VolumeStoreOptions& options);
 VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<VolumeStore>>
 OpenPostgresVolumeStore(const std::string& conninfo, int lock_timeout_ms = 30000);
 

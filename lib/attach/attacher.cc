@@ -211,16 +211,6 @@ class Attacher::Impl {
     return true;
   }
 
-  absl::StatusOr<bool> SecretExists(const std::string& uuid) {
-    VOLCRYPT_ASSIGN_OR_RETURN(Secret secret, LookupSecret(uuid));
-    return secret != nullptr;
-  }
-
-  absl::StatusOr<std::string> DomainXml(const std::string& name, bool inactive) {
-    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(name));
-    return DomainXml(dom.get(), inactive);
-  }
-
  private:
   // Detaches from the live domain or its config; waits (up to 10 s) for a
   // live removal to complete, since QEMU finishes it asynchronously.
@@ -297,13 +287,6 @@ absl::Status Attacher::Detach(const std::string& volume_id,
 }
 absl::StatusOr<bool> Attacher::RemoveSecretIfUnused(const std::string& uuid) {
   return impl_->RemoveSecretIfUnused(uuid);
-}
-absl::StatusOr<bool> Attacher::SecretExists(const std::string& uuid) {
-  return impl_->SecretExists(uuid);
-}
-absl::StatusOr<std::string> Attacher::DomainXml(const std::string& domain,
-                                                bool inactive) {
-  return impl_->DomainXml(domain, inactive);
 }
 
 }  // namespace volcrypt

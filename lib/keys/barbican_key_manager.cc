@@ -66,16 +66,6 @@ class BarbicanKeyManager final : public KeyManager {
     while (!o_.endpoint.empty() && o_.endpoint.back() == '/') o_.endpoint.pop_back();
   }
 
-  absl::StatusOr<std::string> CreateKey(const KeyRequest& request) override {
-    if (request.bits < 128 || request.bits > 512 || request.bits % 8 != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("key length ", request.bits, " bits is not supported"));
-    }
-    VOLCRYPT_ASSIGN_OR_RETURN(SecretBytes key,
-                              SecretBytes::Random(static_cast<size_t>(request.bits / 8)));
-    return StoreKey(key, request);
-  }
-
   absl::StatusOr<std::string> StoreKey(const SecretBytes& key,
                                        const KeyRequest& request) override {
     if (key.size() * 8 != static_cast<size_t>(request.bits)) {

@@ -105,13 +105,6 @@ class FileKeyManager final : public KeyManager {
     }
   }
 
-  absl::StatusOr<std::string> CreateKey(const KeyRequest& request) override {
-    VOLCRYPT_RETURN_IF_ERROR(CheckRequest(request));
-    VOLCRYPT_ASSIGN_OR_RETURN(SecretBytes key,
-                              SecretBytes::Random(static_cast<size_t>(request.bits / 8)));
-    return Store(key, request);
-  }
-
   absl::StatusOr<std::string> StoreKey(const SecretBytes& key,
                                        const KeyRequest& request) override {
     VOLCRYPT_RETURN_IF_ERROR(CheckRequest(request));

@@ -27,8 +27,8 @@ class FixedKeyManager final : public KeyManager {
     }
   }
 
-  absl::StatusOr<std::string> CreateKey(const KeyRequest&) override {
-    return std::string(kFixedKeyId);
+  absl::StatusOr<NewKey> CreateKey(const KeyRequest&) override {
+    return NewKey{kFixedKeyId, key_.Clone()};
   }
 
   absl::StatusOr<std::string> StoreKey(const SecretBytes& key,

@@ -10,6 +10,19 @@ namespace volcrypt {
 
 KeyManager::~KeyManager() = default;
 
+absl::StatusOr<NewKey> KeyManager::CreateKey(const KeyRequest& request) {
+  if (request.bits < 128 || request.bits > 512 || request.bits % 8 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key length ", request.bits, " bits is not supported (128 to 512)"));
+  }
+  absl::StatusOr<SecretBytes> bytes =
+      SecretBytes::Random(static_cast<size_t>(request.bits / 8));
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<std::string> id = StoreKey(*bytes, request);
+  if (!id.ok()) return id.status();
+  return NewKey{std::move(*id), std::move(*bytes)};
+}
+
 absl::Status KeyManager::AddConsumer(const std::string&, const KeyConsumer&) {
   return absl::OkStatus();
 }

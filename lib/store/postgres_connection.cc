@@ -51,7 +51,8 @@ void IgnoreNotice(void*, const char*) {}
 
 class PostgresConnection final : public SqlConnection {
  public:
-  explicit PostgresConnection(PGconn* conn) : conn_(conn) {}
+  PostgresConnection(PGconn* conn, bool read_only)
+      : conn_(conn), read_only_(read_only) {}
   ~PostgresConnection() override { PQfinish(conn_); }
   using SqlConnection::Run;
 
@@ -98,9 +99,17 @@ class PostgresConnection final : public SqlConnection {
   }
 
   const char* BeginStatement() const override { return "BEGIN"; }
-  const char* RowLockClause() const override { return " FOR UPDATE"; }
 
   absl::StatusOr<int> SchemaVersion() override {
+    if (read_only_) {
+      absl::StatusOr<SqlRows> exists =
+          Run("SELECT to_regclass('volcrypt_schema') IS NOT NULL");
+      if (!exists.ok()) return exists.status();
+      if (exists->Text(0, 0) != "t") return 0;
+      absl::StatusOr<SqlRows> r = Run("SELECT version FROM volcrypt_schema");
+      if (!r.ok()) return r.status();
+      return r->empty() ? 0 : static_cast<int>(r->Int(0, 0));
+    }
     // Hosts sharing one database may open it at the same moment: the first
     // upgrades, the others wait here and then find the new version.
     absl::Status s = RunScript(
@@ -119,6 +128,15 @@ class PostgresConnection final : public SqlConnection {
                {static_cast<int64_t>(version)}).status();
   }
 
+  absl::StatusOr<bool> HoldsForeignTables() override {
+    absl::StatusOr<SqlRows> r = Run(
+        "SELECT COUNT(*) FROM information_schema.tables "
+        "WHERE table_schema = current_schema() AND table_name IN "
+        "('volumes', 'snapshots', 'backups', 'attachments')");
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0) > 0;
+  }
+
  private:
   absl::Status Error(PGresult* r, const std::string& sql) const {
     if (PQstatus(conn_) == CONNECTION_BAD) {
@@ -133,12 +151,13 @@ class PostgresConnection final : public SqlConnection {
   }
 
   PGconn* conn_;
+  const bool read_only_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenPostgresConnection(
-    const std::string& conninfo, int lock_timeout_ms) {
+    const std::string& conninfo, int lock_timeout_ms, bool read_only) {
   PGconn* conn = PQconnectdb(conninfo.c_str());
   if (conn == nullptr) {
     return absl::ResourceExhaustedError("PostgreSQL: out of memory");
@@ -151,10 +170,11 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenPostgresConnection(
     return ErrnoError(absl::StatusCode::kUnavailable, ECONNREFUSED, msg);
   }
   PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
-  auto db = std::make_unique<PostgresConnection>(conn);
+  auto db = std::make_unique<PostgresConnection>(conn, read_only);
   absl::Status s = db->RunScript(
       absl::StrCat("SET lock_timeout = ", lock_timeout_ms,
-                   "; SET client_min_messages = warning"));
+                   "; SET client_min_messages = warning",
+                   read_only ? "; SET default_transaction_read_only = on" : ""));
   if (!s.ok()) return s;
   return std::unique_ptr<SqlConnection>(std::move(db));
 }

@@ -45,15 +45,18 @@ class SqlConnection {
   // write lock at BEGIN IMMEDIATE, so two writers never deadlock later.
   virtual const char* BeginStatement() const = 0;
 
-  // Appended to a SELECT that must lock its rows until the transaction ends:
-  // " FOR UPDATE" in PostgreSQL; "" in SQLite, whose write transaction
-  // already holds the whole database.
-  virtual const char* RowLockClause() const = 0;
-
-  // The schema version, read and written inside a transaction. PostgreSQL
-  // also serializes concurrent schema upgrades here (an advisory lock).
+  // The schema version (0 for a new database), read and written inside a
+  // transaction. PostgreSQL also serializes concurrent schema upgrades here
+  // (an advisory lock). On a read-only connection it only reads, outside a
+  // transaction.
   virtual absl::StatusOr<int> SchemaVersion() = 0;
   virtual absl::Status SetSchemaVersion(int version) = 0;
+
+  // For a database without a schema version: whether it already holds
+  // tables that are not volcrypt's to add to. In SQLite, any table; in
+  // PostgreSQL, which other programs may share, a table in the current
+  // schema with one of volcrypt's table names.
+  virtual absl::StatusOr<bool> HoldsForeignTables() = 0;
 };
 
 // A write transaction, rolled back unless Commit() succeeded.
@@ -71,15 +74,17 @@ class SqlTransaction {
   bool done_ = false;
 };
 
-// Opens an SQLite database file (created 0600 if missing): extended result
-// codes, a 10 s busy timeout for writers in other processes.
+// Opens an SQLite database file (created 0600 if missing, unless
+// `read_only`: then NotFound): extended result codes, `busy_timeout_ms` for
+// writers in other processes. Read-only: SQLITE_OPEN_READONLY, and the
+// journal mode is left as it is.
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
-    const std::string& path);
+    const std::string& path, bool read_only, int busy_timeout_ms);
 
 // Connects to PostgreSQL with a libpq connection string; row locks wait at
-// most `lock_timeout_ms`.
+// most `lock_timeout_ms`. Read-only: every transaction is READ ONLY.
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenPostgresConnection(
-    const std::string& conninfo, int lock_timeout_ms);
+    const std::string& conninfo, int lock_timeout_ms, bool read_only);
 
 }  // namespace volcrypt
 

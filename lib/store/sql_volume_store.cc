@@ -4,6 +4,9 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "lib/store/key_id_change.h"
+#include "lib/store/record_rows.h"
+#include "lib/store/record_text.h"
 #include "lib/store/sql_connection.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
@@ -78,87 +81,43 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE attachments ADD COLUMN secret_uuid TEXT NOT NULL DEFAULT '';
     )sql",
+    // 5: what a volume's location held when the volume made it.
+    R"sql(
+    ALTER TABLE volumes ADD COLUMN location_proof TEXT NOT NULL DEFAULT '';
+    )sql",
+    // 6: key id change claims (lib/store/key_id_change.cc).
+    R"sql(
+    ALTER TABLE volumes ADD COLUMN key_claim TEXT NOT NULL DEFAULT '';
+    ALTER TABLE volumes ADD COLUMN key_claim_until BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE backups ADD COLUMN key_claim TEXT NOT NULL DEFAULT '';
+    ALTER TABLE backups ADD COLUMN key_claim_until BIGINT NOT NULL DEFAULT 0;
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
-constexpr char kVolumeColumns[] =
-    "id, host, backend, path, pool, image, size_bytes, encrypted, provider, "
-    "cipher, key_size, sector_size, kdf, engine, encryption_key_id, user_id, "
-    "project_id, status, created_at, updated_at";
-constexpr char kSnapshotColumns[] =
-    "id, volume_id, encryption_key_id, status, created_at";
-constexpr char kBackupColumns[] =
-    "id, volume_id, host, encryption_key_id, user_id, project_id, status, "
-    "created_at";
-constexpr char kAttachmentColumns[] =
-    "volume_id, host, domain, target_dev, live, config, status, created_at, "
-    "secret_uuid";
-
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
-absl::StatusOr<VolumeRecord> ReadVolume(const SqlRows& r, size_t i) {
-  VolumeRecord v;
-  v.id = r.Text(i, 0);
-  v.host = r.Text(i, 1);
-  VOLCRYPT_ASSIGN_OR_RETURN(v.location.kind, ParseBackendKind(r.Text(i, 2)));
-  v.location.path = r.Text(i, 3);
-  v.location.pool = r.Text(i, 4);
-  v.location.image = r.Text(i, 5);
-  v.size_bytes = static_cast<uint64_t>(r.Int(i, 6));
-  v.encrypted = r.Int(i, 7) != 0;
-  VOLCRYPT_ASSIGN_OR_RETURN(v.encryption.format, ParseLuksFormat(r.Text(i, 8)));
-  v.encryption.cipher = r.Text(i, 9);
-  v.encryption.key_bits = static_cast<int>(r.Int(i, 10));
-  v.encryption.sector_size = static_cast<uint32_t>(r.Int(i, 11));
-  VOLCRYPT_ASSIGN_OR_RETURN(v.encryption.kdf, ParseKdfPolicy(r.Text(i, 12)));
-  VOLCRYPT_ASSIGN_OR_RETURN(v.encryption.engine,
-                            ParseEncryptionEngine(r.Text(i, 13)));
-  v.encryption_key_id = r.Text(i, 14);
-  v.user_id = r.Text(i, 15);
-  v.project_id = r.Text(i, 16);
-  VOLCRYPT_ASSIGN_OR_RETURN(v.status, ParseVolumeStatus(r.Text(i, 17)));
-  v.created_at = r.Int(i, 18);
-  v.updated_at = r.Int(i, 19);
-  return v;
-}
-
-// $1..$18 in kVolumeColumns order (without the timestamps).
-std::vector<SqlParam> VolumeParams(const VolumeRecord& v) {
-  return {v.id, v.host, std::string(BackendKindName(v.location.kind)),
-          v.location.path, v.location.pool, v.location.image,
-          static_cast<int64_t>(v.size_bytes),
-          static_cast<int64_t>(v.encrypted ? 1 : 0),
-          std::string(LuksFormatName(v.encryption.format)),
-          v.encryption.cipher, static_cast<int64_t>(v.encryption.key_bits),
-          static_cast<int64_t>(v.encryption.sector_size),
-          std::string(KdfPolicyName(v.encryption.kdf)),
-          std::string(EncryptionEngineName(v.encryption.engine)),
-          v.encryption_key_id, v.user_id, v.project_id,
-          std::string(VolumeStatusName(v.status))};
-}
-
-// $1..$7 (volume_id first).
-std::vector<SqlParam> AttachmentParams(const AttachmentRecord& a) {
-  return {a.volume_id, a.host, a.domain, a.target_dev,
-          static_cast<int64_t>(a.live ? 1 : 0),
-          static_cast<int64_t>(a.config ? 1 : 0), a.status};
-}
-
-absl::Status CheckRecordId(const std::string& id) {
-  if (id.empty() || id.size() > 255) {
-    return absl::InvalidArgumentError("record id must be 1 to 255 bytes");
-  }
-  return absl::OkStatus();
+absl::Status ReadOnly() {
+  return ErrnoError(absl::StatusCode::kFailedPrecondition, EROFS,
+                    "volume database is open read-only");
 }
 
 absl::Status NoVolume(const std::string& id) {
   return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
-                    absl::StrCat("volume ", id, " not found"));
+                    absl::StrCat("volume ", ShownId(id), " not found"));
 }
 
 absl::Status NotAttached(const std::string& volume_id) {
   return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
-                    absl::StrCat("volume ", volume_id, " is not attached"));
+                    absl::StrCat("volume ", ShownId(volume_id), " is not attached"));
+}
+
+// Reading one row by id that cannot be read.
+absl::Status Unreadable(absl::string_view kind, const std::string& id,
+                        const std::string& why) {
+  return absl::DataLossError(absl::StrCat(
+      kind, " ", ShownId(id), " cannot be read: ", why,
+      " (the row is left as it is)"));
 }
 
 // A constraint violation, told in the words of the record it was about.
@@ -169,18 +128,45 @@ absl::Status Exists(absl::Status s, const std::string& what) {
 
 class SqlVolumeStore final : public VolumeStore {
  public:
-  explicit SqlVolumeStore(std::unique_ptr<SqlConnection> db) : db_(std::move(db)) {}
+  SqlVolumeStore(std::unique_ptr<SqlConnection> db, const VolumeStoreOptions& o,
+                 int lock_timeout_ms)
+      : db_(std::move(db)), read_only_(o.read_only),
+        log_(o.logger ? o.logger : DefaultLogger()) {
+    claims_.wait_ms = lock_timeout_ms;
+    if (o.key_claim_lease_seconds > 0) {
+      claims_.lease_seconds = o.key_claim_lease_seconds;
+    }
+  }
 
+  // Checks the schema version and, unless read-only, upgrades it.
   absl::Status Migrate() {
     std::lock_guard<std::recursive_mutex> lock(mu_);
-    VOLCRYPT_ASSIGN_OR_RETURN(auto tx, SqlTransaction::Begin(*db_));
+    std::unique_ptr<SqlTransaction> tx;
+    if (!read_only_) {
+      VOLCRYPT_ASSIGN_OR_RETURN(tx, SqlTransaction::Begin(*db_));
+    }
     VOLCRYPT_ASSIGN_OR_RETURN(const int version, db_->SchemaVersion());
-    if (version > kSchemaVersion) {
+    if (version < 0 || version > kSchemaVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "volume database has schema version ", version,
-          "; this volcrypt knows up to ", kSchemaVersion));
+          "volume database has schema version ", version, "; this volcrypt knows ",
+          "0 to ", kSchemaVersion, " and will not open it"));
+    }
+    if (version == 0) {
+      VOLCRYPT_ASSIGN_OR_RETURN(const bool foreign, db_->HoldsForeignTables());
+      if (foreign) {
+        return absl::FailedPreconditionError(
+            "not a volcrypt volume database: it holds tables but no volcrypt "
+            "schema version; volcrypt adds no tables to it");
+      }
     }
     if (version == kSchemaVersion) return absl::OkStatus();
+    if (read_only_) {
+      return ErrnoError(
+          absl::StatusCode::kFailedPrecondition, ESTALE,
+          absl::StrCat("volume database has schema version ", version,
+                       ", older than this volcrypt's ", kSchemaVersion,
+                       "; open it once read-write to upgrade it"));
+    }
     for (int v = version; v < kSchemaVersion; ++v) {
       VOLCRYPT_RETURN_IF_ERROR(db_->RunScript(kMigrations[v]));
     }
@@ -189,13 +175,14 @@ class SqlVolumeStore final : public VolumeStore {
   }
 
   absl::Status CreateVolume(const VolumeRecord& record) override {
-    VOLCRYPT_RETURN_IF_ERROR(CheckRecordId(record.id));
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    VOLCRYPT_RETURN_IF_ERROR(CheckVolumeText(record));
     std::vector<SqlParam> p = VolumeParams(record);
     p.push_back(Now());
     p.push_back(Now());
     return Exists(Run(absl::StrCat("INSERT INTO volumes (", kVolumeColumns,
                                    ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
-                                   "$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"),
+                                   "$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)"),
                       p).status(),
                   absl::StrCat("volume ", record.id, " already exists"));
   }
@@ -205,11 +192,14 @@ class SqlVolumeStore final : public VolumeStore {
         SqlRows r, Run(absl::StrCat("SELECT ", kVolumeColumns,
                                     " FROM volumes WHERE id = $1"), {id}));
     if (r.empty()) return NoVolume(id);
-    return ReadVolume(r, 0);
+    VolumeRecord v;
+    const std::string why = ReadVolume(r, 0, &v);
+    if (!why.empty()) return Unreadable("volume", id, why);
+    return v;
   }
 
   absl::StatusOr<std::vector<VolumeRecord>> ListVolumes(
-      const VolumeFilter& filter) override {
+      const VolumeFilter& filter, std::vector<SkippedRow>* skipped) override {
     std::string sql = absl::StrCat("SELECT ", kVolumeColumns,
                                    " FROM volumes WHERE 1=1");
     std::vector<SqlParam> p;
@@ -222,16 +212,13 @@ class SqlVolumeStore final : public VolumeStore {
     if (filter.encryption_key_id) add("encryption_key_id", *filter.encryption_key_id);
     sql += " ORDER BY id";
     VOLCRYPT_ASSIGN_OR_RETURN(SqlRows r, Run(sql, p));
-    std::vector<VolumeRecord> out;
-    for (size_t i = 0; i < r.rows.size(); ++i) {
-      VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord v, ReadVolume(r, i));
-      out.push_back(std::move(v));
-    }
-    return out;
+    return ReadAll<VolumeRecord>(r, "volume", ReadVolume, skipped);
   }
 
   absl::Status UpdateVolume(const VolumeRecord& record,
                             VolumeStatus expected) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    VOLCRYPT_RETURN_IF_ERROR(CheckVolumeText(record));
     // One statement: the status check and the write are atomic in both
     // databases without holding a transaction open. A recorded key id is
     // kept: it changes only through BeginKeyIdChange, so a caller holding a
@@ -246,8 +233,8 @@ class SqlVolumeStore final : public VolumeStore {
             "cipher = $10, key_size = $11, sector_size = $12, kdf = $13, "
             "engine = $14, encryption_key_id = CASE WHEN encryption_key_id = '' "
             "THEN $15 ELSE encryption_key_id END, user_id = $16, "
-            "project_id = $17, status = $18, updated_at = $19 "
-            "WHERE id = $1 AND status = $20", p));
+            "project_id = $17, status = $18, location_proof = $19, "
+            "updated_at = $20 WHERE id = $1 AND status = $21", p));
     if (r.changes > 0) return absl::OkStatus();
     VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord current, GetVolume(record.id));
     return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
@@ -257,6 +244,7 @@ class SqlVolumeStore final : public VolumeStore {
   }
 
   absl::Status DeleteVolume(const std::string& id) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
     std::lock_guard<std::recursive_mutex> lock(mu_);
     VOLCRYPT_ASSIGN_OR_RETURN(auto tx, SqlTransaction::Begin(*db_));
     VOLCRYPT_ASSIGN_OR_RETURN(
@@ -264,7 +252,7 @@ class SqlVolumeStore final : public VolumeStore {
         Run("SELECT COUNT(*) FROM snapshots WHERE volume_id = $1", {id}));
     if (snaps.Int(0, 0) > 0) {
       return ErrnoError(absl::StatusCode::kFailedPrecondition, ENOTEMPTY,
-                        absl::StrCat("volume ", id, " still has ",
+                        absl::StrCat("volume ", ShownId(id), " still has ",
                                      snaps.Int(0, 0), " snapshot(s)"));
     }
     VOLCRYPT_ASSIGN_OR_RETURN(SqlRows r,
@@ -277,7 +265,8 @@ class SqlVolumeStore final : public VolumeStore {
   // same statement, not from `snap`: a copy read before a key id change
   // cannot leave it on the old key.
   absl::Status CreateSnapshot(const SnapshotRecord& snap) override {
-    VOLCRYPT_RETURN_IF_ERROR(CheckRecordId(snap.id));
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    VOLCRYPT_RETURN_IF_ERROR(CheckSnapshotText(snap));
     absl::StatusOr<SqlRows> r =
         Run(absl::StrCat("INSERT INTO snapshots (", kSnapshotColumns,
                          ") SELECT $1, id, encryption_key_id, $3, $4 FROM volumes "
@@ -289,17 +278,12 @@ class SqlVolumeStore final : public VolumeStore {
   }
 
   absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(
-      const std::string& volume_id) override {
+      const std::string& volume_id, std::vector<SkippedRow>* skipped) override {
     VOLCRYPT_ASSIGN_OR_RETURN(
         SqlRows r, Run(absl::StrCat("SELECT ", kSnapshotColumns,
                                     " FROM snapshots WHERE volume_id = $1 "
                                     "OR $1 = '' ORDER BY id"), {volume_id}));
-    std::vector<SnapshotRecord> out;
-    for (size_t i = 0; i < r.rows.size(); ++i) {
-      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
-                     r.Int(i, 4)});
-    }
-    return out;
+    return ReadAll<SnapshotRecord>(r, "snapshot", ReadSnapshot, skipped);
   }
 
   absl::Status DeleteSnapshot(const std::string& id) override {
@@ -307,7 +291,8 @@ class SqlVolumeStore final : public VolumeStore {
   }
 
   absl::Status CreateBackup(const BackupRecord& b) override {
-    VOLCRYPT_RETURN_IF_ERROR(CheckRecordId(b.id));
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    VOLCRYPT_RETURN_IF_ERROR(CheckBackupText(b));
     return Exists(
         Run(absl::StrCat("INSERT INTO backups (", kBackupColumns,
                          ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"),
@@ -317,17 +302,12 @@ class SqlVolumeStore final : public VolumeStore {
   }
 
   absl::StatusOr<std::vector<BackupRecord>> ListBackups(
-      const std::string& host) override {
+      const std::string& host, std::vector<SkippedRow>* skipped) override {
     VOLCRYPT_ASSIGN_OR_RETURN(
         SqlRows r, Run(absl::StrCat("SELECT ", kBackupColumns,
                                     " FROM backups WHERE host = $1 OR $1 = '' "
                                     "ORDER BY id"), {host}));
-    std::vector<BackupRecord> out;
-    for (size_t i = 0; i < r.rows.size(); ++i) {
-      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
-                     r.Text(i, 4), r.Text(i, 5), r.Text(i, 6), r.Int(i, 7)});
-    }
-    return out;
+    return ReadAll<BackupRecord>(r, "backup", ReadBackup, skipped);
   }
 
   absl::Status DeleteBackup(const std::string& id) override {
@@ -335,6 +315,8 @@ class SqlVolumeStore final : public VolumeStore {
   }
 
   absl::Status CreateAttachment(const AttachmentRecord& a) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    VOLCRYPT_RETURN_IF_ERROR(CheckAttachmentText(a));
     std::vector<SqlParam> p = AttachmentParams(a);
     p.push_back(Now());
     p.push_back(a.secret_uuid);
@@ -352,12 +334,15 @@ class SqlVolumeStore final : public VolumeStore {
                                     " FROM attachments WHERE volume_id = $1"),
                        {volume_id}));
     if (r.empty()) return NotAttached(volume_id);
-    return AttachmentRecord{r.Text(0, 0), r.Text(0, 1), r.Text(0, 2),
-                            r.Text(0, 3), r.Int(0, 4) != 0, r.Int(0, 5) != 0,
-                            r.Text(0, 6), r.Int(0, 7), r.Text(0, 8)};
+    AttachmentRecord a;
+    const std::string why = ReadAttachment(r, 0, &a);
+    if (!why.empty()) return Unreadable("attachment of volume", volume_id, why);
+    return a;
   }
 
   absl::Status UpdateAttachment(const AttachmentRecord& a) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    VOLCRYPT_RETURN_IF_ERROR(CheckAttachmentText(a));
     VOLCRYPT_ASSIGN_OR_RETURN(
         SqlRows r,
         Run("UPDATE attachments SET host = $2, domain = $3, target_dev = $4, "
@@ -367,6 +352,7 @@ class SqlVolumeStore final : public VolumeStore {
   }
 
   absl::Status DeleteAttachment(const std::string& volume_id) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
     VOLCRYPT_ASSIGN_OR_RETURN(
         SqlRows r,
         Run("DELETE FROM attachments WHERE volume_id = $1", {volume_id}));
@@ -385,10 +371,15 @@ class SqlVolumeStore final : public VolumeStore {
 
   absl::StatusOr<std::unique_ptr<KeyIdChange>> BeginKeyIdChange(
       KeyHolderKind kind, const std::string& id,
-      const std::string& expected_key_id) override;
+      const std::string& expected_key_id) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    return BeginSqlKeyIdChange(*db_, mu_, kind, id, expected_key_id, claims_);
+  }
 
  private:
-  friend class SqlKeyIdChange;
+  absl::Status Writable() const {
+    return read_only_ ? ReadOnly() : absl::OkStatus();
+  }
 
   absl::StatusOr<SqlRows> Run(const std::string& sql,
                               const std::vector<SqlParam>& params) {
@@ -396,13 +387,35 @@ class SqlVolumeStore final : public VolumeStore {
     return db_->Run(sql, params);
   }
 
+  // The rows of `r` that `read` can read; the others are reported.
+  template <typename T, typename Reader>
+  std::vector<T> ReadAll(const SqlRows& r, absl::string_view kind, Reader read,
+                         std::vector<SkippedRow>* skipped) {
+    std::vector<T> out;
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      T record;
+      std::string why = read(r, i, &record);
+      if (why.empty()) {
+        out.push_back(std::move(record));
+        continue;
+      }
+      SkippedRow row{std::string(kind), ShownId(r.Text(i, 0)), std::move(why)};
+      log_->Log(LogLevel::kWarning,
+                absl::StrCat("volume database: left out unreadable ", row.kind,
+                             " ", row.id, ": ", row.reason));
+      if (skipped) skipped->push_back(std::move(row));
+    }
+    return out;
+  }
+
   absl::Status DeleteById(const std::string& table, const std::string& noun,
                           const std::string& id) {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
     VOLCRYPT_ASSIGN_OR_RETURN(
         SqlRows r, Run(absl::StrCat("DELETE FROM ", table, " WHERE id = $1"), {id}));
     if (r.changes == 0) {
       return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
-                        absl::StrCat(noun, " ", id, " not found"));
+                        absl::StrCat(noun, " ", ShownId(id), " not found"));
     }
     return absl::OkStatus();
   }
@@ -412,88 +425,17 @@ class SqlVolumeStore final : public VolumeStore {
   // the transaction's own statements take it again).
   std::recursive_mutex mu_;
   std::unique_ptr<SqlConnection> db_;
+  const bool read_only_;
+  Logger* const log_;
+  KeyClaimOptions claims_;
 };
-
-class SqlKeyIdChange final : public KeyIdChange {
- public:
-  SqlKeyIdChange(std::unique_lock<std::recursive_mutex> lock,
-                 std::unique_ptr<SqlTransaction> tx, SqlConnection& db,
-                 KeyHolderKind kind, std::string id, std::string old_key_id)
-      : lock_(std::move(lock)), tx_(std::move(tx)), db_(db), kind_(kind),
-        id_(std::move(id)), old_key_id_(std::move(old_key_id)) {}
-
-  ~SqlKeyIdChange() override { tx_.reset(); }  // rolls back before unlocking
-
-  absl::StatusOr<int> Commit(const std::string& new_key_id) override {
-    if (tx_ == nullptr) {
-      return absl::FailedPreconditionError("key id change already committed");
-    }
-    const bool volume = kind_ == KeyHolderKind::kVolume;
-    VOLCRYPT_RETURN_IF_ERROR(
-        (volume ? db_.Run("UPDATE volumes SET encryption_key_id = $2, "
-                          "updated_at = $3 WHERE id = $1",
-                          {id_, new_key_id, Now()})
-                : db_.Run("UPDATE backups SET encryption_key_id = $2 "
-                          "WHERE id = $1", {id_, new_key_id})).status());
-    int snapshots = 0;
-    if (volume) {
-      VOLCRYPT_ASSIGN_OR_RETURN(
-          SqlRows r, db_.Run("UPDATE snapshots SET encryption_key_id = $2 "
-                             "WHERE volume_id = $1 AND encryption_key_id = $3",
-                             {id_, new_key_id, old_key_id_}));
-      snapshots = static_cast<int>(r.changes);
-    }
-    VOLCRYPT_RETURN_IF_ERROR(tx_->Commit());
-    tx_.reset();
-    return snapshots;
-  }
-
- private:
-  std::unique_lock<std::recursive_mutex> lock_;
-  std::unique_ptr<SqlTransaction> tx_;
-  SqlConnection& db_;
-  const KeyHolderKind kind_;
-  const std::string id_;
-  const std::string old_key_id_;
-};
-
-absl::StatusOr<std::unique_ptr<KeyIdChange>> SqlVolumeStore::BeginKeyIdChange(
-    KeyHolderKind kind, const std::string& id,
-    const std::string& expected_key_id) {
-  std::unique_lock<std::recursive_mutex> lock(mu_);
-  VOLCRYPT_ASSIGN_OR_RETURN(std::unique_ptr<SqlTransaction> tx,
-                            SqlTransaction::Begin(*db_));
-  const absl::string_view noun = KeyHolderKindName(kind);
-  VOLCRYPT_ASSIGN_OR_RETURN(
-      SqlRows r,
-      db_->Run(absl::StrCat("SELECT encryption_key_id, status FROM ",
-                            kind == KeyHolderKind::kVolume ? "volumes" : "backups",
-                            " WHERE id = $1", db_->RowLockClause()),
-               {id}));
-  if (r.empty()) {
-    return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
-                      absl::StrCat(noun, " ", id, " not found"));
-  }
-  // A create or delete owns the key id until it ends (a delete has already
-  // chosen the key it will delete).
-  const std::string status = r.Text(0, 1);
-  if (status == "creating" || status == "deleting") {
-    return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
-                      absl::StrCat(noun, " ", id, " is ", status));
-  }
-  if (r.Text(0, 0) != expected_key_id) {
-    return ErrnoError(absl::StatusCode::kFailedPrecondition, ESTALE,
-                      absl::StrCat(noun, " ", id, " now uses key ", r.Text(0, 0),
-                                   ", not ", expected_key_id));
-  }
-  return std::unique_ptr<KeyIdChange>(new SqlKeyIdChange(
-      std::move(lock), std::move(tx), *db_, kind, id, expected_key_id));
-}
 
 absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(
-    absl::StatusOr<std::unique_ptr<SqlConnection>> db) {
+    absl::StatusOr<std::unique_ptr<SqlConnection>> db,
+    const VolumeStoreOptions& options, int lock_timeout_ms) {
   if (!db.ok()) return db.status();
-  auto store = std::make_unique<SqlVolumeStore>(std::move(*db));
+  auto store = std::make_unique<SqlVolumeStore>(std::move(*db), options,
+                                                lock_timeout_ms);
   VOLCRYPT_RETURN_IF_ERROR(store->Migrate());
   return std::unique_ptr<VolumeStore>(std::move(store));
 }
@@ -534,13 +476,29 @@ absl::StatusOr<VolumeStatus> ParseVolumeStatus(absl::string_view name) {
 }
 
 absl::StatusOr<std::unique_ptr<VolumeStore>> OpenSqliteVolumeStore(
+    const std::string& path, const VolumeStoreOptions& options) {
+  const int timeout_ms = options.lock_timeout_ms > 0 ? options.lock_timeout_ms : 10000;
+  return OpenStore(OpenSqliteConnection(path, options.read_only, timeout_ms),
+                   options, timeout_ms);
+}
+
+absl::StatusOr<std::unique_ptr<VolumeStore>> OpenSqliteVolumeStore(
     const std::string& path) {
-  return OpenStore(OpenSqliteConnection(path));
+  return OpenSqliteVolumeStore(path, VolumeStoreOptions());
+}
+
+absl::StatusOr<std::unique_ptr<VolumeStore>> OpenPostgresVolumeStore(
+    const std::string& conninfo, const VolumeStoreOptions& options) {
+  const int timeout_ms = options.lock_timeout_ms > 0 ? options.lock_timeout_ms : 30000;
+  return OpenStore(OpenPostgresConnection(conninfo, timeout_ms, options.read_only),
+                   options, timeout_ms);
 }
 
 absl::StatusOr<std::unique_ptr<VolumeStore>> OpenPostgresVolumeStore(
     const std::string& conninfo, int lock_timeout_ms) {
-  return OpenStore(OpenPostgresConnection(conninfo, lock_timeout_ms));
+  VolumeStoreOptions options;
+  options.lock_timeout_ms = lock_timeout_ms;
+  return OpenPostgresVolumeStore(conninfo, options);
 }
 
 }  // namespace volcrypt

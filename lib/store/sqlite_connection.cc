@@ -106,7 +106,6 @@ class SqliteConnection final : public SqlConnection {
   }
 
   const char* BeginStatement() const override { return "BEGIN IMMEDIATE"; }
-  const char* RowLockClause() const override { return ""; }
 
   absl::StatusOr<int> SchemaVersion() override {
     absl::StatusOr<SqlRows> r = Run("PRAGMA user_version");
@@ -116,6 +115,14 @@ class SqliteConnection final : public SqlConnection {
 
   absl::Status SetSchemaVersion(int version) override {
     return Run(absl::StrCat("PRAGMA user_version=", version)).status();
+  }
+
+  absl::StatusOr<bool> HoldsForeignTables() override {
+    absl::StatusOr<SqlRows> r = Run(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' "
+        "ESCAPE '\\'");
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0) > 0;
   }
 
  private:
@@ -131,20 +138,30 @@ class SqliteConnection final : public SqlConnection {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
-    const std::string& path) {
+    const std::string& path, bool read_only, int busy_timeout_ms) {
   // Private from the start: SQLite would create it 0644 (less the umask).
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    const int err = errno;
-    return StatusFromErrno(err, absl::StrCat(path, ": cannot open volume database: ",
-                                             strerror(err)));
+  // Only a file made here is opened and closed here: closing any descriptor
+  // of a file drops every POSIX lock this process holds on it, including
+  // those of other connections to it in this process, and another process
+  // could then checkpoint and remove the WAL under them. A read-only open
+  // of a missing file fails in SQLite (NotFound), creating nothing.
+  if (!read_only) {
+    const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600);
+    if (fd >= 0) {
+      close(fd);
+    } else if (errno != EEXIST) {
+      const int err = errno;
+      return StatusFromErrno(err, absl::StrCat(path, ": cannot open volume database: ",
+                                               strerror(err)));
+    }
   }
-  close(fd);
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
-          SQLITE_OPEN_NOFOLLOW,
+      (read_only ? SQLITE_OPEN_READONLY
+                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+          SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
       nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = absl::StrCat(path, ": cannot open volume database: ",
@@ -153,10 +170,15 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
     return SqliteStatus(rc, msg);
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, 10000);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
   auto conn = std::make_unique<SqliteConnection>(db, path);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA foreign_keys=ON"}) {
+  // Setting the journal mode writes the header: a read-only connection
+  // reads the database in the mode its writers chose (WAL).
+  if (!read_only) {
+    absl::Status s = conn->RunScript("PRAGMA journal_mode=WAL");
+    if (!s.ok()) return s;
+  }
+  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     absl::Status s = conn->RunScript(pragma);
     if (!s.ok()) return s;
   }

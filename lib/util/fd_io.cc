@@ -56,6 +56,20 @@ absl::Status WriteFully(int fd, uint64_t offset, const void* buf, size_t len,
   return absl::OkStatus();
 }
 
+absl::Status WriteStream(int fd, const void* buf, size_t len, const std::string& what) {
+  const auto* p = static_cast<const uint8_t*>(buf);
+  while (len > 0) {
+    const ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write", what);
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<uint64_t> DeviceBytes(int fd, const std::string& what) {
   struct stat st;
   if (fstat(fd, &st) != 0) return ErrnoStatus("stat", what);

@@ -19,6 +19,9 @@ absl::Status ReadFully(int fd, uint64_t offset, void* buf, size_t len,
 absl::Status WriteFully(int fd, uint64_t offset, const void* buf, size_t len,
                         const std::string& what);
 
+// write() until all `len` bytes are done, for pipes and sockets (no offset).
+absl::Status WriteStream(int fd, const void* buf, size_t len, const std::string& what);
+
 // Returns the size of the regular file or block device open at `fd`.
 absl::StatusOr<uint64_t> DeviceBytes(int fd, const std::string& what);
 

@@ -1,7 +1,8 @@
 // The fixed-key migration (volcrypt/key_migration.h). Per item, the order is
-// lock -> find or store the secret -> read it back -> consumer -> record;
-// the item's row stays locked throughout, so the record is the single
-// moment the item changes keys.
+// claim -> find or store the secret -> read it back -> consumer -> record;
+// the item stays claimed throughout (a marker on its row, not a held
+// transaction: other commands go on while the key manager answers), so the
+// record is the single moment the item changes keys.
 #include "volcrypt/key_migration.h"
 
 #include <chrono>
@@ -93,8 +94,17 @@ class Migration {
     if (s.ok() && !c.user_id.empty()) s = dest_.GrantReadAccess(secret->id, c.user_id);
     if (!s.ok()) return Failed(std::move(item), s);
     absl::StatusOr<int> snapshots = (*change)->Commit(secret->id);
-    if (!snapshots.ok()) return Failed(std::move(item), snapshots.status());
-    change->reset();  // unlock before the clean-up round trips
+    if (!snapshots.ok()) {
+      change->reset();
+      if (GiveUpSecret(c, *secret, snapshots.status())) {
+        // Like an item found being deleted at the claim: left to its flow.
+        item.outcome = KeyMigrationOutcome::kSkipped;
+        item.error = std::string(snapshots.status().message());
+        return item;
+      }
+      return Failed(std::move(item), snapshots.status());
+    }
+    change->reset();  // release the claim before the clean-up round trips
     item.outcome = KeyMigrationOutcome::kMigrated;
     item.new_key_id = secret->id;
     item.adopted_secret = secret->adopted;
@@ -158,6 +168,27 @@ class Migration {
     }
     secret.id = *id;
     return secret;
+  }
+
+  // After a Commit that failed because the item went away or began being
+  // created or deleted (a delete raced the migration): nothing will record
+  // `secret` for this item, so it goes rather than stay orphaned. After a
+  // lost claim (another migrator took the item over) it stays: the other
+  // run adopts it by name or deletes it as a leftover. Returns whether the
+  // item went away or began being created or deleted.
+  bool GiveUpSecret(const Candidate& c, const Secret& secret, const absl::Status& why) {
+    const bool item_gone = absl::IsNotFound(why) ||
+                           (absl::IsFailedPrecondition(why) && ErrnoOf(why) == EBUSY);
+    if (!item_gone) return false;
+    absl::StatusOr<int> refs = store_.CountKeyReferences(secret.id);
+    if (!refs.ok() || *refs != 0) return true;
+    absl::Status s = dest_.DeleteKey(secret.id);
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      log_.Log(LogLevel::kWarning,
+               absl::StrCat("could not delete secret ", secret.id, " made for ",
+                            KeyHolderKindName(c.kind), " ", c.id, ": ", s.message()));
+    }
+    return true;
   }
 
   // Deletes same-name copies that hold the fixed key and that no record

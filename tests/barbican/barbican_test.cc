@@ -64,7 +64,7 @@ class BarbicanTest : public ::testing::Test {
 };
 
 TEST_F(BarbicanTest, CreateGetDeleteRoundTrip) {
-  absl::StatusOr<std::string> id = keys_->CreateKey(Request("volcrypt-volume-b1"));
+  absl::StatusOr<std::string> id = ::volcrypt::testing::KeyIdOf(keys_->CreateKey(Request("volcrypt-volume-b1")));
   ASSERT_TRUE(id.ok()) << id.status();
   VOLCRYPT_EXPECT_OK(ValidateKeyId(*id));
   absl::StatusOr<SecretBytes> key = keys_->GetKey(*id);
@@ -83,7 +83,7 @@ TEST_F(BarbicanTest, StoreKeepsExactBytesAnd512BitKeysWork) {
 }
 
 TEST_F(BarbicanTest, AnotherProjectsSecretIsPermissionDenied) {
-  std::string id = keys_->CreateKey(Request("private")).value();
+  std::string id = keys_->CreateKey(Request("private")).value().id;
   EXPECT_THAT(Open("project-b")->GetKey(id),
               StatusIsWith(absl::StatusCode::kPermissionDenied, "403"));
 }
@@ -98,7 +98,8 @@ TEST_F(BarbicanTest, OversizedPayloadIsInvalidArgument) {
 
 TEST_F(BarbicanTest, ARequestBarbicanRejectsIsInvalidArgumentWithItsReason) {
   // Barbican's schema allows names of at most 255 characters.
-  absl::StatusOr<std::string> id = keys_->CreateKey(Request(std::string(300, 'n')));
+  absl::StatusOr<std::string> id =
+      ::volcrypt::testing::KeyIdOf(keys_->CreateKey(Request(std::string(300, 'n'))));
   EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kInvalidArgument, "HTTP 400"));
   EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kInvalidArgument, "is too long"));
   EXPECT_EQ(ErrnoOf(id.status()), EINVAL);
@@ -187,8 +188,8 @@ TEST_F(BarbicanTest, MalformedIdIsRefusedBeforeAnyRequest) {
 }
 
 TEST_F(BarbicanTest, ConsumersAndFindByName) {
-  std::string a = keys_->CreateKey(Request("volcrypt-volume-x")).value();
-  std::string b = keys_->CreateKey(Request("volcrypt-volume-x")).value();
+  std::string a = keys_->CreateKey(Request("volcrypt-volume-x")).value().id;
+  std::string b = keys_->CreateKey(Request("volcrypt-volume-x")).value().id;
   keys_->CreateKey(Request("volcrypt-volume-y")).value();
   KeyConsumer c;
   c.resource_id = "x";
@@ -223,7 +224,7 @@ TEST_F(BarbicanTest, ServerErrorIsUnavailableAfterBoundedRetries) {
   // Barbican's database vanishes under it: every request is answered 500.
   const std::string db = kBarbican->dir() + "/barbican.sqlite";
   ASSERT_EQ(rename(db.c_str(), (db + ".away").c_str()), 0);
-  absl::StatusOr<std::string> id = Impatient()->CreateKey(Request("during-500"));
+  absl::StatusOr<std::string> id = ::volcrypt::testing::KeyIdOf(Impatient()->CreateKey(Request("during-500")));
   unlink(db.c_str());
   ASSERT_EQ(rename((db + ".away").c_str(), db.c_str()), 0);
   EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kUnavailable, "HTTP 500"));
@@ -241,7 +242,7 @@ TEST_F(BarbicanTest, AServerThatDoesNotAnswerTimesOutAsUnavailable) {
   const pid_t server = BarbicanPid();
   ASSERT_GT(server, 0);
   ASSERT_EQ(kill(server, SIGSTOP), 0);
-  absl::StatusOr<std::string> id = Impatient()->CreateKey(Request("frozen"));
+  absl::StatusOr<std::string> id = ::volcrypt::testing::KeyIdOf(Impatient()->CreateKey(Request("frozen")));
   kill(server, SIGCONT);
   EXPECT_THAT(id, StatusIsWith(absl::StatusCode::kUnavailable, "no answer within 2 s"));
   EXPECT_EQ(ErrnoOf(id.status()), ETIMEDOUT);
@@ -268,7 +269,7 @@ TEST_F(BarbicanTest, AStoreRetriedAfterATimeoutLeavesOneSecret) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     kill(server, SIGCONT);
   });
-  absl::StatusOr<std::string> id = keys->CreateKey(Request(name));
+  absl::StatusOr<std::string> id = ::volcrypt::testing::KeyIdOf(keys->CreateKey(Request(name)));
   thaw.join();
   ASSERT_TRUE(id.ok()) << id.status();
   absl::StatusOr<std::vector<std::string>> named = keys_->FindKeysByName(name);
@@ -345,7 +346,7 @@ TEST(BarbicanTlsTest, VerifiesTheServerAndTakesAnExtraCa) {
               StatusIsWith(absl::StatusCode::kUnavailable, "certificate"));
   o.ca_path = kBarbicanTls->dir() + "/tls/ca.pem";
   auto keys = std::move(NewBarbicanKeyManager(o, NullLogger()).value());
-  absl::StatusOr<std::string> id = keys->CreateKey(Request("tls"));
+  absl::StatusOr<std::string> id = ::volcrypt::testing::KeyIdOf(keys->CreateKey(Request("tls")));
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_TRUE(keys->GetKey(*id).ok());
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "tests/ceph/ceph_testbed.h"
 #include "tests/libvirt/libvirt_testbed.h"
+#include "tests/support/embedded_stack.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/file_key_manager.h"
@@ -16,6 +17,8 @@
 namespace volcrypt {
 namespace {
 
+using ::volcrypt::testing::EmbeddedStack;
+using ::volcrypt::testing::EmbeddedStackOptions;
 using ::volcrypt::testing::CephTestbed;
 using ::volcrypt::testing::LibvirtProbe;
 using ::volcrypt::testing::LibvirtTestbed;
@@ -37,22 +40,19 @@ class RbdAttachTest : public ::testing::Test {
     if (CephTestbed::conf().empty()) GTEST_SKIP() << CephTestbed::skip_reason();
     if (LibvirtTestbed::uri().empty()) GTEST_SKIP() << LibvirtTestbed::skip_reason();
     DefineCephSecret();
-    keys_ = std::move(NewFileKeyManager(tmp_.File("keys"), SecretBytes::Random(32).value(),
-                                        NullLogger()).value());
-    store_ = std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db")).value());
     RbdBackendOptions ro;
     ro.ceph_conf = CephTestbed::conf();
     ro.libvirt_auth_secret_uuid = kCephSecret;
     rbd_ = std::move(RbdBackend::Connect(ro).value());
     attacher_ = std::move(Attacher::Connect(LibvirtTestbed::uri()).value());
-    VolumeServiceOptions o;
-    o.keys = keys_.get();
-    o.store = store_.get();
+    EmbeddedStackOptions o;
+    o.dir = tmp_.path();
     o.rbd = rbd_.get();
     o.attacher = attacher_.get();
-    o.host = "host-a";
-    o.logger = NullLogger();
-    service_ = std::move(VolumeService::Create(o).value());
+    stack_ = std::move(EmbeddedStack::Open(std::move(o)).value());
+    keys_ = &stack_->keys();
+    store_ = &stack_->store();
+    service_ = &stack_->service();
   }
 
   void TearDown() override {
@@ -92,11 +92,12 @@ class RbdAttachTest : public ::testing::Test {
 
   TempDir tmp_;
   LibvirtProbe probe_;
-  std::unique_ptr<KeyManager> keys_;
-  std::unique_ptr<VolumeStore> store_;
   std::unique_ptr<RbdBackend> rbd_;
   std::unique_ptr<Attacher> attacher_;
-  std::unique_ptr<VolumeService> service_;
+  std::unique_ptr<EmbeddedStack> stack_;
+  KeyManager* keys_ = nullptr;
+  VolumeStore* store_ = nullptr;
+  VolumeService* service_ = nullptr;
 };
 
 TEST_F(RbdAttachTest, QemuEngineRbdVolumeHotPlugsAndQemuDecrypts) {

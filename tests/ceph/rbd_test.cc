@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/ceph/ceph_testbed.h"
+#include "tests/support/embedded_stack.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/luks.h"
@@ -17,6 +18,8 @@
 namespace volcrypt {
 namespace {
 
+using ::volcrypt::testing::EmbeddedStack;
+using ::volcrypt::testing::EmbeddedStackOptions;
 using ::volcrypt::testing::CephTestbed;
 using ::volcrypt::testing::CommandResult;
 using ::volcrypt::testing::RunCommand;
@@ -33,22 +36,19 @@ class RbdTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (CephTestbed::conf().empty()) GTEST_SKIP() << CephTestbed::skip_reason();
-    keys_ = std::move(NewFileKeyManager(tmp_.File("keys"), SecretBytes::Random(32).value(),
-                                        NullLogger()).value());
-    store_ = std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db")).value());
     RbdBackendOptions o;
     o.ceph_conf = CephTestbed::conf();
     o.timeout_seconds = 3;
     absl::StatusOr<std::unique_ptr<RbdBackend>> rbd = RbdBackend::Connect(o);
     ASSERT_TRUE(rbd.ok()) << rbd.status();
     rbd_ = std::move(*rbd);
-    VolumeServiceOptions so;
-    so.keys = keys_.get();
-    so.store = store_.get();
+    EmbeddedStackOptions so;
+    so.dir = tmp_.path();
     so.rbd = rbd_.get();
-    so.host = "host-a";
-    so.logger = NullLogger();
-    service_ = std::move(VolumeService::Create(so).value());
+    stack_ = std::move(EmbeddedStack::Open(std::move(so)).value());
+    keys_ = &stack_->keys();
+    store_ = &stack_->store();
+    service_ = &stack_->service();
   }
 
   absl::StatusOr<VolumeRecord> Create(const std::string& id, LuksFormat format,
@@ -113,10 +113,11 @@ class RbdTest : public ::testing::Test {
   }
 
   TempDir tmp_;
-  std::unique_ptr<KeyManager> keys_;
-  std::unique_ptr<VolumeStore> store_;
   std::unique_ptr<RbdBackend> rbd_;
-  std::unique_ptr<VolumeService> service_;
+  std::unique_ptr<EmbeddedStack> stack_;
+  KeyManager* keys_ = nullptr;
+  VolumeStore* store_ = nullptr;
+  VolumeService* service_ = nullptr;
 };
 
 TEST_F(RbdTest, QemuEngineVolumeIsReadByQemuAndByLibrbd) {

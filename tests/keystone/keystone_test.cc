@@ -77,7 +77,7 @@ TEST_F(KeystoneTest, PasswordTokenIsCachedAndTheEndpointComesFromTheCatalog) {
   ASSERT_TRUE(keys.ok()) << keys.status();
   KeyRequest r;
   r.name = "keystone-round-trip";
-  absl::StatusOr<std::string> id = (*keys)->CreateKey(r);
+  absl::StatusOr<std::string> id = ::volcrypt::testing::KeyIdOf((*keys)->CreateKey(r));
   ASSERT_TRUE(id.ok()) << id.status();
   absl::StatusOr<SecretBytes> key = (*keys)->GetKey(*id);
   ASSERT_TRUE(key.ok()) << key.status();
@@ -99,7 +99,7 @@ TEST_F(KeystoneTest, ApplicationCredentialWorks) {
   ASSERT_TRUE(keys.ok()) << keys.status();
   KeyRequest r;
   r.name = "app-credential";
-  absl::StatusOr<std::string> id = (*keys)->CreateKey(r);
+  absl::StatusOr<std::string> id = ::volcrypt::testing::KeyIdOf((*keys)->CreateKey(r));
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_TRUE((*keys)->GetKey(*id).ok());
 }
@@ -109,7 +109,7 @@ TEST_F(KeystoneTest, TokenIsRenewedBeforeItExpires) {
   std::unique_ptr<KeyManager> keys = std::move(BarbicanWith(session).value());
   KeyRequest r;
   r.name = "renewal";
-  const std::string id = keys->CreateKey(r).value();
+  const std::string id = keys->CreateKey(r).value().id;
   const KeystoneToken first = session->Token().value();
   // Renewal is due at half the lifetime when that is under 5 minutes.
   std::this_thread::sleep_for(std::chrono::seconds(kTokenSeconds / 2 + 1));
@@ -124,7 +124,7 @@ TEST_F(KeystoneTest, ARevokedTokenIsReplacedOnce) {
   std::unique_ptr<KeyManager> keys = std::move(BarbicanWith(session).value());
   KeyRequest r;
   r.name = "revoked";
-  const std::string id = keys->CreateKey(r).value();
+  const std::string id = keys->CreateKey(r).value().id;
   // Revoke it as Keystone would: the admin deletes the token.
   const KeystoneToken token = session->Token().value();
   KeystoneOptions admin;
@@ -285,7 +285,7 @@ TEST_F(KeystoneTest, CastellanReadsOursAndWeReadCastellans) {
   const SecretBytes password_line = Secret(password + "\n");
   KeyRequest r;
   r.name = "for-castellan";
-  const std::string ours = keys->CreateKey(r).value();
+  const std::string ours = keys->CreateKey(r).value().id;
   const SecretBytes our_key = keys->GetKey(ours).value();
   CommandResult got = RunCommand({"/usr/bin/python3", "-c", kCastellan, kOpenStack->address(),
                                   "volcrypt", "get", ours},

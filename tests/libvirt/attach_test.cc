@@ -12,6 +12,7 @@
 #include "tests/support/faults.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/attacher.h"
+#include "volcrypt/volume_service.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/fixed_key_manager.h"
 #include "volcrypt/key_migration.h"

@@ -21,9 +21,11 @@ namespace testing {
 ScriptTestbed* const kPostgres = static_cast<ScriptTestbed*>(
     ::testing::AddGlobalTestEnvironment(new ScriptTestbed("postgres.sh")));
 
-// Runs one statement on the server's maintenance database.
-void AdminSql(const std::string& sql) {
-  PGconn* conn = PQconnectdb(kPostgres->address().c_str());
+// Runs one statement on the server's maintenance database, or on `dbname`.
+void AdminSql(const std::string& sql, const std::string& dbname = "") {
+  const std::string conninfo =
+      dbname.empty() ? kPostgres->address() : kPostgres->address() + " dbname=" + dbname;
+  PGconn* conn = PQconnectdb(conninfo.c_str());
   ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
   PGresult* r = PQexec(conn, sql.c_str());
   EXPECT_TRUE(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
@@ -43,8 +45,15 @@ class PostgresStoreUnderTest : public StoreUnderTest {
   std::string SkipReason() const override {
     return kPostgres->address().empty() ? kPostgres->skip_reason() : "";
   }
-  absl::StatusOr<std::unique_ptr<VolumeStore>> Open() override {
-    return OpenPostgresVolumeStore(conninfo());
+  using StoreUnderTest::Open;
+  absl::StatusOr<std::unique_ptr<VolumeStore>> Open(
+      const VolumeStoreOptions& options) override {
+    return OpenPostgresVolumeStore(conninfo(), options);
+  }
+  void Sql(const std::string& sql) override { AdminSql(sql, dbname_); }
+  void SetSchemaVersion(int version) override {
+    Sql("DELETE FROM volcrypt_schema; INSERT INTO volcrypt_schema VALUES (" +
+        std::to_string(version) + ")");
   }
   std::string conninfo() const {
     return absl::StrCat(kPostgres->address(), " dbname=", dbname_);

@@ -1,28 +1,39 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages volcrypt needs to build and test, if any are
 # missing. apt-get update runs once, only when something must be installed.
-# Usage: tests/scripts/install_deps.sh [build|test]   (default: test)
+# Usage: tests/scripts/install_deps.sh [build|demo|test]   (default: test)
+#   build  what the library and the CLI need to build
+#   demo   that plus what examples/demo.sh runs (QEMU, libvirtd, Ceph, cryptsetup)
+#   test   everything: the test and benchmark frameworks and every service
 set -euo pipefail
 
 build_packages=(
   meson ninja-build pkg-config g++
   libcryptsetup-dev libblkid-dev libssl-dev libabsl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev libpq-dev libxml2-dev nlohmann-json3-dev libvirt-dev
   librbd-dev librados-dev libcurl4-openssl-dev
 )
-# The independent tools the tests and the demo check our volumes with.
-test_packages=(
-  cryptsetup-bin qemu-utils e2fsprogs util-linux mount
-  libvirt-clients sqlite3 python3-castellan
+demo_packages=(
+  cryptsetup-bin qemu-utils qemu-block-extra libvirt-clients
   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
-  ceph-mon ceph-osd ceph-common qemu-block-extra
+  ceph-mon ceph-osd ceph-common
+)
+# The test and benchmark frameworks, and the services and independent readers
+# the tests check our volumes against.
+test_packages=(
+  libgtest-dev libgmock-dev libbenchmark-dev
+  e2fsprogs util-linux mount sqlite3 python3-castellan
   golang-go abigail-tools xz-utils barbican-api python3-barbican
   python3-barbicanclient postgresql python3-keystone python3-psycopg2 curl
 )
 
 wanted=("${build_packages[@]}")
-[ "${1:-test}" = build ] || wanted+=("${test_packages[@]}")
+case "${1:-test}" in
+  build) ;;
+  demo) wanted+=("${demo_packages[@]}") ;;
+  test) wanted+=("${demo_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "usage: install_deps.sh [build|demo|test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${wanted[@]}"; do

@@ -20,7 +20,16 @@ class StoreUnderTest {
   // "" if the database cannot exist here (the test skips with this reason).
   virtual std::string SkipReason() const { return ""; }
   // A new connection to this test's database (safe after fork()).
-  virtual absl::StatusOr<std::unique_ptr<VolumeStore>> Open() = 0;
+  virtual absl::StatusOr<std::unique_ptr<VolumeStore>> Open(
+      const VolumeStoreOptions& options) = 0;
+  absl::StatusOr<std::unique_ptr<VolumeStore>> Open() {
+    return Open(VolumeStoreOptions());
+  }
+  // Runs `sql` on this test's database behind the store's back, as an
+  // operator or another program would (fails the test on error).
+  virtual void Sql(const std::string& sql) = 0;
+  // Writes `version` where the store keeps its schema version.
+  virtual void SetSchemaVersion(int version) = 0;
 };
 
 std::unique_ptr<StoreUnderTest> NewStoreUnderTest();

@@ -84,7 +84,7 @@ class FaultPlan {
 class FaultyKeyManager : public KeyManager {
  public:
   FaultyKeyManager(KeyManager* real, FaultPlan* plan) : real_(real), plan_(plan) {}
-  absl::StatusOr<std::string> CreateKey(const KeyRequest& r) override {
+  absl::StatusOr<NewKey> CreateKey(const KeyRequest& r) override {
     VOLCRYPT_FAULT_POINT("keys.CreateKey");
     return plan_->After("keys.CreateKey", real_->CreateKey(r));
   }
@@ -180,8 +180,9 @@ class FaultyStore : public VolumeStore {
   absl::StatusOr<VolumeRecord> GetVolume(const std::string& id) override {
     return real_->GetVolume(id);
   }
-  absl::StatusOr<std::vector<VolumeRecord>> ListVolumes(const VolumeFilter& f) override {
-    return real_->ListVolumes(f);
+  absl::StatusOr<std::vector<VolumeRecord>> ListVolumes(
+      const VolumeFilter& f, std::vector<SkippedRow>* skipped) override {
+    return real_->ListVolumes(f, skipped);
   }
   absl::Status UpdateVolume(const VolumeRecord& r, VolumeStatus e) override {
     VOLCRYPT_FAULT_POINT("store.UpdateVolume");
@@ -192,13 +193,15 @@ class FaultyStore : public VolumeStore {
     return real_->DeleteVolume(id);
   }
   absl::Status CreateSnapshot(const SnapshotRecord& s) override { return real_->CreateSnapshot(s); }
-  absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(const std::string& v) override {
-    return real_->ListSnapshots(v);
+  absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots(
+      const std::string& v, std::vector<SkippedRow>* skipped) override {
+    return real_->ListSnapshots(v, skipped);
   }
   absl::Status DeleteSnapshot(const std::string& id) override { return real_->DeleteSnapshot(id); }
   absl::Status CreateBackup(const BackupRecord& b) override { return real_->CreateBackup(b); }
-  absl::StatusOr<std::vector<BackupRecord>> ListBackups(const std::string& h) override {
-    return real_->ListBackups(h);
+  absl::StatusOr<std::vector<BackupRecord>> ListBackups(
+      const std::string& h, std::vector<SkippedRow>* skipped) override {
+    return real_->ListBackups(h, skipped);
   }
   absl::Status DeleteBackup(const std::string& id) override { return real_->DeleteBackup(id); }
   absl::Status CreateAttachment(const AttachmentRecord& a) override {

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "volcrypt/key_manager.h"
 #include "volcrypt/encryption_spec.h"
 #include "volcrypt/secret_bytes.h"
 
@@ -87,6 +88,12 @@ inline const absl::Status& StatusOf(const absl::Status& s) { return s; }
 template <typename T>
 const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
+}
+
+// The id of a key just made, for tests that need only the id.
+inline absl::StatusOr<std::string> KeyIdOf(absl::StatusOr<NewKey> made) {
+  if (!made.ok()) return made.status();
+  return std::move(made->id);
 }
 
 // Matches a Status/StatusOr whose code is `code`.

@@ -61,7 +61,7 @@ class FileKeyManagerTest : public ::testing::Test {
 
 TEST_F(FileKeyManagerTest, CreateGetDeleteRoundTrip) {
   auto keys = Open(master_);
-  absl::StatusOr<std::string> id = keys->CreateKey(Request("volcrypt-volume-v1"));
+  absl::StatusOr<std::string> id = ::volcrypt::testing::KeyIdOf(keys->CreateKey(Request("volcrypt-volume-v1")));
   ASSERT_TRUE(id.ok()) << id.status();
   VOLCRYPT_EXPECT_OK(ValidateKeyId(*id));
   absl::StatusOr<SecretBytes> key = keys->GetKey(*id);
@@ -84,7 +84,7 @@ TEST_F(FileKeyManagerTest, StoreKeepsExactBytesAndChecksLength) {
 
 TEST_F(FileKeyManagerTest, DirectoryAndFilesArePrivate) {
   auto keys = Open(master_);
-  std::string id = *keys->CreateKey(Request("v"));
+  std::string id = keys->CreateKey(Request("v"))->id;
   struct stat st;
   ASSERT_EQ(stat(dir().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
@@ -94,7 +94,7 @@ TEST_F(FileKeyManagerTest, DirectoryAndFilesArePrivate) {
 
 TEST_F(FileKeyManagerTest, KeyFileRevealsNothingOfTheKey) {
   auto keys = Open(master_);
-  std::string id = *keys->CreateKey(Request("v"));
+  std::string id = keys->CreateKey(Request("v"))->id;
   SecretBytes key = *keys->GetKey(id);
   const std::string file = ReadFileOrDie(dir() + "/" + id + ".key");
   const std::string raw(key.char_data(), key.size());
@@ -118,8 +118,8 @@ TEST_F(FileKeyManagerTest, MasterKeyMustBe32Bytes) {
 
 TEST_F(FileKeyManagerTest, CorruptedTruncatedForeignAndRenamedFilesAreDataLoss) {
   auto keys = Open(master_);
-  std::string a = *keys->CreateKey(Request("a"));
-  std::string b = *keys->CreateKey(Request("b"));
+  std::string a = keys->CreateKey(Request("a"))->id;
+  std::string b = keys->CreateKey(Request("b"))->id;
   const std::string path_a = dir() + "/" + a + ".key";
   const std::string path_b = dir() + "/" + b + ".key";
   std::string content = ReadFileOrDie(path_a);
@@ -157,9 +157,9 @@ TEST_F(FileKeyManagerTest, RefusesSymlinkedOrSharedDirectory) {
 
 TEST_F(FileKeyManagerTest, FindKeysByNameForReconcile) {
   auto keys = Open(master_);
-  std::string a1 = *keys->CreateKey(Request("volcrypt-volume-a"));
-  std::string a2 = *keys->CreateKey(Request("volcrypt-volume-a"));
-  std::string b = *keys->CreateKey(Request("volcrypt-volume-b"));
+  std::string a1 = keys->CreateKey(Request("volcrypt-volume-a"))->id;
+  std::string a2 = keys->CreateKey(Request("volcrypt-volume-a"))->id;
+  std::string b = keys->CreateKey(Request("volcrypt-volume-b"))->id;
   absl::StatusOr<std::vector<std::string>> found =
       keys->FindKeysByName("volcrypt-volume-a");
   ASSERT_TRUE(found.ok());
@@ -173,7 +173,7 @@ TEST_F(FileKeyManagerTest, ConcurrentCreatesAllSurvive) {
   std::vector<std::string> ids(40);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 10; ++i) ids[t * 10 + i] = *keys->CreateKey(Request("c"));
+      for (int i = 0; i < 10; ++i) ids[t * 10 + i] = keys->CreateKey(Request("c"))->id;
     });
   }
   for (auto& th : threads) th.join();

@@ -38,8 +38,8 @@ TEST(FixedKeyManagerTest, BehavesAsConfKeyManager) {
   auto keys = NewFixedKeyManager(FixedKey(), &log);
   KeyRequest r;
   r.name = "whatever";
-  EXPECT_EQ(*keys->CreateKey(r), kFixedKeyId);
-  EXPECT_EQ(*keys->CreateKey(r), kFixedKeyId);
+  EXPECT_EQ(keys->CreateKey(r)->id, kFixedKeyId);
+  EXPECT_EQ(keys->CreateKey(r)->id, kFixedKeyId);
   EXPECT_TRUE(keys->GetKey(kFixedKeyId)->Equals(FixedKey()));
   EXPECT_EQ(*keys->StoreKey(FixedKey(), r), kFixedKeyId);
   EXPECT_THAT(keys->StoreKey(SecretBytes::Random(32).value(), r),

@@ -243,7 +243,7 @@ TEST_F(KeyMigrationTest, DuplicatesFromInterruptedRunsAreCleanedAndStrangersLeft
   const SecretBytes fixed_key = fixed_->GetKey(kFixedKeyId).value();
   const std::string first = keys_->StoreKey(fixed_key, req).value();
   const std::string second = keys_->StoreKey(fixed_key, req).value();
-  const std::string stranger = keys_->CreateKey(req).value();
+  const std::string stranger = keys_->CreateKey(req).value().id;
   absl::StatusOr<KeyMigrationReport> r = Run();
   ASSERT_TRUE(r.ok()) << r.status();
   const KeyMigrationItem& v2 = r->items[1];
@@ -287,6 +287,65 @@ TEST_F(KeyMigrationTest, ADeleteRacingTheMigrationDeletesTheMigratedKey) {
   EXPECT_TRUE(left->empty()) << "the migrated key was orphaned: " << (*left)[0];
   // The others moved and still open.
   world_->Check(kHost, *keys_);
+}
+
+// The migration claims an item and then waits on the key manager (a slow
+// Barbican): meanwhile other commands, in other processes, read and write
+// the database, the claimed item included. Before, SQLite's write lock was
+// held across the key manager call and they failed with "database is
+// locked".
+TEST_F(KeyMigrationTest, OtherCommandsReadAndWriteWhileAnItemIsClaimedAndItsKeyCallWaits) {
+  VolumeStoreOptions o;
+  o.lock_timeout_ms = 1000;
+  std::unique_ptr<VolumeStore> other =
+      std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db"), o).value());
+  bool ran = false;
+  plan_.RunBefore("keys.StoreKey", 1, [&] {
+    ran = true;
+    absl::StatusOr<std::vector<VolumeRecord>> all = other->ListVolumes({});
+    ASSERT_TRUE(all.ok()) << all.status();
+    EXPECT_EQ(other->GetVolume("v1")->encryption_key_id, kFixedKeyId);
+    VolumeRecord v4 = other->GetVolume("v4").value();
+    v4.status = VolumeStatus::kInUse;
+    VOLCRYPT_EXPECT_OK(other->UpdateVolume(v4, VolumeStatus::kAvailable));
+    VolumeRecord fresh = v4;
+    fresh.id = "v9";
+    fresh.status = VolumeStatus::kCreating;
+    VOLCRYPT_EXPECT_OK(other->CreateVolume(fresh));
+    VOLCRYPT_EXPECT_OK(other->DeleteVolume("v9"));
+  });
+  absl::StatusOr<KeyMigrationReport> r = Run();
+  ASSERT_TRUE(ran);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->migrated, 5);
+  EXPECT_EQ(store_->GetVolume("v4")->status, VolumeStatus::kInUse);
+  world_->Check(kHost, *keys_);
+}
+
+// A delete that begins while the migration holds the item: the migration's
+// record fails, it deletes the secret it made (no orphan), and the item is
+// reported skipped, still on the zeros id for its delete to finish.
+TEST_F(KeyMigrationTest, ADeleteBegunWhileAnItemIsClaimedLeavesNoOrphanedSecret) {
+  VolumeStoreOptions o;
+  o.lock_timeout_ms = 1000;
+  std::unique_ptr<VolumeStore> other =
+      std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db"), o).value());
+  plan_.RunBefore("keys.AddConsumer", 1, [&] {
+    VolumeRecord v1 = other->GetVolume("v1").value();
+    v1.status = VolumeStatus::kDeleting;
+    VOLCRYPT_ASSERT_OK(other->UpdateVolume(v1, VolumeStatus::kAvailable));
+  });
+  absl::StatusOr<KeyMigrationReport> r = Run();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->items[0].id, "v1");
+  EXPECT_EQ(r->items[0].outcome, KeyMigrationOutcome::kSkipped) << r->items[0].error;
+  EXPECT_NE(r->items[0].error.find("deleting"), std::string::npos) << r->items[0].error;
+  EXPECT_EQ(r->migrated, 4);
+  EXPECT_EQ(store_->GetVolume("v1")->encryption_key_id, kFixedKeyId);
+  absl::StatusOr<std::vector<std::string>> left =
+      keys_->FindKeysByName(MigratedKeyName(KeyHolderKind::kVolume, "v1"));
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_TRUE(left->empty()) << "orphaned secret " << (*left)[0];
 }
 
 TEST_F(KeyMigrationTest, ItemsBeingDeletedAreSkippedAndReported) {

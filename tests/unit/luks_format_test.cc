@@ -138,11 +138,13 @@ TEST(LuksFormatErrorsTest, NonexistentPathIsNotFound) {
   EXPECT_EQ(ErrnoOf(s), ENOENT);
 }
 
-TEST(LuksFormatErrorsTest, DirectoryIsInvalidArgument) {
+// EISDIR maps as absl::ErrnoToStatusCode maps it (errors.h).
+TEST(LuksFormatErrorsTest, DirectoryIsFailedPreconditionWithEisdir) {
   TempDir dir;
-  EXPECT_THAT(luks::FormatPath(dir.path(), EncryptionSpec(),
-                               HexPassphrase(RandomKey()), {}),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  absl::Status format = luks::FormatPath(dir.path(), EncryptionSpec(),
+                                         HexPassphrase(RandomKey()), {});
+  EXPECT_THAT(format, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(ErrnoOf(format), EISDIR);
   EXPECT_THAT(luks::Inspect(dir.path()), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

@@ -2,7 +2,11 @@
 // what only SQLite has (WAL, PRAGMA user_version, schema upgrades).
 #include "volcrypt/volume_store.h"
 
+#include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <gtest/gtest.h>
 
@@ -14,8 +18,17 @@ namespace testing {
 
 class SqliteStoreUnderTest : public StoreUnderTest {
  public:
-  absl::StatusOr<std::unique_ptr<VolumeStore>> Open() override {
-    return OpenSqliteVolumeStore(tmp_.File("volumes.db"));
+  using StoreUnderTest::Open;
+  absl::StatusOr<std::unique_ptr<VolumeStore>> Open(
+      const VolumeStoreOptions& options) override {
+    return OpenSqliteVolumeStore(tmp_.File("volumes.db"), options);
+  }
+  void Sql(const std::string& sql) override {
+    CommandResult r = RunCommand({"sqlite3", tmp_.File("volumes.db"), sql});
+    ASSERT_EQ(r.exit_code, 0) << sql << ": " << r.err;
+  }
+  void SetSchemaVersion(int version) override {
+    Sql("PRAGMA user_version=" + std::to_string(version));
   }
 
  private:
@@ -46,12 +59,140 @@ TEST_F(SqliteVolumeStoreTest, NewerSchemaIsRefused) {
               StatusIsWith(absl::StatusCode::kFailedPrecondition, "schema version 99"));
 }
 
+TEST_F(SqliteVolumeStoreTest, AForeignDatabaseGetsNoTablesAdded) {
+  ASSERT_EQ(RunCommand({"sqlite3", path(), "CREATE TABLE customers (name TEXT)"}).exit_code, 0);
+  EXPECT_THAT(OpenSqliteVolumeStore(path()),
+              StatusIsWith(absl::StatusCode::kFailedPrecondition,
+                           "not a volcrypt volume database"));
+  CommandResult tables = RunCommand({"sqlite3", path(), ".tables"});
+  EXPECT_EQ(tables.out, "customers\n");
+  EXPECT_EQ(RunCommand({"sqlite3", path(), "PRAGMA user_version"}).out, "0\n");
+}
+
+// Bytes that are not UTF-8, as written by an older volcrypt: one volume's
+// row cannot take every listing down with it.
+TEST_F(SqliteVolumeStoreTest, ARowHoldingBytesThatAreNotUtf8IsSkippedAndNamed) {
+  {
+    auto store = Open();
+    VOLCRYPT_ASSERT_OK(store->CreateVolume(TestVolume("v1")));
+    VOLCRYPT_ASSERT_OK(store->CreateVolume(TestVolume("v2")));
+    VOLCRYPT_ASSERT_OK(store->CreateSnapshot({"s1", "v1", "", "available", 0}));
+    VOLCRYPT_ASSERT_OK(store->CreateSnapshot({"s2", "v1", "", "available", 0}));
+    VOLCRYPT_ASSERT_OK(store->CreateBackup({"b1", "v1", "h1", "", "u", "p", "available", 0}));
+    VOLCRYPT_ASSERT_OK(store->CreateBackup({"b2", "v1", "h1", "", "u", "p", "available", 0}));
+    VOLCRYPT_ASSERT_OK(store->CreateAttachment({"v2", "h1", "vm", "sdb", true, false,
+                                                "attached", 0, ""}));
+  }
+  ASSERT_EQ(RunCommand({"sqlite3", path(),
+                        "UPDATE volumes SET project_id = CAST(X'70FF' AS TEXT) WHERE id = 'v2';"
+                        "UPDATE snapshots SET status = CAST(X'C0AF' AS TEXT) WHERE id = 's2';"
+                        "UPDATE backups SET user_id = CAST(X'ED9FBF0A' AS TEXT) WHERE id = 'b2';"
+                        "UPDATE attachments SET domain = CAST(X'F4908080' AS TEXT)"})
+                .exit_code, 0);
+  auto store = Open();
+  absl::StatusOr<std::vector<VolumeRecord>> volumes = store->ListVolumes({});
+  ASSERT_TRUE(volumes.ok()) << volumes.status();
+  ASSERT_EQ(volumes->size(), 1u);
+  EXPECT_EQ((*volumes)[0].id, "v1");
+  absl::StatusOr<VolumeRecord> v2 = store->GetVolume("v2");
+  EXPECT_THAT(v2, StatusIsWith(absl::StatusCode::kDataLoss, "project_id \"p\\xff\""));
+  absl::StatusOr<std::vector<SnapshotRecord>> snaps = store->ListSnapshots("v1");
+  ASSERT_TRUE(snaps.ok()) << snaps.status();
+  ASSERT_EQ(snaps->size(), 1u);
+  EXPECT_EQ((*snaps)[0].id, "s1");
+  absl::StatusOr<std::vector<BackupRecord>> backups = store->ListBackups("");
+  ASSERT_TRUE(backups.ok()) << backups.status();
+  ASSERT_EQ(backups->size(), 1u);
+  EXPECT_EQ((*backups)[0].id, "b1");
+  EXPECT_THAT(store->GetAttachment("v2"), StatusIsWith(absl::StatusCode::kDataLoss, "domain"));
+}
+
+// Another process holding SQLite's write lock (BEGIN IMMEDIATE), as a long
+// write or a migration would; released when the object goes.
+class WriteLockHolder {
+ public:
+  explicit WriteLockHolder(const std::string& path) {
+    int locked[2];
+    if (pipe(locked) != 0 || pipe(release_) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      sqlite3* db = nullptr;
+      char c = 0;
+      const bool ok = sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+                      sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+      if (write(locked[1], ok ? "1" : "0", 1) != 1) _exit(2);
+      (void)!read(release_[0], &c, 1);
+      _exit(0);
+    }
+    char c = 0;
+    held_ = read(locked[0], &c, 1) == 1 && c == '1';
+    close(locked[0]);
+    close(locked[1]);
+  }
+  ~WriteLockHolder() {
+    if (pid_ > 0) {
+      (void)!write(release_[1], "x", 1);
+      WaitForExit(pid_);
+    }
+    close(release_[0]);
+    close(release_[1]);
+  }
+  bool held() const { return held_; }
+
+ private:
+  int release_[2] = {-1, -1};
+  pid_t pid_ = -1;
+  bool held_ = false;
+};
+
+TEST_F(SqliteVolumeStoreTest, AReadOnlyStoreListsWhileAnotherProcessHoldsTheWriteLock) {
+  { VOLCRYPT_ASSERT_OK(Open()->CreateVolume(TestVolume("v1"))); }
+  WriteLockHolder lock(path());
+  ASSERT_TRUE(lock.held());
+  VolumeStoreOptions o;
+  o.read_only = true;
+  absl::StatusOr<std::unique_ptr<VolumeStore>> ro = OpenSqliteVolumeStore(path(), o);
+  ASSERT_TRUE(ro.ok()) << ro.status();
+  absl::StatusOr<std::vector<VolumeRecord>> all = (*ro)->ListVolumes({});
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*ro)->GetVolume("v1")->id, "v1");
+}
+
+// The CLI's read-only commands use it: `volume list` and `volume show` work
+// while another process writes (before, they waited 10 s and failed with
+// "database is locked").
+TEST_F(SqliteVolumeStoreTest, CliListAndShowWorkWhileAnotherProcessHoldsTheWriteLock) {
+  const char* cli = std::getenv("VOLCRYPT_CLI");
+  if (cli == nullptr || access(cli, X_OK) != 0) GTEST_SKIP() << "the volcrypt CLI is not built";
+  { VOLCRYPT_ASSERT_OK(Open()->CreateVolume(TestVolume("v1"))); }
+  const std::string state = tmp_.File("state");
+  WriteLockHolder lock(path());
+  ASSERT_TRUE(lock.held());
+  for (const char* verb : {"list", "show"}) {
+    std::vector<std::string> argv = {cli, "--state-dir", state, "--db", path(), "volume", verb};
+    if (std::string(verb) == "show") argv.push_back("v1");
+    CommandResult r = RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 0) << verb << ": " << r.err;
+    EXPECT_NE(r.out.find("\"v1\""), std::string::npos) << r.out;
+  }
+}
+
+// A database that does not exist is not created by a read-only open.
+TEST_F(SqliteVolumeStoreTest, AReadOnlyOpenOfAMissingDatabaseIsNotFoundAndCreatesNothing) {
+  VolumeStoreOptions o;
+  o.read_only = true;
+  EXPECT_THAT(OpenSqliteVolumeStore(path(), o), StatusIs(absl::StatusCode::kNotFound));
+  struct stat st;
+  EXPECT_NE(stat(path().c_str(), &st), 0);
+}
+
 TEST_F(SqliteVolumeStoreTest, UsesWalAndRecordsSchemaVersion) {
   { Open(); }
   auto mode = RunCommand({"sqlite3", path(), "PRAGMA journal_mode"});
   EXPECT_EQ(mode.out, "wal\n");
   auto version = RunCommand({"sqlite3", path(), "PRAGMA user_version"});
-  EXPECT_EQ(version.out, "4\n");
+  EXPECT_EQ(version.out, "6\n");
 }
 
 TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
@@ -63,6 +204,11 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
   }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
                         "ALTER TABLE attachments DROP COLUMN secret_uuid; "
+                        "ALTER TABLE volumes DROP COLUMN location_proof; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim_until; "
+                        "ALTER TABLE backups DROP COLUMN key_claim; "
+                        "ALTER TABLE backups DROP COLUMN key_claim_until; "
                         "PRAGMA user_version=3"})
                 .exit_code, 0);
   absl::StatusOr<AttachmentRecord> a = Open()->GetAttachment("v1");
@@ -72,9 +218,34 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
   EXPECT_EQ(a->secret_uuid, "");  // the volume's key id, as before schema 4
 }
 
+TEST_F(SqliteVolumeStoreTest, MigratesASchemaFourVolumeToAnEmptyLocationProof) {
+  { VOLCRYPT_ASSERT_OK(Open()->CreateVolume(TestVolume("v1"))); }
+  ASSERT_EQ(RunCommand({"sqlite3", path(),
+                        "ALTER TABLE volumes DROP COLUMN location_proof; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim_until; "
+                        "ALTER TABLE backups DROP COLUMN key_claim; "
+                        "ALTER TABLE backups DROP COLUMN key_claim_until; "
+                        "PRAGMA user_version=4"})
+                .exit_code, 0);
+  auto store = Open();
+  absl::StatusOr<VolumeRecord> v = store->GetVolume("v1");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->location_proof, "");
+  VolumeRecord proved = *v;
+  proved.location_proof = "luks-uuid:0b5e1e7c-4a4f-4d3a-9a52-3f2f7f9d8c11";
+  VOLCRYPT_ASSERT_OK(store->UpdateVolume(proved, VolumeStatus::kAvailable));
+  EXPECT_EQ(store->GetVolume("v1")->location_proof, proved.location_proof);
+}
+
 TEST_F(SqliteVolumeStoreTest, MigratesAVersionOneDatabase) {
   { Open()->CreateVolume(TestVolume("v1")).IgnoreError(); }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
+                        "ALTER TABLE volumes DROP COLUMN location_proof; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim; "
+                        "ALTER TABLE volumes DROP COLUMN key_claim_until; "
+                        "ALTER TABLE backups DROP COLUMN key_claim; "
+                        "ALTER TABLE backups DROP COLUMN key_claim_until; "
                         "DROP TABLE attachments; DROP INDEX backups_by_host; "
                         "DROP INDEX snapshots_by_key; PRAGMA user_version=1"})
                 .exit_code, 0);

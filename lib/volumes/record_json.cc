@@ -8,6 +8,12 @@
 namespace volcrypt {
 namespace {
 
+// Records hold text from outside (user and project ids, names); a byte that
+// is not UTF-8 becomes U+FFFD instead of making the whole record unprintable.
+std::string Dump(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string Iso8601(int64_t seconds) {
   const std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm = {};
@@ -72,20 +78,20 @@ nlohmann::json LuksInfoJsonValue(const volcrypt::luks::LuksInfo& info) {
 }  // namespace
 
 std::string VolumeToJson(const VolumeRecord& v, int indent) {
-  return VolumeJsonValue(v).dump(indent);
+  return Dump(VolumeJsonValue(v), indent);
 }
 
 std::string SnapshotToJson(const SnapshotRecord& s, int indent) {
-  return nlohmann::json({{"id", s.id},
-                         {"volume_id", s.volume_id},
-                         {"encryption_key_id", s.encryption_key_id},
-                         {"status", s.status},
-                         {"created_at", Iso8601(s.created_at)}})
-      .dump(indent);
+  return Dump({{"id", s.id},
+               {"volume_id", s.volume_id},
+               {"encryption_key_id", s.encryption_key_id},
+               {"status", s.status},
+               {"created_at", Iso8601(s.created_at)}},
+              indent);
 }
 
 std::string LuksInfoToJson(const luks::LuksInfo& info, int indent) {
-  return LuksInfoJsonValue(info).dump(indent);
+  return Dump(LuksInfoJsonValue(info), indent);
 }
 
 namespace {
@@ -107,7 +113,7 @@ nlohmann::json ItemObject(const KeyMigrationItem& item) {
 }  // namespace
 
 std::string KeyMigrationItemToJson(const KeyMigrationItem& item, int indent) {
-  return ItemObject(item).dump(indent);
+  return Dump(ItemObject(item), indent);
 }
 
 std::string KeyMigrationReportToJson(const KeyMigrationReport& r, bool with_items,
@@ -124,7 +130,7 @@ std::string KeyMigrationReportToJson(const KeyMigrationReport& r, bool with_item
     j["items"] = nlohmann::json::array();
     for (const KeyMigrationItem& item : r.items) j["items"].push_back(ItemObject(item));
   }
-  return j.dump(indent);
+  return Dump(j, indent);
 }
 
 }  // namespace volcrypt

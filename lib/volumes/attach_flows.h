@@ -1,0 +1,34 @@
+// Attach and detach: the key goes into a libvirt secret (the key container)
+// that the disk's <encryption> names, so QEMU decrypts. The only flows that
+// talk to libvirt, and so the only file that includes attacher.h.
+#ifndef VOLCRYPT_LIB_VOLUMES_ATTACH_FLOWS_H_
+#define VOLCRYPT_LIB_VOLUMES_ATTACH_FLOWS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lib/volumes/flow_support.h"
+#include "volcrypt/attach_xml.h"
+#include "volcrypt/volume_service.h"
+
+namespace volcrypt {
+namespace flows {
+
+absl::StatusOr<AttachPlan> PlanAttach(const FlowContext& ctx, const std::string& id,
+                                      const AttachPlanOptions& options);
+
+absl::StatusOr<VolumeRecord> AttachVolume(const FlowContext& ctx, const std::string& id,
+                                          const AttachTarget& target,
+                                          const AttachPlanOptions& options);
+
+absl::StatusOr<VolumeRecord> DetachVolume(const FlowContext& ctx, const std::string& id);
+
+// For a record in 'attaching' or 'detaching' that a crash left: an attach is
+// undone, a detach finished; either way libvirt's disk and secret go.
+absl::Status ReconcileAttachment(const FlowContext& ctx, VolumeRecord& record);
+
+}  // namespace flows
+}  // namespace volcrypt
+
+#endif  // VOLCRYPT_LIB_VOLUMES_ATTACH_FLOWS_H_
