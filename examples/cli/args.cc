@@ -1,5 +1,8 @@
 #include "examples/cli/args.h"
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
 namespace volcrypt_cli {
 
 bool Args::Parse(int argc, char** argv, const std::set<std::string>& flags,
@@ -35,6 +38,29 @@ std::vector<std::string> Args::Unknown(const std::set<std::string>& known) const
     if (known.count(name) == 0) out.push_back("--" + name);
   }
   return out;
+}
+
+bool ParseCount(const std::string& name, const std::string& value, int64_t max,
+                int64_t* out, std::string* error) {
+  int64_t n = 0;
+  bool ok = !value.empty();
+  for (char c : value) {
+    if (c < '0' || c > '9' || n > (max - (c - '0')) / 10) {
+      ok = false;
+      break;
+    }
+    n = n * 10 + (c - '0');
+  }
+  if (!ok) {
+    constexpr size_t kShown = 32;
+    std::string shown = absl::CHexEscape(value.substr(0, kShown));
+    if (value.size() > kShown) shown += "...";
+    *error = absl::StrCat("option --", name, " takes a whole number from 0 to ",
+                          max, ", not '", shown, "'");
+    return false;
+  }
+  *out = n;
+  return true;
 }
 
 }  // namespace volcrypt_cli

@@ -3,6 +3,7 @@
 #ifndef VOLCRYPT_EXAMPLES_CLI_ARGS_H_
 #define VOLCRYPT_EXAMPLES_CLI_ARGS_H_
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -28,6 +29,13 @@ class Args {
   std::map<std::string, std::string> options_;
   std::vector<std::string> positional_;
 };
+
+// Parses `value`, given for option --`name`, as a whole decimal number from
+// 0 to `max`: digits only (no sign, space, exponent or suffix), so that
+// "abc", "" or "-5" is an error rather than 0. The error names the option
+// and quotes at most a short, escaped prefix of the value.
+bool ParseCount(const std::string& name, const std::string& value, int64_t max,
+                int64_t* out, std::string* error);
 
 }  // namespace volcrypt_cli
 

@@ -17,6 +17,9 @@ namespace {
 
 using namespace volcrypt;
 
+// keys migrate --max-errors: more than any deployment has volumes to fail.
+constexpr int64_t kMaxErrorsLimit = 1'000'000;
+
 // Log lines to stderr as "volcrypt: LEVEL: line", INFO included (operators
 // grep for cinder's INFO lines); on a terminal, first clears the progress
 // line so the two never mix.
@@ -62,9 +65,12 @@ absl::StatusOr<KeyMigrationOptions> MigrationOptionsFrom(const Args& args) {
   o.host = args.Get("host").value_or("");  // "": this machine's
   o.dry_run = args.Has("dry-run");
   if (auto m = args.Get("max-errors")) {
-    if (!absl::SimpleAtoi(*m, &o.max_errors) || o.max_errors < 0) {
-      return absl::InvalidArgumentError("--max-errors takes a count, not '" + *m + "'");
+    int64_t max_errors = 0;
+    std::string error;
+    if (!ParseCount("max-errors", *m, kMaxErrorsLimit, &max_errors, &error)) {
+      return absl::InvalidArgumentError(error);
     }
+    o.max_errors = static_cast<decltype(o.max_errors)>(max_errors);
   }
   return o;
 }

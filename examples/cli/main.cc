@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "examples/cli/args.h"
 #include "examples/cli/keys_migrate.h"
+#include "examples/cli/process_guard.h"
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
 #include "volcrypt/barbican_key_manager.h"
@@ -104,6 +105,9 @@ SIZE takes K, M, G, T suffixes (binary units).
 
 constexpr int kFailed = 1;
 constexpr int kUsageError = 2;
+// reconcile --grace: a year, longer than any step takes, far from
+// overflowing the time arithmetic it feeds.
+constexpr int64_t kMaxGraceSeconds = 366 * 24 * 3600;
 
 int Fail(const std::string& what, const absl::Status& s) {
   std::fprintf(stderr, "volcrypt: %s: %s\n", what.c_str(),
@@ -195,6 +199,8 @@ absl::StatusOr<std::unique_ptr<KeyManager>> OpenFileKeys(const Args& args) {
   absl::StatusOr<SecretBytes> master = ReadMasterKeyFile(master_path);
   if (absl::IsNotFound(master.status()) && !args.Has("master-key")) {
     master = CreateMasterKeyFile(master_path);  // first use of the defaults
+    // Another command's first use won the race: use its key.
+    if (absl::IsAlreadyExists(master.status())) master = ReadMasterKeyFile(master_path);
   }
   if (!master.ok()) return master.status();
   return NewFileKeyManager(args.Get("keys").value_or(state + "/keys"),
@@ -561,7 +567,10 @@ int Main(int argc, char** argv) {
   if (words[0] == "volume") return RunVolume(args, words, *context);
   if (words[0] == "reconcile") {
     int64_t grace = 600;
-    if (auto g = args.Get("grace")) grace = std::atoll(g->c_str());
+    if (auto g = args.Get("grace");
+        g && !ParseCount("grace", *g, kMaxGraceSeconds, &grace, &error)) {
+      return Usage(error);
+    }
     absl::StatusOr<int> acted = context->service->Reconcile(grace);
     if (!acted.ok()) return Fail("reconcile", acted.status());
     PrintJson({{"reconciled", *acted}});
@@ -578,8 +587,9 @@ int Main(int argc, char** argv) {
 }  // namespace volcrypt_cli
 
 int main(int argc, char** argv) {
+  volcrypt_cli::GuardProcess();
   try {
-    return volcrypt_cli::Main(argc, argv);
+    return volcrypt_cli::FinishOutput(volcrypt_cli::Main(argc, argv));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "volcrypt: internal error: %s\n", e.what());
     return 1;

@@ -43,7 +43,9 @@ VOLCRYPT_EXPORT absl::StatusOr<SecretBytes> ReadMasterKeyFile(
     const std::string& path);
 
 // Generates a random master key into a new 0600 file at `path` (raw bytes)
-// and returns it. AlreadyExists if the file exists.
+// and returns it. The file appears whole or not at all, so AlreadyExists
+// (the file exists; another process may have just created it) means that
+// ReadMasterKeyFile(path) returns the key every process uses.
 VOLCRYPT_EXPORT absl::StatusOr<SecretBytes> CreateMasterKeyFile(
     const std::string& path);
 

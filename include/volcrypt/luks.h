@@ -91,6 +91,11 @@ struct ContentProbe {
 // Returns what `path` holds, probing with libblkid (superblocks and partition
 // tables, the same probe `cryptsetup luksFormat` warns from).
 VOLCRYPT_EXPORT absl::StatusOr<ContentProbe> ProbeContent(const std::string& path);
+// The same for a volume already open at `fd` (not closed; `what` names it in
+// errors), so a caller probes exactly what it opened, not what a path
+// resolves to a moment later.
+VOLCRYPT_EXPORT absl::StatusOr<ContentProbe> ProbeContentFd(int fd,
+                                                            const std::string& what);
 
 struct FormatOptions {
   // Write over a device that already holds LUKS or another signature.

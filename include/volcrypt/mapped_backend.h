@@ -6,7 +6,11 @@
 //     created exclusively, never through a symlink);
 //   - an existing block device (an LV, a loop or iSCSI device) is used as is:
 //     Create checks that it is large enough, Resize that it has been grown.
-// Delete unlinks a file. For a block device it destroys the LUKS header region
+// Every access opens the volume's parent directory and then its final
+// component with openat(): a file is never reached through a symlink (a name
+// swapped for one is refused with ELOOP, whatever it points to); a symlink is
+// followed only to a block device, judged on the opened descriptor.
+// Delete unlinks a file, only while its name still holds the file it opened. For a block device it destroys the LUKS header region
 // (a crypto-erase: without the keyslots the data can never be decrypted)
 // and leaves the device itself to its owner.
 //

@@ -1,7 +1,8 @@
 // File: volcrypt/secret_bytes.h
 // -----------------------------------------------------------------------------
 // SecretBytes holds key material and passphrases. It is the only type in
-// volcrypt that carries secret bytes: move-only, page-locked where the
+// volcrypt that carries secret bytes: move-only, kept on pages of their own
+// that core dumps leave out (MADV_DONTDUMP) and that are locked where the
 // process may lock memory, wiped on destruction, and with no conversion to
 // std::string and no stream output (its debug form is "[redacted N bytes]").
 //

@@ -2,10 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <memory>
 
 #include "absl/strings/match.h"
@@ -23,6 +25,10 @@ namespace {
 constexpr char kKeySuffix[] = ".key";
 constexpr char kCheckFile[] = ".master-check";
 constexpr size_t kMaxKeyFileBytes = 4096;
+constexpr char kTempPrefix[] = ".tmp-";
+// A writer takes well under a second from its temp file's create to its
+// rename; a minute leaves room for a stalled disk.
+constexpr time_t kStaleTempSeconds = 60;
 
 // Opens the key directory, creating it 0700 if missing, and refuses one that
 // others could read or replace.
@@ -65,6 +71,38 @@ class FileKeyManager final : public KeyManager {
                                      "directory ", dir_));
     }
     return absl::OkStatus();
+  }
+
+  // Removes what writers killed between their temp write and its rename
+  // left behind: temp files older than kStaleTempSeconds that no process
+  // holds locked (a live writer, in this process or another, holds its
+  // lock until the rename; the age covers the moment between its create
+  // and its lock). Best effort: a file it cannot judge stays.
+  void RemoveStaleTemps() {
+    const int fd = openat(dir_fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct DirCloser {
+      void operator()(DIR* d) const { closedir(d); }
+    };
+    std::unique_ptr<DIR, DirCloser> d(fdopendir(fd));
+    if (d == nullptr) {
+      close(fd);
+      return;
+    }
+    const time_t now = time(nullptr);
+    while (dirent* e = readdir(d.get())) {
+      const std::string entry = e->d_name;
+      if (!absl::StartsWith(entry, kTempPrefix)) continue;
+      ScopedFd tmp(openat(dir_fd_.get(), entry.c_str(),
+                          O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+      struct stat st;
+      if (tmp.get() < 0 || fstat(tmp.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+          now - st.st_mtime < kStaleTempSeconds ||
+          flock(tmp.get(), LOCK_EX | LOCK_NB) != 0) {
+        continue;
+      }
+      unlinkat(dir_fd_.get(), entry.c_str(), 0);
+    }
   }
 
   absl::StatusOr<std::string> StoreKey(const SecretBytes& key,
@@ -173,11 +211,14 @@ class FileKeyManager final : public KeyManager {
   // temp file + fsync + rename + directory fsync: a whole file or none.
   absl::Status WriteAtomically(const std::string& name, const std::string& data) {
     VOLCRYPT_ASSIGN_OR_RETURN(std::string tmp_id, NewUuid());
-    const std::string tmp = absl::StrCat(".tmp-", tmp_id);
+    const std::string tmp = absl::StrCat(kTempPrefix, tmp_id);
     const int fd = openat(dir_fd_.get(), tmp.c_str(),
                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return ErrnoStatus("create " + tmp, dir_);
     ScopedFd owned(fd);
+    // Held until the rename is done: RemoveStaleTemps() leaves a locked
+    // temp file alone, whichever process is writing it.
+    flock(fd, LOCK_EX);
     absl::Status s = WriteFully(fd, 0, data.data(), data.size(), dir_ + "/" + tmp);
     if (s.ok() && fsync(fd) != 0) s = ErrnoStatus("sync " + tmp, dir_);
     if (s.ok() && renameat(dir_fd_.get(), tmp.c_str(), dir_fd_.get(),
@@ -195,6 +236,7 @@ class FileKeyManager final : public KeyManager {
   const std::string dir_;
   const ScopedFd dir_fd_;
   const SecretBytes master_;
+
 };
 
 }  // namespace
@@ -209,6 +251,7 @@ absl::StatusOr<std::unique_ptr<KeyManager>> NewFileKeyManager(
   auto keys = std::make_unique<FileKeyManager>(directory, std::move(fd),
                                                std::move(master_key));
   VOLCRYPT_RETURN_IF_ERROR(keys->CheckMasterKey());
+  keys->RemoveStaleTemps();
   return std::unique_ptr<KeyManager>(std::move(keys));
 }
 

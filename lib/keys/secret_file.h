@@ -19,7 +19,8 @@ absl::StatusOr<SecretBytes> ReadSecretFile(const std::string& path,
                                            size_t max_bytes);
 
 // Creates `path` (0600, exclusively, not through a symlink) holding `bytes`,
-// durably (file and directory synced). AlreadyExists if it exists.
+// durably (file and directory synced). It appears whole or not at all.
+// AlreadyExists if it exists, also when another process created it first.
 absl::Status CreateSecretFile(const std::string& path,
                               const SecretBytes& bytes);
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/luks/crypt_device.h"
+#include "lib/luks/header_bounds.h"
 #include "lib/util/fd_io.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
@@ -124,43 +125,75 @@ absl::Status CopyBytes(const VolumeReader& read, LuksHeaderImage& image,
   return absl::OkStatus();
 }
 
+absl::Status Truncated(uint64_t have, uint64_t needed) {
+  return ErrnoError(absl::StatusCode::kInvalidArgument, EINVAL,
+                    absl::StrCat("truncated LUKS header (", have, " bytes, ",
+                                 needed, " needed)"));
+}
+
 }  // namespace
 
 absl::StatusOr<LuksHeaderImage> CopyHeaderRegion(const VolumeReader& read,
                                                  uint64_t device_bytes) {
   constexpr uint64_t kFirst = 4096;
-  if (device_bytes < kFirst) {
-    return ErrnoError(absl::StatusCode::kInvalidArgument, EINVAL,
-                      "volume is smaller than a LUKS header");
-  }
-  uint8_t hdr[kFirst];
-  VOLCRYPT_RETURN_IF_ERROR(read(0, hdr, sizeof(hdr)));
-  if (std::memcmp(hdr, kLuksMagic, sizeof(kLuksMagic)) != 0) {
+  uint8_t hdr[kFirst] = {};
+  const uint64_t first = std::min(device_bytes, kFirst);
+  VOLCRYPT_RETURN_IF_ERROR(read(0, hdr, static_cast<size_t>(first)));
+  if (first < sizeof(kLuksMagic) ||
+      std::memcmp(hdr, kLuksMagic, sizeof(kLuksMagic)) != 0) {
     return ErrnoError(absl::StatusCode::kInvalidArgument, EINVAL,
                       "no LUKS header at offset 0");
   }
-  // LUKS2 needs both binary headers and JSON areas (hdr_size each, at byte 8)
-  // to tell where its payload starts; LUKS1 needs only the first sector.
-  uint64_t probe_bytes = kFirst;
-  if (BigEndian(hdr + 6, 2) == 2) {
-    probe_bytes = std::min(device_bytes, 2 * BigEndian(hdr + 8, 8));
+  if (first < kFirst) return Truncated(device_bytes, kFirst);
+  // Only the header proper (binary headers, JSON areas, keyslot areas) is
+  // read, bounded by header_bounds.h whatever the header claims; the rest
+  // of the region up to the payload is padding, left as holes.
+  uint64_t header_end = 0;
+  uint64_t region = 0;
+  const uint64_t version = BigEndian(hdr + 6, 2);
+  if (version == 1) {
+    VOLCRYPT_ASSIGN_OR_RETURN(header_end, Luks1HeaderEnd(hdr));
+    region = BigEndian(hdr + 104, 4) * kSectorBytes;
+    if (header_end > device_bytes) return Truncated(device_bytes, header_end);
+  } else if (version == 2) {
+    // Both binary headers and JSON areas (hdr_size each, at byte 8) tell
+    // libcryptsetup where the payload and the keyslots are.
+    const uint64_t metadata = BigEndian(hdr + 8, 8);
+    if (metadata < kMinLuks2MetadataBytes || metadata > kMaxLuks2MetadataBytes) {
+      return ErrnoError(absl::StatusCode::kInvalidArgument, EINVAL,
+                        absl::StrCat("LUKS2 header size ", metadata,
+                                     " is outside ", kMinLuks2MetadataBytes,
+                                     "..", kMaxLuks2MetadataBytes));
+    }
+    if (2 * metadata > device_bytes) return Truncated(device_bytes, 2 * metadata);
+    // As large as the volume (sparse: only what is written takes memory), so
+    // that libcryptsetup's device-size checks see the real size.
+    VOLCRYPT_ASSIGN_OR_RETURN(LuksHeaderImage probe,
+                              LuksHeaderImage::Create(device_bytes));
+    VOLCRYPT_RETURN_IF_ERROR(CopyBytes(read, probe, 0, 2 * metadata));
+    VOLCRYPT_ASSIGN_OR_RETURN(std::unique_ptr<CryptDevice> dev,
+                              CryptDevice::Load(probe.path()));
+    VOLCRYPT_ASSIGN_OR_RETURN(header_end, Luks2HeaderEnd(dev->get()));
+    region = crypt_get_data_offset(dev->get()) * kSectorBytes;
+    if (header_end > device_bytes) return Truncated(device_bytes, header_end);
+  } else {
+    return ErrnoError(absl::StatusCode::kInvalidArgument, EINVAL,
+                      absl::StrCat("LUKS version ", version, " is not known"));
   }
-  // As large as the volume (sparse: only what is written takes memory), so
-  // that libcryptsetup's device-size checks see the real size.
-  VOLCRYPT_ASSIGN_OR_RETURN(LuksHeaderImage probe,
-                            LuksHeaderImage::Create(device_bytes));
-  VOLCRYPT_RETURN_IF_ERROR(probe.Write(0, hdr, sizeof(hdr)));
-  VOLCRYPT_RETURN_IF_ERROR(CopyBytes(read, probe, kFirst, probe_bytes));
-  VOLCRYPT_ASSIGN_OR_RETURN(uint64_t region, HeaderRegionBytes(probe));
   if (region > device_bytes) {
     return ErrnoError(absl::StatusCode::kInvalidArgument, EINVAL,
                       absl::StrCat("LUKS header says the payload starts at ",
                                    region, ", past the volume's end (",
                                    device_bytes, " bytes): truncated volume"));
   }
+  if (header_end > region) {
+    return ErrnoError(absl::StatusCode::kInvalidArgument, EINVAL,
+                      absl::StrCat("LUKS keyslot area ends at ", header_end,
+                                   ", past the payload's start at ", region));
+  }
   VOLCRYPT_ASSIGN_OR_RETURN(LuksHeaderImage image,
                             LuksHeaderImage::Create(region));
-  VOLCRYPT_RETURN_IF_ERROR(CopyBytes(read, image, 0, region));
+  VOLCRYPT_RETURN_IF_ERROR(CopyBytes(read, image, 0, header_end));
   return image;
 }
 

@@ -3,27 +3,101 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 namespace volcrypt {
 
+namespace {
+
+// Secret storage is whole pages of its own, so that madvise(MADV_DONTDUMP)
+// and mlock() cover exactly secrets and nothing else: a core dump never
+// holds key bytes, and they never reach swap where the process may lock
+// memory (RLIMIT_MEMLOCK; best effort, the bytes are wiped either way).
+// Setting up a mapping costs three system calls and a VMA each, so secrets
+// of up to a page (nearly all: keys and passphrases are 32-128 bytes) take a
+// page from chunks of kChunkPages set up at once; freed pages are wiped by
+// SecretBytes and kept for the next secret. Larger secrets map their own.
+class SecretPages {
+ public:
+  static SecretPages& Get() {
+    static SecretPages* pages = new SecretPages();  // never destroyed
+    return *pages;
+  }
+
+  // Returns zeroed storage of at least `size` bytes; sets *capacity and
+  // *locked. Throws std::bad_alloc when memory is exhausted.
+  uint8_t* Allocate(size_t size, size_t* capacity, bool* locked) {
+    const size_t bytes = (size + page_ - 1) / page_ * page_;
+    if (bytes == page_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (free_.empty()) {
+        bool chunk_locked = false;
+        uint8_t* chunk = MapSecretPages(kChunkPages * page_, &chunk_locked);
+        for (size_t i = kChunkPages; i > 0; --i) {
+          free_.push_back({chunk + (i - 1) * page_, chunk_locked});
+        }
+      }
+      const Page p = free_.back();
+      free_.pop_back();
+      *capacity = page_;
+      *locked = p.locked;
+      return p.data;
+    }
+    *capacity = bytes;
+    return MapSecretPages(bytes, locked);
+  }
+
+  // Takes back storage from Allocate(), already wiped by the caller.
+  void Release(uint8_t* data, size_t capacity, bool locked) {
+    if (capacity == page_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      free_.push_back({data, locked});
+      return;
+    }
+    if (locked) munlock(data, capacity);
+    munmap(data, capacity);
+  }
+
+ private:
+  static constexpr size_t kChunkPages = 16;
+  struct Page {
+    uint8_t* data;
+    bool locked;
+  };
+
+  SecretPages() : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))) {}
+
+  static uint8_t* MapSecretPages(size_t bytes, bool* locked) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    // Fails only on kernels before 3.4, which volcrypt does not support.
+    madvise(p, bytes, MADV_DONTDUMP);
+    *locked = mlock(p, bytes) == 0;
+    return static_cast<uint8_t*>(p);
+  }
+
+  const size_t page_;
+  std::mutex mu_;
+  std::vector<Page> free_;
+};
+
+}  // namespace
+
 SecretBytes::SecretBytes(size_t size) {
   if (size == 0) return;
-  // calloc, not new[]: a failed lock must not leave an unwiped copy behind,
-  // and the buffer never moves, so locking it once is enough.
-  data_ = static_cast<uint8_t*>(std::calloc(size, 1));
-  if (data_ == nullptr) throw std::bad_alloc();
-  size_ = capacity_ = size;
-  // Best effort: RLIMIT_MEMLOCK may forbid it; the bytes are still wiped.
-  locked_ = mlock(data_, capacity_) == 0;
+  data_ = SecretPages::Get().Allocate(size, &capacity_, &locked_);
+  size_ = size;
 }
 
 SecretBytes SecretBytes::CopyOf(const void* bytes, size_t size) {
@@ -62,8 +136,7 @@ SecretBytes::~SecretBytes() { Release(); }
 void SecretBytes::Release() {
   if (data_ == nullptr) return;
   OPENSSL_cleanse(data_, capacity_);
-  if (locked_) munlock(data_, capacity_);
-  std::free(data_);
+  SecretPages::Get().Release(data_, capacity_, locked_);
   data_ = nullptr;
   size_ = capacity_ = 0;
   locked_ = false;

@@ -1,7 +1,12 @@
 // The volcrypt CLI as an operator runs it: exit codes, JSON, and a scan of
 // everything it prints or leaves on disk for the key's bytes.
 #include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -20,6 +25,7 @@ using ::volcrypt::testing::CommandResult;
 using ::volcrypt::testing::ReadFileOrDie;
 using ::volcrypt::testing::RunCommand;
 using ::volcrypt::testing::TempDir;
+using ::volcrypt::testing::WaitForExit;
 
 std::string Cli() {
   const char* path = std::getenv("VOLCRYPT_CLI");
@@ -68,6 +74,145 @@ class CliTest : public ::testing::Test {
   TempDir tmp_;
   std::string transcript_;
 };
+
+// Starts the CLI with `args`, its stdout on `out_fd`, its stderr on
+// `err_fd`, SIGPIPE at its default (as a shell leaves it), and as user
+// `uid` if not -1. With a `gate` fd, it starts only once it has read a byte
+// from it, so that several start at the same moment. Returns its pid.
+pid_t SpawnCli(const std::vector<std::string>& args, int out_fd, int err_fd,
+               uid_t uid = static_cast<uid_t>(-1), int gate = -1) {
+  std::vector<std::string> argv = args;
+  argv.insert(argv.begin(), Cli());
+  std::vector<char*> raw;
+  for (std::string& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  signal(SIGPIPE, SIG_DFL);
+  char byte;
+  if (gate >= 0 && read(gate, &byte, 1) != 1) _exit(125);
+  dup2(out_fd, STDOUT_FILENO);
+  dup2(err_fd, STDERR_FILENO);
+  if (uid != static_cast<uid_t>(-1) &&
+      (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0)) {
+    _exit(126);
+  }
+  execv(raw[0], raw.data());
+  _exit(127);
+}
+
+std::string ReadAll(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+TEST_F(CliTest, ClosedStdoutIsAnErrorWithAMessageNotADeathBySigpipe) {
+  ASSERT_EQ(Run({"volume", "create", "--path", Vol("v1"), "--size", "64M", "--id", "v1"})
+                .exit_code, 0);
+  int out[2], err[2];
+  ASSERT_EQ(pipe(out), 0);
+  ASSERT_EQ(pipe(err), 0);
+  close(out[0]);  // nobody reads: as `volcrypt volume list | head -c0`
+  const pid_t pid = SpawnCli({"--state-dir", tmp_.File("state"), "volume", "list"},
+                             out[1], err[1]);
+  close(out[1]);
+  close(err[1]);
+  const std::string stderr_text = ReadAll(err[0]);
+  close(err[0]);
+  EXPECT_EQ(WaitForExit(pid), 1);
+  EXPECT_EQ(stderr_text, "volcrypt: cannot write standard output: Broken pipe\n");
+}
+
+// A non-dumpable process's /proc files belong to root whoever runs it, so
+// another user's debugger or core dump cannot reach its secrets.
+TEST_F(CliTest, RunsNonDumpable) {
+  constexpr uid_t kNobody = 65534;
+  ASSERT_EQ(chmod(tmp_.path().c_str(), 0711), 0);
+  const std::string fifo = tmp_.File("fixed_key");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(chown(fifo.c_str(), kNobody, kNobody), 0);
+  const int devnull = open("/dev/null", O_WRONLY);
+  ASSERT_GE(devnull, 0);
+  // Blocks opening the FIFO for its fixed key until we let it go.
+  const pid_t pid = SpawnCli({"--fixed-key-file", fifo, "--db", tmp_.File("v.db"),
+                              "volume", "list"},
+                             devnull, devnull, kNobody);
+  close(devnull);
+  const std::string proc = "/proc/" + std::to_string(pid);
+  bool blocked = false;
+  for (int i = 0; i < 1000 && !blocked; ++i) {
+    std::ifstream wchan(proc + "/wchan");
+    std::string where;
+    // The kernel's name for a FIFO open waiting for a writer.
+    blocked = std::getline(wchan, where) &&
+              (where == "wait_for_partner" || where == "fifo_open");
+    if (!blocked) usleep(10000);
+  }
+  struct stat st;
+  const int stat_result = stat((proc + "/environ").c_str(), &st);
+  kill(pid, SIGKILL);
+  WaitForExit(pid);
+  ASSERT_TRUE(blocked) << "the CLI never reached its fixed key file";
+  ASSERT_EQ(stat_result, 0);
+  EXPECT_EQ(st.st_uid, 0u) << "the CLI is dumpable";
+}
+
+TEST_F(CliTest, ParallelFirstCreatesInAFreshStateDirAllSucceed) {
+  constexpr int kCreates = 8;
+  struct Child {
+    pid_t pid;
+    int err;
+  };
+  std::vector<Child> children;
+  const int devnull = open("/dev/null", O_WRONLY);
+  ASSERT_GE(devnull, 0);
+  int gate[2];
+  ASSERT_EQ(pipe(gate), 0);
+  for (int i = 0; i < kCreates; ++i) {
+    int err[2];
+    ASSERT_EQ(pipe(err), 0);
+    const std::string id = "v" + std::to_string(i);
+    children.push_back({SpawnCli({"--state-dir", tmp_.File("state"), "volume", "create",
+                                  "--path", Vol(id), "--size", "16M", "--id", id},
+                                 devnull, err[1], static_cast<uid_t>(-1), gate[0]),
+                        err[0]});
+    close(err[1]);
+  }
+  close(devnull);
+  const std::string go(kCreates, 'g');  // all start now
+  ASSERT_EQ(write(gate[1], go.data(), go.size()), kCreates);
+  close(gate[0]);
+  close(gate[1]);
+  for (const Child& c : children) {
+    const std::string err = ReadAll(c.err);
+    close(c.err);
+    EXPECT_EQ(WaitForExit(c.pid), 0) << err;
+  }
+  for (int i = 0; i < kCreates; ++i) {
+    CommandResult r = Run({"volume", "verify", "v" + std::to_string(i)});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+}
+
+TEST_F(CliTest, NumericOptionsAreParsedStrictly) {
+  for (const std::string bad : {"abc", "", "-5", "1e3", " 5", "5s", "99999999999999999999"}) {
+    CommandResult r = Run({"reconcile", "--grace", bad});
+    EXPECT_EQ(r.exit_code, 2) << "--grace '" << bad << "'";
+    EXPECT_NE(r.err.find("--grace"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  CommandResult r = Run({"reconcile", "--grace", std::string(10000, '7')});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_LT(r.err.size(), 200u) << "echoes the whole value";
+  EXPECT_EQ(Run({"reconcile", "--grace", "0"}).exit_code, 0);
+  r = Run({"keys", "migrate", "--fixed-key-file", tmp_.File("none"), "--keys", tmp_.File("k"),
+           "--master-key", tmp_.File("m"), "--max-errors", "+3"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--max-errors"), std::string::npos) << r.err;
+}
 
 TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunCommand({Cli()}).exit_code, 2);

@@ -4,6 +4,7 @@
 
 #include "tests/support/test_support.h"
 #include "volcrypt/luks.h"
+#include "volcrypt/mapped_backend.h"
 #include "volcrypt/size_rule.h"
 
 namespace volcrypt {
@@ -52,6 +53,20 @@ TEST_P(CryptsetupInteropTest, OurVolumeOpensInCryptsetup) {
                                                            : "512 bits"),
             std::string::npos)
       << dump.out;
+}
+
+// The header bounds (lib/luks/header_bounds.h) must let through what
+// cryptsetup's defaults write: benchmarked PBKDF2 (LUKS1) and Argon2id
+// (LUKS2), read through a backend as `volume verify` does.
+TEST_P(CryptsetupInteropTest, CryptsetupDefaultHeaderPassesTheHeaderBounds) {
+  SecretBytes pass = HexPassphrase(RandomKey());
+  auto fmt = RunCommand({"cryptsetup", "luksFormat", "--batch-mode", "--type",
+                         TypeFlag(), "--key-file", "/dev/fd/3", path_}, &pass);
+  ASSERT_EQ(fmt.exit_code, 0) << fmt.err;
+  absl::StatusOr<luks::LuksHeaderImage> image =
+      NewMappedBackend()->ReadLuksHeader(VolumeLocation::Path(path_));
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_TRUE(luks::VerifyPassphrase(image->path(), pass).ok());
 }
 
 TEST_P(CryptsetupInteropTest, CryptsetupVolumeOpensInOurs) {

@@ -1,7 +1,11 @@
 #include "volcrypt/file_key_manager.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -11,6 +15,19 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/test_support.h"
+
+// A kill at the rename of a key file's temp file, on cue: when set, the
+// process _exit()s instead of renaming (the executable's renameat is the one
+// the library calls).
+static bool die_at_rename = false;
+
+extern "C" int renameat(int olddir, const char* oldpath, int newdir,
+                        const char* newpath) {
+  using RenameAt = int (*)(int, const char*, int, const char*);
+  static auto real = reinterpret_cast<RenameAt>(dlsym(RTLD_NEXT, "renameat"));
+  if (die_at_rename) _exit(42);
+  return real(olddir, oldpath, newdir, newpath);
+}
 
 namespace volcrypt {
 namespace {
@@ -170,6 +187,55 @@ TEST_F(FileKeyManagerTest, InvalidRequests) {
   EXPECT_THAT(keys->CreateKey(Request("bad\nname")),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(keys->CreateKey(Request("v", 100)), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+std::vector<std::string> TempFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    if (std::string(e->d_name).rfind(".tmp-", 0) == 0) out.push_back(dir + "/" + e->d_name);
+  }
+  closedir(d);
+  return out;
+}
+
+void MakeOld(const std::string& path) {
+  struct timespec times[2] = {{time(nullptr) - 120, 0}, {time(nullptr) - 120, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+}
+
+TEST_F(FileKeyManagerTest, OpenRemovesATempFileLeftByAWriterKilledBeforeItsRename) {
+  ASSERT_NE(Open(master_), nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    auto keys = NewFileKeyManager(dir(), master_.Clone(), nullptr);
+    die_at_rename = true;
+    if (keys.ok()) (void)(*keys)->CreateKey(Request("volume-v1"));
+    _exit(1);
+  }
+  ASSERT_EQ(testing::WaitForExit(pid), 42);
+  std::vector<std::string> left = TempFiles(dir());
+  ASSERT_EQ(left.size(), 1u) << "the kill left no temp file: the test tests nothing";
+  // Fresh, it may be a live writer's: kept.
+  ASSERT_NE(Open(master_), nullptr);
+  EXPECT_EQ(TempFiles(dir()).size(), 1u);
+  // A minute later and unlocked, it is a dead writer's: removed.
+  MakeOld(left[0]);
+  ASSERT_NE(Open(master_), nullptr);
+  EXPECT_TRUE(TempFiles(dir()).empty());
+}
+
+TEST_F(FileKeyManagerTest, OpenLeavesAnOldTempFileThatAWriterStillHolds) {
+  ASSERT_NE(Open(master_), nullptr);
+  const std::string tmp = dir() + "/.tmp-held";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);  // as a slow writer in another process
+  MakeOld(tmp);
+  ASSERT_NE(Open(master_), nullptr);
+  EXPECT_EQ(access(tmp.c_str(), F_OK), 0);
+  close(fd);
 }
 
 TEST(MasterKeyFileTest, RawHexAndPermissions) {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/swap_on_open.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/errors.h"
 #include "volcrypt/size_rule.h"
@@ -20,6 +21,8 @@ using ::volcrypt::testing::ReadFileOrDie;
 using ::volcrypt::testing::RunCommand;
 using ::volcrypt::testing::StatusIs;
 using ::volcrypt::testing::StatusIsWith;
+using ::volcrypt::testing::SwapOnNextOpen;
+using ::volcrypt::testing::FiredSwaps;
 using ::volcrypt::testing::TempDir;
 
 constexpr uint64_t kRaw = 20 << 20;
@@ -144,6 +147,61 @@ TEST_F(MappedBackendTest, DescribeDiskOfFile) {
   ASSERT_TRUE(disk.ok());
   EXPECT_EQ(disk->type, DiskSource::Type::kFile);
   EXPECT_EQ(disk->path, where_.path);
+}
+
+// Another user who can write to the volume's directory replaces the volume
+// file by a symlink to a file they cannot write (root's, here a zeroed file),
+// at the worst moment: right when the backend opens the name.
+class MappedBackendSymlinkSwapTest : public MappedBackendTest {
+ protected:
+  void SetUp() override {
+    MakeSparseFile(target_, kRaw);
+    ASSERT_EQ(chmod(target_.c_str(), 0600), 0);
+    ASSERT_EQ(symlink(target_.c_str(), dir_.File("swap").c_str()), 0);
+  }
+  void SwapAtNextOpen() {
+    const std::string from = dir_.File("swap"), to = where_.path;
+    SwapOnNextOpen("vol", [from, to] {
+      ASSERT_EQ(rename(from.c_str(), to.c_str()), 0);
+    });
+  }
+  bool TargetUntouched() {
+    return ReadFileOrDie(target_) == std::string(kRaw, '\0');
+  }
+  const std::string target_ = dir_.File("root-owned");
+};
+
+TEST_F(MappedBackendSymlinkSwapTest, HeaderWriteRefusesASymlinkSwappedInAtItsOpen) {
+  VOLCRYPT_ASSERT_OK(backend_->Create(where_, kRaw));
+  absl::StatusOr<luks::LuksHeaderImage> image =
+      luks::BuildHeaderImage(EncryptionSpec(), HexPassphrase(RandomKey()));
+  ASSERT_TRUE(image.ok());
+  SwapAtNextOpen();
+  absl::Status s = backend_->WriteLuksHeader(where_, *image, 512, false);
+  ASSERT_EQ(FiredSwaps(), 1);
+  EXPECT_THAT(s, StatusIsWith(absl::StatusCode::kInvalidArgument, "symlink"));
+  EXPECT_EQ(ErrnoOf(s), ELOOP);
+  EXPECT_TRUE(TargetUntouched());
+}
+
+TEST_F(MappedBackendSymlinkSwapTest, CreateRefusesASymlinkSwappedInAfterStat) {
+  EXPECT_THAT(backend_->Stat(where_), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_EQ(rename(dir_.File("swap").c_str(), where_.path.c_str()), 0);
+  EXPECT_THAT(backend_->Create(where_, kRaw),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_TRUE(TargetUntouched());
+}
+
+TEST_F(MappedBackendSymlinkSwapTest, DeleteLeavesASymlinkSwappedInAtItsOpen) {
+  VOLCRYPT_ASSERT_OK(backend_->Create(where_, kRaw));
+  SwapAtNextOpen();
+  absl::Status s = backend_->Delete(where_);
+  ASSERT_GE(FiredSwaps(), 1);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
+  struct stat st;
+  ASSERT_EQ(lstat(where_.path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_TRUE(TargetUntouched());
 }
 
 }  // namespace

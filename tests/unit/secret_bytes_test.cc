@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <type_traits>
 
 #include "tests/support/test_support.h"
@@ -10,6 +14,44 @@ namespace volcrypt {
 namespace {
 
 using ::volcrypt::testing::StatusIs;
+
+// Returns the VmFlags line of the mapping in /proc/self/smaps that holds
+// `p`, or "" if none does.
+std::string VmFlagsOf(const void* p) {
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t begin = 0, end = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> begin >> dash >> end && dash == '-') {
+      inside = begin <= addr && addr < end;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line + " ";
+    }
+  }
+  return "";
+}
+
+TEST(SecretBytesTest, StorageIsExcludedFromCoreDumps) {
+  for (size_t size : {size_t{32}, size_t{4096}, size_t{70000}}) {
+    SecretBytes secret = SecretBytes::Random(size).value();
+    const std::string flags = VmFlagsOf(secret.data());
+    ASSERT_FALSE(flags.empty()) << size;
+    EXPECT_NE(flags.find(" dd "), std::string::npos) << size << ": " << flags;
+    // Nothing but the secret shares its pages.
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(secret.data()) % 4096, 0u) << size;
+  }
+}
+
+TEST(SecretBytesTest, ReusedStorageIsStillExcludedAndZeroed) {
+  { SecretBytes first = SecretBytes::Random(64).value(); }
+  SecretBytes again(64);
+  EXPECT_NE(VmFlagsOf(again.data()).find(" dd "), std::string::npos);
+  for (size_t i = 0; i < again.size(); ++i) ASSERT_EQ(again.data()[i], 0) << i;
+}
 
 TEST(SecretBytesTest, IsMoveOnly) {
   static_assert(!std::is_copy_constructible_v<SecretBytes>);
