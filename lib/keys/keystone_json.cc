@@ -6,6 +6,18 @@
 #include "absl/time/time.h"
 
 namespace volcrypt {
+namespace {
+
+// The string `key` of `object`, if `object` is an object with such a
+// string. (json::value() throws on any other shape.)
+std::optional<std::string> StringField(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return std::nullopt;
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+}  // namespace
 
 absl::StatusOr<KeystoneTokenBody> ParseKeystoneTokenBody(const std::string& body) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
@@ -13,6 +25,9 @@ absl::StatusOr<KeystoneTokenBody> ParseKeystoneTokenBody(const std::string& body
     return absl::DataLossError("Keystone's token answer lacks the token or its expiry");
   }
   const nlohmann::json& t = j["token"];
+  if (!t["expires_at"].is_string()) {
+    return absl::DataLossError("Keystone's token expiry is not a string");
+  }
   absl::Time expires;
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, t["expires_at"].get<std::string>(),
@@ -21,7 +36,13 @@ absl::StatusOr<KeystoneTokenBody> ParseKeystoneTokenBody(const std::string& body
   }
   KeystoneTokenBody out;
   out.expires_at = absl::ToUnixSeconds(expires);
-  out.project_id = t.contains("project") ? t["project"].value("id", "") : "";
+  if (t.contains("project")) {
+    const nlohmann::json& project = t["project"];
+    if (!project.is_object() || (project.contains("id") && !project["id"].is_string())) {
+      return absl::DataLossError("Keystone's token has a malformed project");
+    }
+    out.project_id = StringField(project, "id").value_or("");
+  }
   out.catalog_json = t.contains("catalog") ? t["catalog"].dump() : "[]";
   return out;
 }
@@ -42,17 +63,18 @@ std::string CatalogEndpointUrl(const std::string& catalog_json,
   nlohmann::json catalog = nlohmann::json::parse(catalog_json, nullptr, false);
   if (!catalog.is_array()) catalog = nlohmann::json::array();
   for (const auto& service : catalog) {
-    if (!service.is_object() || service.value("type", "") != service_type ||
-        !service.contains("endpoints")) {
+    // Entries of another shape are skipped, not fatal: a later one may fit.
+    if (StringField(service, "type") != service_type || !service.contains("endpoints")) {
       continue;
     }
     for (const auto& e : service["endpoints"]) {
-      const std::string e_region = e.value("region_id", e.value("region", ""));
-      if (e.value("interface", "") != interface ||
+      const std::string e_region =
+          StringField(e, "region_id").value_or(StringField(e, "region").value_or(""));
+      if (StringField(e, "interface") != interface ||
           (!region.empty() && e_region != region)) {
         continue;
       }
-      std::string url = e.value("url", "");
+      std::string url = StringField(e, "url").value_or("");
       while (!url.empty() && url.back() == '/') url.pop_back();
       if (!url.empty()) return url;
     }
