@@ -1,6 +1,9 @@
 #include "lib/keys/keystone_json.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -15,6 +18,26 @@ std::optional<std::string> StringField(const nlohmann::json& object, const char*
   auto it = object.find(key);
   if (it == object.end() || !it->is_string()) return std::nullopt;
   return it->get<std::string>();
+}
+
+// Levels of nesting a catalog may have. A real one has 4 (the list, a
+// service, its endpoints, each endpoint's fields); json::dump() recurses
+// once per level, so a hostile answer nested a million deep would overflow
+// the stack.
+constexpr size_t kMaxCatalogDepth = 16;
+
+// Returns the nesting depth of `j` (a scalar: 0), walking without recursion.
+size_t NestingDepth(const nlohmann::json& j) {
+  size_t max = 0;
+  std::vector<std::pair<const nlohmann::json*, size_t>> todo = {{&j, 0}};
+  while (!todo.empty()) {
+    const auto [node, depth] = todo.back();
+    todo.pop_back();
+    if (!node->is_structured()) continue;
+    max = std::max(max, depth + 1);
+    for (const nlohmann::json& child : *node) todo.emplace_back(&child, depth + 1);
+  }
+  return max;
 }
 
 }  // namespace
@@ -42,6 +65,9 @@ absl::StatusOr<KeystoneTokenBody> ParseKeystoneTokenBody(const std::string& body
       return absl::DataLossError("Keystone's token has a malformed project");
     }
     out.project_id = StringField(project, "id").value_or("");
+  }
+  if (t.contains("catalog") && NestingDepth(t["catalog"]) > kMaxCatalogDepth) {
+    return absl::DataLossError("Keystone's token catalog is nested too deeply");
   }
   out.catalog_json = t.contains("catalog") ? t["catalog"].dump() : "[]";
   return out;

@@ -49,6 +49,15 @@ TEST(KeystoneJsonTest, TokenBodyWithFieldsOfTheWrongTypeIsDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss));
 }
 
+// A catalog nested a million deep (2 MB) overflowed the stack: json::dump()
+// recurses once per level.
+TEST(KeystoneJsonTest, ACatalogNestedTooDeeplyIsDataLossNotAStackOverflow) {
+  const size_t depth = 1000000;
+  const std::string body = R"({"token": {"expires_at": "2026-12-02T00:14:45Z", "catalog": )" +
+                           std::string(depth, '[') + std::string(depth, ']') + "}}";
+  EXPECT_THAT(ParseKeystoneTokenBody(body), StatusIs(absl::StatusCode::kDataLoss));
+}
+
 TEST(KeystoneJsonTest, CatalogEntriesOfTheWrongShapeAreSkipped) {
   const std::string catalog = R"([1, {"type": 5}, {"type": "key-manager", "endpoints": [
       1, ["x"], {"interface": 2, "url": "http://wrong"},
