@@ -1,5 +1,6 @@
 // Fuzzes what volcrypt reads from Barbican's answers (the input is a
-// response body; the endpoint is configuration, fixed here):
+// response body, and also the seed of a generated body: json_from_bytes.h;
+// the endpoint is configuration, fixed here):
 //   BarbicanErrorDescription (any error answer), SecretIdFromRef (POST
 //   /v1/secrets' "secret_ref"), SecretIdsFromList (GET /v1/secrets), and
 //   SecretIdFromHref on the raw bytes (one href).
@@ -12,6 +13,7 @@
 
 #include "lib/keys/barbican_json.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/json_from_bytes.h"
 #include "volcrypt/key_manager.h"
 
 namespace volcrypt {
@@ -34,6 +36,11 @@ void FuzzBarbicanJson(const std::string& body) {
 }  // namespace volcrypt
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const std::vector<std::string> kWords = {
+      "secret_ref", "secrets", "description", "title",
+      "http://127.0.0.1:9311/v1/secrets/1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+      "http://127.0.0.1:9311/v1/secrets/../1b4e28ba-2fa1-11d2-883f-0016d3cca427"};
   volcrypt::FuzzBarbicanJson(std::string(reinterpret_cast<const char*>(data), size));
+  volcrypt::FuzzBarbicanJson(volcrypt::fuzzing::JsonTextFromBytes(data, size, kWords));
   return 0;
 }

@@ -19,6 +19,10 @@ if [ -e "$1" ]; then
   "$fuzzer" -rss_limit_mb=2048 -timeout=10 "$@"
 fi
 
+# <source dir>/dict, if any: tokens the mutator splices in (JSON syntax,
+# the names the parser looks for).
+dict=
+[ -f "$src/dict" ] && dict=-dict=$src/dict
 echo "== fuzzing for ${seconds}s"
-exec "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+exec "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 $dict \
   -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" "$src/seeds"
