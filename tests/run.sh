@@ -47,10 +47,12 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "$build-asan" -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbench=false -Dbuildtype=debug || rc=1
 echo "== fuzzing (libFuzzer, address,undefined sanitizers) =="
-if command -v clang >/dev/null && command -v clang++ >/dev/null; then
+if command -v clang >/dev/null &&
+   echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |
+     clang++ -x c++ -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
   run_fuzz "$build-fuzz" || rc=1
 else
-  echo "fuzzing SKIPPED: clang is not installed (tests/scripts/install_deps.sh installs it)"
+  echo "fuzzing SKIPPED: clang with libFuzzer is not installed (tests/scripts/install_deps.sh installs clang and libclang-rt-14-dev)"
   echo "Skipped: 1" >>"$log"
 fi
 
