@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine (as root): installs what is
 # missing, builds, runs every suite in a normal build and again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then prints one line
-# "N passed, N failed, N skipped" summed from meson's summaries.
-# Build directories: $VOLCRYPT_BUILD_DIR (default build/) and that plus -asan.
+# AddressSanitizer + UndefinedBehaviorSanitizer, runs every libFuzzer target
+# for a bounded time (a clang build of the library and tests/fuzz only), then
+# prints one line "N passed, N failed, N skipped" summed from meson's summaries.
+# Build directories: $VOLCRYPT_BUILD_DIR (default build/) and that plus -asan
+# and -fuzz.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${VOLCRYPT_BUILD_DIR:-$root/build}
@@ -22,6 +24,20 @@ run_suite() {  # <build dir> <meson setup options...>
   return "${PIPESTATUS[0]}"
 }
 
+# The libFuzzer targets: only the library and tests/fuzz are built, and only
+# the 'fuzz' suite runs ($VOLCRYPT_FUZZ_SECONDS per target, see tests/fuzz).
+run_fuzz() {  # <build dir>
+  local dir=$1
+  if [ ! -f "$dir/build.ninja" ]; then
+    CC=clang CXX=clang++ meson setup "$dir" "$root" -Dfuzz=true -Dtests=false \
+      -Dbench=false -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || return 1
+  fi
+  ninja -C "$dir" fuzzers >/dev/null || { ninja -C "$dir" fuzzers; return 1; }
+  meson test -C "$dir" --no-rebuild --suite fuzz --print-errorlogs --num-processes 2 \
+    2>&1 | tee -a "$log"
+  return "${PIPESTATUS[0]}"
+}
+
 rc=0
 echo "== tests (debugoptimized) =="
 run_suite "$build" || rc=1
@@ -30,6 +46,15 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "$build-asan" -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbench=false -Dbuildtype=debug || rc=1
+echo "== fuzzing (libFuzzer, address,undefined sanitizers) =="
+if command -v clang >/dev/null &&
+   echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |
+     clang++ -x c++ -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
+  run_fuzz "$build-fuzz" || rc=1
+else
+  echo "fuzzing SKIPPED: clang with libFuzzer is not installed (tests/scripts/install_deps.sh installs clang and libclang-rt-14-dev)"
+  echo "Skipped: 1" >>"$log"
+fi
 
 sum() { awk -v k="$1" '$1 == k {n += $NF} END {print n + 0}' "$log"; }
 passed=$(( $(sum Ok:) + $(awk '/^Expected Fail:/ {n += $NF} END {print n+0}' "$log") ))

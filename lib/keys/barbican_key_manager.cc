@@ -13,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "lib/keys/barbican_json.h"
 #include "lib/keys/http_client.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
@@ -32,17 +33,7 @@ using LostAnswerCheck = std::function<absl::StatusOr<std::optional<Response>>()>
 // (jsonschema errors on a whole object quote all of it).
 absl::Status HttpError(long status, const std::string& what, const std::string& body,
                        const std::string* sent_secret = nullptr) {
-  WipedString description;
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_object()) {
-    for (const char* field : {"description", "title"}) {
-      auto it = j.find(field);
-      if (it == j.end() || !it->is_string()) continue;
-      std::string& text = it->get_ref<std::string&>();
-      if (description.s.empty()) description.s = text;
-      OPENSSL_cleanse(text.data(), text.size());  // the tree's copy may quote it too
-    }
-  }
+  WipedString description = BarbicanErrorDescription(body);
   if (sent_secret && !sent_secret->empty()) {
     for (size_t at; (at = description.s.find(*sent_secret)) != std::string::npos;) {
       description.s.replace(at, sent_secret->size(), "[redacted]");
@@ -105,7 +96,7 @@ class BarbicanKeyManager final : public KeyManager {
                                                "application/json", "store key",
                                                &stored_by_lost_attempt));
     if (r.status != 201) return HttpError(r.status, "store key", r.body.s, &payload.s);
-    return IdFromRef(r.body.s, "secret_ref");
+    return SecretIdFromRef(o_.endpoint, r.body.s, "secret_ref");
   }
 
   absl::StatusOr<SecretBytes> GetKey(const std::string& id) override {
@@ -166,15 +157,7 @@ class BarbicanKeyManager final : public KeyManager {
   absl::StatusOr<std::vector<std::string>> IdsFromList(const Response& r,
                                                        const std::string& what) {
     if (r.status != 200) return HttpError(r.status, what, r.body.s);
-    nlohmann::json j = nlohmann::json::parse(r.body.s, nullptr, false);
-    std::vector<std::string> ids;
-    if (!j.is_object() || !j.contains("secrets")) return ids;
-    for (const auto& s : j["secrets"]) {
-      if (!s.contains("secret_ref") || !s["secret_ref"].is_string()) continue;
-      absl::StatusOr<std::string> id = IdFromHref(s["secret_ref"].get<std::string>());
-      if (id.ok()) ids.push_back(*id);
-    }
-    return ids;
+    return SecretIdsFromList(o_.endpoint, r.body.s);
   }
 
   // The id of a secret named `name` whose payload is exactly `key`, if one
@@ -211,25 +194,6 @@ class BarbicanKeyManager final : public KeyManager {
       return HttpError(r.status, what, r.body.s);
     }
     return absl::OkStatus();
-  }
-
-  absl::StatusOr<std::string> IdFromHref(const std::string& href) {
-    const std::string prefix = o_.endpoint + "/v1/secrets/";
-    if (!absl::StartsWith(href, prefix)) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "Barbican returned secret href ", href, ", not under ", o_.endpoint));
-    }
-    const std::string id = href.substr(prefix.size());
-    VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(id));
-    return id;
-  }
-
-  absl::StatusOr<std::string> IdFromRef(const std::string& body, const char* field) {
-    nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-    if (!j.is_object() || !j.contains(field) || !j[field].is_string()) {
-      return absl::DataLossError(absl::StrCat("Barbican's answer has no ", field));
-    }
-    return IdFromHref(j[field].get<std::string>());
   }
 
   // One request, retried on transport errors and 5xx (Unavailable, from

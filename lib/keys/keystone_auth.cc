@@ -6,10 +6,11 @@
 #include <cerrno>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 #include "lib/keys/http_client.h"
+#include "lib/keys/keystone_json.h"
 #include "lib/keys/secret_file.h"
 #include "volcrypt/errors.h"
 
@@ -52,12 +53,8 @@ WipedString AuthBody(const KeystoneOptions& o) {
 }
 
 absl::Status KeystoneError(long status, const std::string& body) {
-  std::string detail;
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("error") && j["error"].contains("message") &&
-      j["error"]["message"].is_string()) {
-    detail = ": " + j["error"]["message"].get<std::string>();
-  }
+  const std::optional<std::string> message = KeystoneErrorMessage(body);
+  const std::string detail = message ? ": " + *message : "";
   const std::string msg = absl::StrCat("Keystone refused to issue a token (HTTP ",
                                        status, ")", detail);
   if (status == 401 || status == 403) {
@@ -118,25 +115,18 @@ absl::Status KeystoneSession::Authenticate() {
   if (!r.ok()) return r.status();
   if (r->status != 201) return KeystoneError(r->status, r->body.s);
   auto token = r->headers.find("x-subject-token");
-  nlohmann::json j = nlohmann::json::parse(r->body.s, nullptr, false);
-  if (token == r->headers.end() || token->second.s.empty() || !j.is_object() ||
-      !j.contains("token") || !j["token"].contains("expires_at")) {
+  if (token == r->headers.end() || token->second.s.empty()) {
     return absl::DataLossError("Keystone's token answer lacks the token or its expiry");
   }
-  const nlohmann::json& t = j["token"];
-  absl::Time expires;
-  std::string err;
-  if (!absl::ParseTime(absl::RFC3339_full, t["expires_at"].get<std::string>(),
-                       &expires, &err)) {
-    return absl::DataLossError("Keystone's token expiry is not a time: " + err);
-  }
+  absl::StatusOr<KeystoneTokenBody> parsed = ParseKeystoneTokenBody(r->body.s);
+  if (!parsed.ok()) return parsed.status();
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   token_.value = SecretBytes::CopyOf(token->second.s.data(), token->second.s.size());
-  token_.expires_at = absl::ToUnixSeconds(expires);
-  token_.project_id = t.contains("project") ? t["project"].value("id", "") : "";
+  token_.expires_at = parsed->expires_at;
+  token_.project_id = std::move(parsed->project_id);
   const int64_t margin = std::min<int64_t>(300, (token_.expires_at - now) / 2);
   renew_at_ = token_.expires_at - std::max<int64_t>(margin, 0);
-  catalog_json_ = t.contains("catalog") ? t["catalog"].dump() : "[]";
+  catalog_json_ = std::move(parsed->catalog_json);
   ++tokens_issued_;
   return absl::OkStatus();
 }
@@ -163,24 +153,9 @@ absl::StatusOr<std::string> KeystoneSession::Endpoint(const std::string& service
   absl::StatusOr<KeystoneToken> token = Token();  // fills the catalog
   if (!token.ok()) return token.status();
   std::lock_guard<std::mutex> lock(mu_);
-  nlohmann::json catalog = nlohmann::json::parse(catalog_json_, nullptr, false);
-  if (!catalog.is_array()) catalog = nlohmann::json::array();
-  for (const auto& service : catalog) {
-    if (!service.is_object() || service.value("type", "") != service_type ||
-        !service.contains("endpoints")) {
-      continue;
-    }
-    for (const auto& e : service["endpoints"]) {
-      const std::string region = e.value("region_id", e.value("region", ""));
-      if (e.value("interface", "") != options_.interface ||
-          (!options_.region.empty() && region != options_.region)) {
-        continue;
-      }
-      std::string url = e.value("url", "");
-      while (!url.empty() && url.back() == '/') url.pop_back();
-      if (!url.empty()) return url;
-    }
-  }
+  std::string url = CatalogEndpointUrl(catalog_json_, service_type,
+                                       options_.interface, options_.region);
+  if (!url.empty()) return url;
   return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
                     absl::StrCat("Keystone's catalog has no ", options_.interface, " ",
                                  service_type, " endpoint",

@@ -19,12 +19,15 @@ demo_packages=(
   ceph-mon ceph-osd ceph-common
 )
 # The test and benchmark frameworks, and the services and independent readers
-# the tests check our volumes against.
+# the tests check our volumes against, and clang with its libFuzzer runtime
+# (libclang_rt.fuzzer, in libclang-rt-14-dev, which clang only recommends)
+# for tests/fuzz.
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   e2fsprogs util-linux mount sqlite3 python3-castellan strace
   golang-go abigail-tools xz-utils barbican-api python3-barbican
   python3-barbicanclient postgresql python3-keystone python3-psycopg2 curl
+  clang libclang-rt-14-dev
 )
 
 wanted=("${build_packages[@]}")
