@@ -210,8 +210,16 @@ absl::Status ReconcileAttachment(const FlowContext& ctx, VolumeRecord& record) {
 
 absl::Status CheckNoDomainUses(const FlowContext& ctx, const VolumeRecord& record) {
   if (ctx.attacher == nullptr) return absl::OkStatus();
-  VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend * backend, ctx.BackendFor(record.location));
-  VOLCRYPT_ASSIGN_OR_RETURN(DiskSource source, backend->DescribeDisk(record.location));
+  // From the record, not the backend: a delete that is finishing may find
+  // the file or image gone already.
+  DiskSource source;
+  if (record.location.kind == BackendKind::kRbd) {
+    source.type = DiskSource::Type::kNetwork;
+    source.pool = record.location.pool;
+    source.image = record.location.image;
+  } else {
+    source.path = record.location.path;
+  }
   VOLCRYPT_ASSIGN_OR_RETURN(std::vector<std::string> domains,
                             ctx.attacher->DomainsUsing(record.id, source));
   if (domains.empty()) return absl::OkStatus();

@@ -407,6 +407,13 @@ TEST_F(AttachTest, DeleteRefusesWhileAnyDomainReferencesTheVolume) {
   EXPECT_NE(access(v.location.path.c_str(), F_OK), 0);
 }
 
+TEST_F(AttachTest, DeleteWhoseFileIsAlreadyGoneStillFinishes) {
+  VolumeRecord v = Create("file-gone");
+  ASSERT_EQ(unlink(v.location.path.c_str()), 0);
+  EXPECT_TRUE(service_->DeleteVolume(v.id).ok());
+  EXPECT_THAT(store_->GetVolume(v.id), StatusIs(absl::StatusCode::kNotFound));
+}
+
 // The secret XML of versions before per-attach secrets: UUID = key id,
 // usage /volcrypt/keys/<key id>.
 std::string OldSecretXml(const std::string& key_id) {
