@@ -77,7 +77,11 @@ Commands:
   volume snapshot ID SNAPSHOT_ID       (rbd only)
   volume clone SNAPSHOT_ID NEW_ID --pool P --image I
   volume snapshot-delete SNAPSHOT_ID
-  volume show ID          volume list          volume delete ID
+  volume show ID          volume list
+  volume delete ID [--connect URI]
+                          refused while a libvirt domain uses the volume
+                          (checked at URI, default qemu:///system; if that
+                          default is unreachable, a warning and no check)
   volume extend ID SIZE   volume verify ID
   reconcile [--grace SECONDS] [--connect URI]
                           finish or undo what a crash left (attachments need
@@ -135,7 +139,7 @@ struct Context {
   std::unique_ptr<VolumeStore> store;
   std::unique_ptr<BlockBackend> mapped;
   std::unique_ptr<RbdBackend> rbd;     // only with --ceph-conf or --backend rbd
-  std::unique_ptr<Attacher> attacher;  // only for attach and detach
+  std::unique_ptr<Attacher> attacher;  // for attach, detach, delete, reconcile
   std::unique_ptr<VolumeService> service;
 };
 
@@ -253,7 +257,13 @@ absl::Status MakeStateDir(const Args& args, bool file_keys) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt, bool read_only) {
+// Whether a command talks to libvirt: it must (attach, detach, anything
+// given --connect), or it checks libvirt when the default URI answers
+// (volume delete: is a domain still using the volume?).
+enum class LibvirtUse { kNo, kRequired, kIfReachable };
+
+absl::StatusOr<Context> OpenContext(const Args& args, LibvirtUse libvirt,
+                                   bool read_only) {
   const bool file_keys = !UsesBarbican(args) && !args.Has("fixed-key-file");
   if (absl::Status s = MakeStateDir(args, file_keys); !s.ok()) return s;
   Context c;
@@ -277,11 +287,17 @@ absl::StatusOr<Context> OpenContext(const Args& args, bool libvirt, bool read_on
     if (!rbd.ok()) return rbd.status();
     c.rbd = std::move(*rbd);
   }
-  if (libvirt) {
-    absl::StatusOr<std::unique_ptr<Attacher>> attacher =
-        Attacher::Connect(args.Get("connect").value_or("qemu:///system"));
-    if (!attacher.ok()) return attacher.status();
-    c.attacher = std::move(*attacher);
+  if (libvirt != LibvirtUse::kNo) {
+    const std::string uri = args.Get("connect").value_or("qemu:///system");
+    absl::StatusOr<std::unique_ptr<Attacher>> attacher = Attacher::Connect(uri);
+    if (attacher.ok()) {
+      c.attacher = std::move(*attacher);
+    } else if (libvirt == LibvirtUse::kRequired) {
+      return attacher.status();
+    } else {
+      std::cerr << "volcrypt: warning: libvirt at " << uri
+                << " is unreachable; not checking whether a domain uses the volume\n";
+    }
   }
   VolumeServiceOptions o;
   o.attacher = c.attacher.get();
@@ -562,7 +578,11 @@ int Main(int argc, char** argv) {
   if ((words[0] == "attach" || words[0] == "detach") && words.size() < 2) {
     return Usage(words[0] + " needs a volume id");
   }
-  absl::StatusOr<Context> context = OpenContext(args, libvirt, ReadsOnly(words));
+  const bool deleting = words[0] == "volume" && words.size() > 1 && words[1] == "delete";
+  const LibvirtUse use = libvirt || (deleting && args.Has("connect")) ? LibvirtUse::kRequired
+                         : deleting                                   ? LibvirtUse::kIfReachable
+                                                                      : LibvirtUse::kNo;
+  absl::StatusOr<Context> context = OpenContext(args, use, ReadsOnly(words));
   if (!context.ok()) return Fail("open", context.status());
   if (words[0] == "volume") return RunVolume(args, words, *context);
   if (words[0] == "reconcile") {

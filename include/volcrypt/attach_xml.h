@@ -5,13 +5,16 @@
 // valid against libvirt's schemas. Neither ever holds key bytes: the
 // passphrase goes into the secret with virSecretSetValue, not through XML.
 //
-// The secret's UUID is the volume's key id, and its usage (type 'volume') is
-// "/volcrypt/keys/<key id>": an absolute path, as libvirt's schema requires,
-// and unique per secret by construction, even where many volumes share one key
-// (the fixed key) and so one secret. See docs/design.md.
+// Every attach gets a secret of its own: a new random UUID (kept in the
+// attachment record), with usage (type 'volume') "/volcrypt/volumes/<volume
+// id>": an absolute path, as libvirt's schema requires, and unique per secret
+// because a volume is attached once at a time. No two volumes share a secret,
+// even where they share a key (the fixed key). Secrets of older versions
+// (UUID = key id, usage "/volcrypt/keys/<key id>") are still volcrypt's. See
+// docs/design.md.
 //
-//   absl::StatusOr<std::string> secret = BuildSecretXml(key_id, "v1", false);
-//   DiskXmlOptions disk;  disk.source = ...; disk.secret_uuid = key_id; ...
+//   absl::StatusOr<std::string> secret = BuildSecretXml(uuid, "v1", false);
+//   DiskXmlOptions disk;  disk.source = ...; disk.secret_uuid = uuid; ...
 //   absl::StatusOr<std::string> xml = BuildDiskXml(disk);
 #ifndef VOLCRYPT_ATTACH_XML_H_
 #define VOLCRYPT_ATTACH_XML_H_
@@ -26,22 +29,28 @@
 
 namespace volcrypt {
 
-// "/volcrypt/keys/<key_id>": the secret's usage id.
-VOLCRYPT_EXPORT std::string SecretUsageId(const std::string& key_id);
+// "/volcrypt/volumes/<volume_id>": the usage id of a volume's secret.
+VOLCRYPT_EXPORT std::string SecretUsageId(const std::string& volume_id);
+
+// True if a secret with usage id `usage_id` is volcrypt's: it starts with
+// "/volcrypt/" (which also covers "/volcrypt/keys/<key id>" of older
+// versions).
+VOLCRYPT_EXPORT bool IsVolcryptUsage(const std::string& usage_id);
 
 // The secret XML: private='yes' (libvirt never hands the value back out),
 // ephemeral as asked (ephemeral='yes' keeps the value in libvirtd's memory
 // only; 'no' also stores it, base64, in libvirtd's state directory).
-// InvalidArgument if key_id is not a UUID.
+// InvalidArgument if secret_uuid is not a UUID, or volume_id is empty or
+// holds '/' (it becomes part of the usage path).
 VOLCRYPT_EXPORT absl::StatusOr<std::string> BuildSecretXml(
-    const std::string& key_id, const std::string& volume_id, bool ephemeral);
+    const std::string& secret_uuid, const std::string& volume_id, bool ephemeral);
 
 struct DiskXmlOptions {
   std::string volume_id;  // becomes the disk's <serial>
   DiskSource source;
   LuksFormat format = LuksFormat::kLuks1;
   EncryptionEngine engine = EncryptionEngine::kQemu;
-  std::string secret_uuid;  // the key id
+  std::string secret_uuid;  // the attach's secret
   std::string target_dev = "sdb";
   std::string target_bus = "scsi";
 };
@@ -53,7 +62,7 @@ VOLCRYPT_EXPORT absl::StatusOr<std::string> BuildDiskXml(
     const DiskXmlOptions& options);
 
 // Everything needed to attach a volume (VolumeService::PlanAttach): the
-// secret XML (the key container, whose UUID is the key id), the disk XML,
+// secret XML (the key container; see above for its UUID), the disk XML,
 // and the passphrase to set as the secret's value through virSecretSetValue.
 // Only `passphrase` is secret.
 struct AttachPlan {

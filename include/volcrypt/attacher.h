@@ -1,11 +1,15 @@
 // File: volcrypt/attacher.h
 // -----------------------------------------------------------------------------
-// Attacher talks to libvirt: it puts a volume's passphrase into a libvirt
-// secret (the key container; UUID = the key id, value set with
-// virSecretSetValue, never in XML) and attaches or detaches the encrypted
-// disk, live and/or in the persistent config, so that QEMU decrypts.
-// VolumeService::AttachVolume / DetachVolume order these steps and record
-// them; use those, not this, unless you keep your own records.
+// Attacher is volcrypt's seam to libvirt (in the style of leveldb's Env): an
+// interface whose one production implementation, returned by Connect(),
+// talks to libvirtd. It puts a volume's passphrase into a libvirt secret
+// (value set with virSecretSetValue, never in XML) and attaches or detaches
+// the encrypted disk, so that QEMU decrypts; it also tells what libvirt
+// really holds (secrets, disks), since libvirt, not volcrypt's records, is
+// the truth about attachments. VolumeService::AttachVolume / DetachVolume
+// order these steps and record them; use those, not this, unless you keep
+// your own records. Tests wrap it (tests/support/faults.h FaultyAttacher)
+// to fail or race a step on cue.
 //
 //   absl::StatusOr<std::unique_ptr<Attacher>> libvirt =
 //       Attacher::Connect("qemu:///system");
@@ -15,22 +19,26 @@
 // Errors carry libvirt's own message: NotFound (no such domain or secret),
 // Unavailable (libvirtd unreachable), FailedPrecondition (a conflicting
 // secret, a disk already on that target), Internal (QEMU refused, e.g.
-// "Invalid password, cannot unlock any keyslot").
+// "Invalid password, cannot unlock any keyslot", or a connection that
+// libvirtd dropped).
 //
-// Thread safety: an Attacher may be used from several threads at once.
+// Thread safety: every implementation must be safe to use from several
+// threads at once without external locking (libvirt connections are).
 #ifndef VOLCRYPT_ATTACHER_H_
 #define VOLCRYPT_ATTACHER_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "volcrypt/export.h"
 #include "volcrypt/attach_xml.h"
+#include "volcrypt/block_backend.h"
 
 namespace volcrypt {
 
-// Where and how a disk is (de)attached: the running domain (live), its
+// Where and how a disk is attached: the running domain (live), its
 // persistent config (config), or both.
 struct AttachTarget {
   std::string domain;  // name or UUID
@@ -38,39 +46,79 @@ struct AttachTarget {
   bool config = false;
 };
 
+// A libvirt secret of volume usage.
+struct LibvirtSecretInfo {
+  std::string uuid;
+  std::string usage_id;  // "/volcrypt/..." for volcrypt's (IsVolcryptUsage)
+};
+
+// A disk with a <serial> in a domain, as libvirt has it.
+struct DomainDiskInfo {
+  std::string domain;       // name
+  std::string target_dev;   // "sdb"
+  std::string serial;       // volcrypt puts the volume id here
+  std::string secret_uuid;  // of its <encryption>; "" if none
+  bool live = false;        // in the running domain
+  bool config = false;      // in the persistent config
+};
+
 class VOLCRYPT_EXPORT Attacher {
  public:
-  // Opens a libvirt connection. Unavailable if libvirtd cannot be reached.
+  // Opens a libvirt connection; the implementation is libvirt's.
+  // Unavailable if libvirtd cannot be reached.
   static absl::StatusOr<std::unique_ptr<Attacher>> Connect(
       const std::string& uri);
 
   Attacher(const Attacher&) = delete;
   Attacher& operator=(const Attacher&) = delete;
-  ~Attacher();
+  virtual ~Attacher();
 
-  // Defines the secret of `plan` (or reuses one with the same UUID and
-  // volcrypt's usage; a secret with that UUID and another usage is
-  // FailedPrecondition), sets its value, and attaches `plan.disk_xml`.
-  // On failure, removes the disk if it was added and the secret if this call
-  // defined it, and returns libvirt's error.
+  // Defines the secret of `plan` (or reuses one with the same UUID and the
+  // same volcrypt usage) and sets its value. A secret with that UUID and
+  // another usage is FailedPrecondition. A volcrypt secret with the plan's
+  // usage but another UUID (left by a crashed attach) is undefined first if
+  // no domain uses it, and is FailedPrecondition (EBUSY) if one does.
+  virtual absl::Status DefineSecret(const AttachPlan& plan) = 0;
+
+  // Attaches `plan.disk_xml` to `target` (live, config or both). Touches no
+  // secret: the one the disk names must exist (DefineSecret).
+  virtual absl::Status AttachDisk(const AttachPlan& plan,
+                                  const AttachTarget& target) = 0;
+
+  // Removes the disk on `target_dev` whose serial is `volume_id` from
+  // `domain`, wherever libvirt has it: from the running domain if it runs
+  // AND from the persistent config if the domain is defined, whatever mode
+  // it was attached in. A disk that is not there is not an error; a disk on
+  // that target with another serial is FailedPrecondition (EBUSY) and is
+  // never removed. NotFound if the domain does not exist.
+  virtual absl::Status DetachDisk(const std::string& volume_id,
+                                  const std::string& target_dev,
+                                  const std::string& domain) = 0;
+
+  // Undefines secret `uuid` if it is volcrypt's (IsVolcryptUsage) and no
+  // domain, running or defined, references it. A missing secret is not an
+  // error. Returns whether it was removed.
+  virtual absl::StatusOr<bool> RemoveSecretIfUnused(const std::string& uuid) = 0;
+
+  // The names of the domains whose live or persistent XML has a disk whose
+  // <serial> is `volume_id`, or whose source is `source` (the same file or
+  // block path, or the same rbd pool and image). Empty if none.
+  virtual absl::StatusOr<std::vector<std::string>> DomainsUsing(
+      const std::string& volume_id, const DiskSource& source) = 0;
+
+  // Every secret whose usage id is volcrypt's (IsVolcryptUsage).
+  virtual absl::StatusOr<std::vector<LibvirtSecretInfo>> ListVolcryptSecrets() = 0;
+
+  // Every disk that has a <serial>, in every domain, live and persistent
+  // (one entry per domain and target).
+  virtual absl::StatusOr<std::vector<DomainDiskInfo>> ListSerialDisks() = 0;
+
+  // DefineSecret, then AttachDisk; if the disk cannot be attached, removes
+  // the secret again unless a domain uses it, and returns libvirt's error.
   absl::Status Attach(const AttachPlan& plan, const AttachTarget& target);
 
-  // Detaches the disk on `target_dev` of `target.domain` whose serial is
-  // `volume_id`. A disk that is not attached is not an error; a disk on that
-  // target with another serial is FailedPrecondition (never detached).
-  absl::Status Detach(const std::string& volume_id,
-                      const std::string& target_dev,
-                      const AttachTarget& target);
-
-  // Undefines secret `uuid` if it is volcrypt's and no domain (running or
-  // defined) references it. A missing secret is not an error. Returns
-  // whether it was removed.
-  absl::StatusOr<bool> RemoveSecretIfUnused(const std::string& uuid);
-
- private:
-  class Impl;
-  explicit Attacher(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+ protected:
+  Attacher() = default;
 };
 
 }  // namespace volcrypt

@@ -85,24 +85,32 @@ absl::Status CheckTarget(const DiskXmlOptions& o) {
 
 }  // namespace
 
-std::string SecretUsageId(const std::string& key_id) {
-  return absl::StrCat("/volcrypt/keys/", key_id);
+std::string SecretUsageId(const std::string& volume_id) {
+  return absl::StrCat("/volcrypt/volumes/", volume_id);
 }
 
-absl::StatusOr<std::string> BuildSecretXml(const std::string& key_id,
+bool IsVolcryptUsage(const std::string& usage_id) {
+  return usage_id.rfind("/volcrypt/", 0) == 0;
+}
+
+absl::StatusOr<std::string> BuildSecretXml(const std::string& secret_uuid,
                                            const std::string& volume_id,
                                            bool ephemeral) {
-  VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(key_id));
+  VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(secret_uuid));
   VOLCRYPT_RETURN_IF_ERROR(CheckText("volume id", volume_id));
+  if (volume_id.empty() || volume_id.find('/') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        "a secret's volume id must be non-empty and hold no '/'");
+  }
   XmlDoc doc("secret");
   XmlDoc::Attr(doc.root(), "ephemeral", ephemeral ? "yes" : "no");
   XmlDoc::Attr(doc.root(), "private", "yes");
-  XmlDoc::TextChild(doc.root(), "uuid", key_id);
+  XmlDoc::TextChild(doc.root(), "uuid", secret_uuid);
   XmlDoc::TextChild(doc.root(), "description",
                     absl::StrCat("volcrypt key of volume ", volume_id));
   xmlNodePtr usage = XmlDoc::Child(doc.root(), "usage");
   XmlDoc::Attr(usage, "type", "volume");
-  XmlDoc::TextChild(usage, "volume", SecretUsageId(key_id));
+  XmlDoc::TextChild(usage, "volume", SecretUsageId(volume_id));
   return doc.Serialize();
 }
 

@@ -91,13 +91,145 @@ std::string TakeString(char* s) {
   return out;
 }
 
-}  // namespace
-
-class Attacher::Impl {
+// The libvirt implementation. A virConnect is thread-safe, and this class
+// keeps no other state, so it is too.
+class LibvirtAttacher : public Attacher {
  public:
-  explicit Impl(virConnectPtr conn) : conn_(conn) {}
-  ~Impl() { virConnectClose(conn_); }
+  explicit LibvirtAttacher(virConnectPtr conn) : conn_(conn) {}
+  ~LibvirtAttacher() override { virConnectClose(conn_); }
 
+  absl::Status DefineSecret(const AttachPlan& plan) override {
+    const std::string& uuid = plan.secret_uuid;
+    const std::string usage = SecretUsageId(plan.volume_id);
+    VOLCRYPT_ASSIGN_OR_RETURN(Secret secret, LookupSecret(uuid));
+    bool defined = false;
+    if (secret != nullptr) {
+      VOLCRYPT_ASSIGN_OR_RETURN(std::string has, UsageOf(secret.get(), uuid));
+      if (has != usage) {
+        return ErrnoError(absl::StatusCode::kFailedPrecondition, EEXIST,
+                          absl::StrCat("libvirt secret ", uuid, " exists for another "
+                                       "use; refusing to reuse it"));
+      }
+    } else {
+      VOLCRYPT_RETURN_IF_ERROR(RemoveStaleSecret(usage));
+      secret.reset(virSecretDefineXML(conn_, plan.secret_xml.c_str(), 0));
+      if (secret == nullptr) return LibvirtError("define secret " + uuid);
+      defined = true;
+    }
+    // Setting the value again is idempotent, and heals a secret whose value
+    // was lost (an ephemeral one after a restart).
+    if (virSecretSetValue(secret.get(), plan.passphrase.data(),
+                          plan.passphrase.size(), 0) != 0) {
+      absl::Status s = LibvirtError("set value of secret " + uuid);
+      if (defined) virSecretUndefine(secret.get());
+      return s;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status AttachDisk(const AttachPlan& plan, const AttachTarget& target) override {
+    if (!target.live && !target.config) {
+      return absl::InvalidArgumentError("attach needs live, config or both");
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(target.domain));
+    if (virDomainAttachDeviceFlags(dom.get(), plan.disk_xml.c_str(), Flags(target)) != 0) {
+      return LibvirtError(
+          absl::StrCat("attach volume ", plan.volume_id, " to ", target.domain));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DetachDisk(const std::string& volume_id, const std::string& target_dev,
+                          const std::string& domain) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(domain));
+    // libvirt's state, not the mode the disk was attached in: a domain
+    // started after a config-only attach holds the disk live too.
+    const int active = virDomainIsActive(dom.get());
+    if (active < 0) return LibvirtError("domain " + domain);
+    if (active == 1) {
+      VOLCRYPT_RETURN_IF_ERROR(DetachFrom(dom.get(), volume_id, target_dev, false));
+    }
+    const int persistent = virDomainIsPersistent(dom.get());
+    if (persistent < 0) return LibvirtError("domain " + domain);
+    if (persistent == 1) {
+      VOLCRYPT_RETURN_IF_ERROR(DetachFrom(dom.get(), volume_id, target_dev, true));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> RemoveSecretIfUnused(const std::string& uuid) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Secret secret, LookupSecret(uuid));
+    if (secret == nullptr) return false;
+    VOLCRYPT_ASSIGN_OR_RETURN(std::string usage, UsageOf(secret.get(), uuid));
+    if (!IsVolcryptUsage(usage)) return false;
+    VOLCRYPT_ASSIGN_OR_RETURN(bool used, AnyDomainUses(uuid));
+    if (used) return false;
+    if (virSecretUndefine(secret.get()) != 0) {
+      if (LibvirtCode() == VIR_ERR_NO_SECRET) return false;
+      return LibvirtError("undefine secret " + uuid);
+    }
+    return true;
+  }
+
+  absl::StatusOr<std::vector<std::string>> DomainsUsing(
+      const std::string& volume_id, const DiskSource& source) override {
+    const std::string rbd_name = source.type == DiskSource::Type::kNetwork
+                                     ? absl::StrCat(source.pool, "/", source.image)
+                                     : "";
+    const std::string path = source.type == DiskSource::Type::kNetwork ? "" : source.path;
+    std::vector<std::string> names;
+    VOLCRYPT_RETURN_IF_ERROR(ForEachDisk([&](virDomainPtr d, bool, const DomainDisk& disk) {
+      const bool uses = (!volume_id.empty() && disk.serial == volume_id) ||
+                        (!path.empty() && disk.path == path) ||
+                        (!rbd_name.empty() && disk.network_name == rbd_name);
+      const std::string name = virDomainGetName(d);
+      if (uses && (names.empty() || names.back() != name)) names.push_back(name);
+    }));
+    return names;
+  }
+
+  absl::StatusOr<std::vector<LibvirtSecretInfo>> ListVolcryptSecrets() override {
+    virSecretPtr* secrets = nullptr;
+    const int n = virConnectListAllSecrets(conn_, &secrets, 0);
+    if (n < 0) return LibvirtError("list secrets");
+    std::vector<Secret> owned;
+    for (int i = 0; i < n; ++i) owned.emplace_back(secrets[i]);
+    free(secrets);
+    std::vector<LibvirtSecretInfo> out;
+    for (const Secret& s : owned) {
+      if (virSecretGetUsageType(s.get()) != VIR_SECRET_USAGE_TYPE_VOLUME) continue;
+      const char* usage = virSecretGetUsageID(s.get());
+      if (usage == nullptr || !IsVolcryptUsage(usage)) continue;
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      if (virSecretGetUUIDString(s.get(), uuid) != 0) return LibvirtError("secret UUID");
+      out.push_back({uuid, usage});
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<DomainDiskInfo>> ListSerialDisks() override {
+    std::vector<DomainDiskInfo> out;
+    VOLCRYPT_RETURN_IF_ERROR(
+        ForEachDisk([&](virDomainPtr d, bool inactive, const DomainDisk& disk) {
+          if (disk.serial.empty()) return;
+          const std::string name = virDomainGetName(d);
+          DomainDiskInfo* info = nullptr;
+          for (DomainDiskInfo& i : out) {
+            if (i.domain == name && i.target_dev == disk.target_dev &&
+                i.serial == disk.serial) {
+              info = &i;
+            }
+          }
+          if (info == nullptr) {
+            out.push_back({name, disk.target_dev, disk.serial, disk.secret_uuid});
+            info = &out.back();
+          }
+          (inactive ? info->config : info->live) = true;
+        }));
+    return out;
+  }
+
+ private:
   absl::StatusOr<Domain> LookupDomain(const std::string& name) {
     virDomainPtr d = virDomainLookupByName(conn_, name.c_str());
     if (d == nullptr && LibvirtCode() == VIR_ERR_NO_DOMAIN &&
@@ -122,11 +254,38 @@ class Attacher::Impl {
     return Secret(s);
   }
 
-  // True if secret `s` carries volcrypt's usage for `uuid`.
-  absl::StatusOr<bool> IsOurs(virSecretPtr s, const std::string& uuid) {
-    const std::string xml = TakeString(virSecretGetXMLDesc(s, 0));
-    if (xml.empty()) return LibvirtError("secret " + uuid);
-    return xml.find(">" + SecretUsageId(uuid) + "<") != std::string::npos;
+  // The usage id of secret `s` ("" for a secret of no volume usage).
+  absl::StatusOr<std::string> UsageOf(virSecretPtr s, const std::string& uuid) {
+    if (virSecretGetUsageType(s) != VIR_SECRET_USAGE_TYPE_VOLUME) return std::string();
+    const char* usage = virSecretGetUsageID(s);
+    if (usage == nullptr) return LibvirtError("secret " + uuid);
+    return std::string(usage);
+  }
+
+  // A secret with `usage` but not the UUID asked for was left by an attach
+  // that crashed (or by an older version): it goes unless a domain uses it.
+  absl::Status RemoveStaleSecret(const std::string& usage) {
+    Secret stale(virSecretLookupByUsage(conn_, VIR_SECRET_USAGE_TYPE_VOLUME, usage.c_str()));
+    if (stale == nullptr) {
+      if (LibvirtCode() == VIR_ERR_NO_SECRET) {
+        virResetLastError();
+        return absl::OkStatus();
+      }
+      return LibvirtError("secret for " + usage);
+    }
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (virSecretGetUUIDString(stale.get(), uuid) != 0) return LibvirtError("secret UUID");
+    VOLCRYPT_ASSIGN_OR_RETURN(bool used, AnyDomainUses(uuid));
+    if (used) {
+      return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                        absl::StrCat("libvirt secret ", uuid, " for ", usage,
+                                     " is still used by a domain"));
+    }
+    if (virSecretUndefine(stale.get()) != 0 && LibvirtCode() != VIR_ERR_NO_SECRET) {
+      return LibvirtError(absl::StrCat("undefine stale secret ", uuid));
+    }
+    virResetLastError();
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::string> DomainXml(virDomainPtr dom, bool inactive) {
@@ -136,82 +295,6 @@ class Attacher::Impl {
     return xml;
   }
 
-  // Defines (or reuses) the secret and sets its value. Returns whether this
-  // call defined it.
-  absl::StatusOr<bool> PutSecret(const AttachPlan& plan) {
-    const std::string& uuid = plan.secret_uuid;
-    VOLCRYPT_ASSIGN_OR_RETURN(Secret secret, LookupSecret(uuid));
-    bool defined = false;
-    if (secret != nullptr) {
-      VOLCRYPT_ASSIGN_OR_RETURN(bool ours, IsOurs(secret.get(), uuid));
-      if (!ours) {
-        return ErrnoError(absl::StatusCode::kFailedPrecondition, EEXIST,
-                          absl::StrCat("libvirt secret ", uuid,
-                                       " exists with a usage that is not "
-                                       "volcrypt's; refusing to reuse it"));
-      }
-    } else {
-      secret.reset(virSecretDefineXML(conn_, plan.secret_xml.c_str(), 0));
-      if (secret == nullptr) return LibvirtError("define secret " + uuid);
-      defined = true;
-    }
-    // Same UUID = same key: setting the value again is idempotent, and heals
-    // a secret whose value was lost (an ephemeral one after a restart).
-    if (virSecretSetValue(secret.get(), plan.passphrase.data(),
-                          plan.passphrase.size(), 0) != 0) {
-      absl::Status s = LibvirtError("set value of secret " + uuid);
-      if (defined) virSecretUndefine(secret.get());
-      return s;
-    }
-    return defined;
-  }
-
-  absl::Status Attach(const AttachPlan& plan, const AttachTarget& target) {
-    if (!target.live && !target.config) {
-      return absl::InvalidArgumentError("attach needs live, config or both");
-    }
-    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(target.domain));
-    VOLCRYPT_ASSIGN_OR_RETURN(bool defined, PutSecret(plan));
-    if (virDomainAttachDeviceFlags(dom.get(), plan.disk_xml.c_str(), Flags(target)) == 0) {
-      return absl::OkStatus();
-    }
-    absl::Status failed = LibvirtError(
-        absl::StrCat("attach volume ", plan.volume_id, " to ", target.domain));
-    if (defined) {
-      VOLCRYPT_ASSIGN_OR_RETURN(Secret secret, LookupSecret(plan.secret_uuid));
-      if (secret != nullptr) virSecretUndefine(secret.get());
-    }
-    return failed;
-  }
-
-  absl::Status Detach(const std::string& volume_id, const std::string& target_dev,
-                      const AttachTarget& target) {
-    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(target.domain));
-    const bool active = virDomainIsActive(dom.get()) == 1;
-    if (target.live && active) {
-      VOLCRYPT_RETURN_IF_ERROR(DetachFrom(dom.get(), volume_id, target_dev, false));
-    }
-    if (target.config && virDomainIsPersistent(dom.get()) == 1) {
-      VOLCRYPT_RETURN_IF_ERROR(DetachFrom(dom.get(), volume_id, target_dev, true));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::StatusOr<bool> RemoveSecretIfUnused(const std::string& uuid) {
-    VOLCRYPT_ASSIGN_OR_RETURN(Secret secret, LookupSecret(uuid));
-    if (secret == nullptr) return false;
-    VOLCRYPT_ASSIGN_OR_RETURN(bool ours, IsOurs(secret.get(), uuid));
-    if (!ours) return false;
-    VOLCRYPT_ASSIGN_OR_RETURN(bool used, AnyDomainUses(uuid));
-    if (used) return false;
-    if (virSecretUndefine(secret.get()) != 0) {
-      if (LibvirtCode() == VIR_ERR_NO_SECRET) return false;
-      return LibvirtError("undefine secret " + uuid);
-    }
-    return true;
-  }
-
- private:
   // Detaches from the live domain or its config; waits (up to 10 s) for a
   // live removal to complete, since QEMU finishes it asynchronously.
   absl::Status DetachFrom(virDomainPtr dom, const std::string& volume_id,
@@ -243,7 +326,10 @@ class Attacher::Impl {
                       what + ": the guest did not release the disk in 10 s");
   }
 
-  absl::StatusOr<bool> AnyDomainUses(const std::string& uuid) {
+  // Calls `fn(domain, inactive, disk)` for every disk of every domain: the
+  // live XML of running domains and the persistent XML of defined ones.
+  template <typename Fn>
+  absl::Status ForEachDisk(Fn fn) {
     virDomainPtr* doms = nullptr;
     const int n = virConnectListAllDomains(conn_, &doms, 0);
     if (n < 0) return LibvirtError("list domains");
@@ -253,18 +339,31 @@ class Attacher::Impl {
     for (const Domain& d : owned) {
       for (bool inactive : {false, true}) {
         if (inactive && virDomainIsPersistent(d.get()) != 1) continue;
-        VOLCRYPT_ASSIGN_OR_RETURN(std::string xml, DomainXml(d.get(), inactive));
-        VOLCRYPT_ASSIGN_OR_RETURN(bool uses, UsesSecret(xml, uuid));
-        if (uses) return true;
+        if (!inactive && virDomainIsActive(d.get()) != 1) continue;
+        absl::StatusOr<std::string> xml = DomainXml(d.get(), inactive);
+        // A domain undefined while we looked uses nothing any more.
+        if (absl::IsNotFound(xml.status())) continue;
+        if (!xml.ok()) return xml.status();
+        VOLCRYPT_ASSIGN_OR_RETURN(std::vector<DomainDisk> disks, ListDisks(*xml));
+        for (const DomainDisk& disk : disks) fn(d.get(), inactive, disk);
       }
     }
-    return false;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> AnyDomainUses(const std::string& uuid) {
+    bool used = false;
+    VOLCRYPT_RETURN_IF_ERROR(ForEachDisk([&](virDomainPtr, bool, const DomainDisk& disk) {
+      if (disk.secret_uuid == uuid) used = true;
+    }));
+    return used;
   }
 
   virConnectPtr conn_;
 };
 
-Attacher::Attacher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+}  // namespace
+
 Attacher::~Attacher() = default;
 
 absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& uri) {
@@ -274,19 +373,14 @@ absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& u
     absl::Status s = LibvirtError("connect to libvirt at " + uri);
     return absl::Status(absl::StatusCode::kUnavailable, s.message());
   }
-  return std::unique_ptr<Attacher>(new Attacher(std::make_unique<Impl>(conn)));
+  return std::unique_ptr<Attacher>(new LibvirtAttacher(conn));
 }
 
 absl::Status Attacher::Attach(const AttachPlan& plan, const AttachTarget& target) {
-  return impl_->Attach(plan, target);
-}
-absl::Status Attacher::Detach(const std::string& volume_id,
-                              const std::string& target_dev,
-                              const AttachTarget& target) {
-  return impl_->Detach(volume_id, target_dev, target);
-}
-absl::StatusOr<bool> Attacher::RemoveSecretIfUnused(const std::string& uuid) {
-  return impl_->RemoveSecretIfUnused(uuid);
+  VOLCRYPT_RETURN_IF_ERROR(DefineSecret(plan));
+  absl::Status attached = AttachDisk(plan, target);
+  if (!attached.ok()) (void)RemoveSecretIfUnused(plan.secret_uuid);
+  return attached;
 }
 
 }  // namespace volcrypt

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "lib/util/status_macros.h"
 
 namespace volcrypt {
 namespace {
@@ -59,51 +60,70 @@ absl::Status ForEachDisk(const std::string& domain_xml, Fn fn) {
   return absl::OkStatus();
 }
 
+std::string Text(xmlNode* node) {
+  xmlChar* text = xmlNodeGetContent(node);
+  std::string out = text ? reinterpret_cast<const char*>(text) : "";
+  xmlFree(text);
+  return out;
+}
+
+// The secret UUID of the disk's <encryption>, which sits in <source>
+// (libvirt >= 7) or directly in <disk>.
+std::string EncryptionSecret(xmlNode* disk) {
+  for (xmlNode* parent : {disk, Child(disk, "source")}) {
+    if (parent == nullptr) continue;
+    xmlNode* enc = Child(parent, "encryption");
+    if (enc == nullptr) continue;
+    if (xmlNode* secret = Child(enc, "secret")) return Attr(secret, "uuid");
+  }
+  return "";
+}
+
+DomainDisk Describe(xmlDoc* doc, xmlNode* disk) {
+  DomainDisk d;
+  xmlBuffer* buf = xmlBufferCreate();
+  xmlNodeDump(buf, doc, disk, 0, 0);
+  d.xml = reinterpret_cast<const char*>(xmlBufferContent(buf));
+  xmlBufferFree(buf);
+  if (xmlNode* serial = Child(disk, "serial")) d.serial = Text(serial);
+  if (xmlNode* target = Child(disk, "target")) d.target_dev = Attr(target, "dev");
+  if (xmlNode* source = Child(disk, "source")) {
+    d.path = Attr(source, "file");
+    if (d.path.empty()) d.path = Attr(source, "dev");
+    d.network_name = Attr(source, "name");
+  }
+  d.secret_uuid = EncryptionSecret(disk);
+  return d;
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<DomainDisk>> ListDisks(const std::string& domain_xml) {
+  std::vector<DomainDisk> disks;
+  absl::Status s = ForEachDisk(domain_xml, [&](xmlDoc* doc, xmlNode* disk) {
+    disks.push_back(Describe(doc, disk));
+    return false;
+  });
+  if (!s.ok()) return s;
+  return disks;
+}
 
 absl::StatusOr<absl::optional<DomainDisk>> FindDiskByTarget(
     const std::string& domain_xml, const std::string& target_dev) {
-  absl::optional<DomainDisk> found;
-  absl::Status s = ForEachDisk(domain_xml, [&](xmlDoc* doc, xmlNode* disk) {
-    xmlNode* target = Child(disk, "target");
-    if (target == nullptr || Attr(target, "dev") != target_dev) return false;
-    DomainDisk d;
-    xmlBuffer* buf = xmlBufferCreate();
-    xmlNodeDump(buf, doc, disk, 0, 0);
-    d.xml = reinterpret_cast<const char*>(xmlBufferContent(buf));
-    xmlBufferFree(buf);
-    if (xmlNode* serial = Child(disk, "serial")) {
-      xmlChar* text = xmlNodeGetContent(serial);
-      d.serial = text ? reinterpret_cast<const char*>(text) : "";
-      xmlFree(text);
-    }
-    found = std::move(d);
-    return true;
-  });
-  if (!s.ok()) return s;
-  return found;
+  VOLCRYPT_ASSIGN_OR_RETURN(std::vector<DomainDisk> disks, ListDisks(domain_xml));
+  for (DomainDisk& d : disks) {
+    if (d.target_dev == target_dev) return absl::optional<DomainDisk>(std::move(d));
+  }
+  return absl::optional<DomainDisk>();
 }
 
 absl::StatusOr<bool> UsesSecret(const std::string& domain_xml,
                                 const std::string& uuid) {
-  bool uses = false;
-  absl::Status s = ForEachDisk(domain_xml, [&](xmlDoc*, xmlNode* disk) {
-    // <encryption> sits in <source> (libvirt >= 7) or directly in <disk>.
-    for (xmlNode* parent : {disk, Child(disk, "source")}) {
-      if (parent == nullptr) continue;
-      xmlNode* enc = Child(parent, "encryption");
-      if (enc == nullptr) continue;
-      for (xmlNode* c = enc->children; c != nullptr; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "secret") &&
-            Attr(c, "uuid") == uuid) {
-          uses = true;
-        }
-      }
-    }
-    return uses;
-  });
-  if (!s.ok()) return s;
-  return uses;
+  VOLCRYPT_ASSIGN_OR_RETURN(std::vector<DomainDisk> disks, ListDisks(domain_xml));
+  for (const DomainDisk& d : disks) {
+    if (d.secret_uuid == uuid) return true;
+  }
+  return false;
 }
 
 }  // namespace volcrypt

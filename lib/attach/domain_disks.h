@@ -3,6 +3,7 @@
 #define VOLCRYPT_LIB_ATTACH_DOMAIN_DISKS_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/optional.h"
@@ -10,9 +11,16 @@
 namespace volcrypt {
 
 struct DomainDisk {
-  std::string xml;     // the <disk> element, as libvirt wants it back
-  std::string serial;  // "" if none
+  std::string xml;          // the <disk> element, as libvirt wants it back
+  std::string serial;       // "" if none
+  std::string target_dev;   // "" if none
+  std::string secret_uuid;  // of its <encryption>; "" if none
+  std::string path;         // <source file> or <source dev>; "" if none
+  std::string network_name; // <source name> of a network disk ("pool/image")
 };
+
+// Every /domain/devices/disk. InvalidArgument if `domain_xml` does not parse.
+absl::StatusOr<std::vector<DomainDisk>> ListDisks(const std::string& domain_xml);
 
 // Returns the disk whose <target dev> is `target_dev`, or nullopt.
 // InvalidArgument if `domain_xml` does not parse.

@@ -1,10 +1,16 @@
 #include "lib/volumes/attach_flows.h"
 
+#include <map>
+#include <set>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "lib/util/status_macros.h"
 #include "lib/volumes/key_steps.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/errors.h"
+#include "volcrypt/key_manager.h"
 #include "volcrypt/luks.h"
 
 namespace volcrypt {
@@ -28,14 +34,16 @@ absl::Status CheckAttachable(const VolumeRecord& record) {
   return ValidateEngine(record.encryption, record.location.kind == BackendKind::kRbd);
 }
 
-// Key, first-use format, secret XML and disk XML for `record`.
+// Key, first-use format, secret XML and disk XML for `record`, with the
+// libvirt secret `secret_uuid`.
 absl::StatusOr<AttachPlan> BuildPlan(const FlowContext& ctx, const VolumeRecord& record,
-                                     const AttachPlanOptions& options) {
+                                     const AttachPlanOptions& options,
+                                     const std::string& secret_uuid) {
   const std::string& id = record.id;
   VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend * backend, ctx.BackendFor(record.location));
   AttachPlan plan;
   plan.volume_id = id;
-  plan.secret_uuid = record.encryption_key_id;
+  plan.secret_uuid = secret_uuid;
   VOLCRYPT_ASSIGN_OR_RETURN(plan.passphrase, PassphraseOf(ctx, record));
 
   // Mapped volumes recorded as encrypted but still plain: format now.
@@ -62,31 +70,33 @@ absl::StatusOr<AttachPlan> BuildPlan(const FlowContext& ctx, const VolumeRecord&
   return plan;
 }
 
-// The disk, then the secret unless another disk uses it.
-absl::Status RemoveFromLibvirt(const FlowContext& ctx, const VolumeRecord& record,
-                               const AttachmentRecord& attachment) {
-  AttachTarget target;
-  target.domain = attachment.domain;
-  target.live = attachment.live;
-  target.config = attachment.config;
-  // A domain that is gone took the disk with it.
-  VOLCRYPT_RETURN_IF_ERROR(OkIfNotFound(
-      ctx.attacher->Detach(record.id, attachment.target_dev, target)));
-  // The secret the disk was given, which is not the volume's key id any
-  // more if the key moved while attached (the fixed-key migration).
-  const std::string& secret = attachment.secret_uuid.empty()
-                                  ? record.encryption_key_id
-                                  : attachment.secret_uuid;
-  return ctx.attacher->RemoveSecretIfUnused(secret).status();
+// The secret an attachment's disk was given: its own (recorded since
+// per-attach secrets), or, for rows of older versions, the volume's key id.
+const std::string& SecretOf(const VolumeRecord& record, const AttachmentRecord& attachment) {
+  return attachment.secret_uuid.empty() ? record.encryption_key_id : attachment.secret_uuid;
 }
 
-// Undoes an attach: libvirt first (if the disk may be there), then the
-// attachment and the status.
+// The disk, wherever libvirt has it (live and/or persistent, whatever mode
+// the record says), then the secret unless a domain still uses it.
+// `undo`: the disk may never have been added, so a target holding another
+// disk only means ours is not there.
+absl::Status RemoveFromLibvirt(const FlowContext& ctx, const VolumeRecord& record,
+                               const AttachmentRecord& attachment, bool undo) {
+  // A domain that is gone took the disk with it.
+  absl::Status detached = OkIfNotFound(
+      ctx.attacher->DetachDisk(record.id, attachment.target_dev, attachment.domain));
+  if (undo && absl::IsFailedPrecondition(detached)) detached = absl::OkStatus();
+  VOLCRYPT_RETURN_IF_ERROR(detached);
+  return ctx.attacher->RemoveSecretIfUnused(SecretOf(record, attachment)).status();
+}
+
+// Undoes an attach whose attachment row exists: libvirt first, always (the
+// secret may be defined even where the disk failed), then the row and the
+// status. If libvirt cannot be reached, the row stays and the volume stays
+// 'attaching', so that Reconcile finishes the undo: it never forgets.
 absl::Status UndoAttach(const FlowContext& ctx, VolumeRecord& record,
-                        const AttachmentRecord& attachment, bool disk_added) {
-  if (disk_added) {
-    VOLCRYPT_RETURN_IF_ERROR(RemoveFromLibvirt(ctx, record, attachment));
-  }
+                        const AttachmentRecord& attachment) {
+  VOLCRYPT_RETURN_IF_ERROR(RemoveFromLibvirt(ctx, record, attachment, /*undo=*/true));
   VOLCRYPT_RETURN_IF_ERROR(OkIfNotFound(ctx.store->DeleteAttachment(record.id)));
   return MoveTo(ctx, record, VolumeStatus::kAvailable);
 }
@@ -100,7 +110,10 @@ absl::StatusOr<AttachPlan> PlanAttach(const FlowContext& ctx, const std::string&
     return WrongStatus(record, "it cannot be attached");
   }
   VOLCRYPT_RETURN_IF_ERROR(CheckAttachable(record));
-  return BuildPlan(ctx, record, options);
+  // Callers of a plan keep their own records, and so no secret UUID of
+  // ours: theirs is the key id (with this volume's usage, so two volumes
+  // on one key still cannot share it in one domain set-up).
+  return BuildPlan(ctx, record, options, record.encryption_key_id);
 }
 
 absl::StatusOr<VolumeRecord> AttachVolume(const FlowContext& ctx, const std::string& id,
@@ -125,29 +138,40 @@ absl::StatusOr<VolumeRecord> AttachVolume(const FlowContext& ctx, const std::str
   }
   VOLCRYPT_RETURN_IF_ERROR(RequireAttacher(ctx));
 
+  // A secret of this attach's own: no other volume's detach can remove it.
+  VOLCRYPT_ASSIGN_OR_RETURN(std::string secret_uuid, NewUuid());
   VOLCRYPT_RETURN_IF_ERROR(MoveTo(ctx, record, VolumeStatus::kAttaching));
   AttachmentRecord attachment{id, ctx.host, target.domain, options.target_dev,
-                              target.live, target.config, "attaching", 0,
-                              /*secret_uuid=*/record.encryption_key_id};
+                              target.live, target.config, "attaching", 0, secret_uuid};
   absl::Status s = ctx.store->CreateAttachment(attachment);
-  bool disk_added = false;
-  if (s.ok()) {
-    absl::StatusOr<AttachPlan> plan = BuildPlan(ctx, record, options);
-    s = plan.status();
-    if (s.ok()) s = ctx.attacher->Attach(*plan, target);
-    disk_added = s.ok();
-    if (s.ok()) {
-      attachment.status = "attached";
-      s = ctx.store->UpdateAttachment(attachment);
+  if (!s.ok()) {
+    // libvirt was not touched.
+    absl::Status back = MoveTo(ctx, record, VolumeStatus::kAvailable);
+    if (!back.ok()) {
+      ctx.log->Log(LogLevel::kError,
+                   absl::StrCat("volume ", id, ": attach rollback incomplete (",
+                                back.message(), "); Reconcile() will finish it"));
     }
-    if (s.ok()) s = MoveTo(ctx, record, VolumeStatus::kInUse);
-    if (s.ok()) return ctx.store->GetVolume(id);
+    return s;
   }
-  absl::Status undo = UndoAttach(ctx, record, attachment, disk_added);
+  absl::StatusOr<AttachPlan> plan = BuildPlan(ctx, record, options, secret_uuid);
+  s = plan.status();
+  if (s.ok()) s = ctx.attacher->DefineSecret(*plan);
+  if (s.ok()) s = ctx.attacher->AttachDisk(*plan, target);
+  if (s.ok()) {
+    attachment.status = "attached";
+    s = ctx.store->UpdateAttachment(attachment);
+  }
+  if (s.ok()) s = MoveTo(ctx, record, VolumeStatus::kInUse);
+  if (s.ok()) return ctx.store->GetVolume(id);
+  absl::Status undo = UndoAttach(ctx, record, attachment);
   if (!undo.ok()) {
     ctx.log->Log(LogLevel::kError,
                  absl::StrCat("volume ", id, ": attach rollback incomplete (",
-                              undo.message(), "); Reconcile() will finish it"));
+                              undo.message(), "); the volume stays attaching and "
+                              "Reconcile() will finish it"));
+    return Annotate(s, absl::StrCat("attach volume ", id, " (rollback incomplete, "
+                                    "left for reconcile: ", undo.message(), ")"));
   }
   return s;
 }
@@ -164,7 +188,7 @@ absl::StatusOr<VolumeRecord> DetachVolume(const FlowContext& ctx, const std::str
     attachment.status = "detaching";
     VOLCRYPT_RETURN_IF_ERROR(ctx.store->UpdateAttachment(attachment));
   }
-  VOLCRYPT_RETURN_IF_ERROR(RemoveFromLibvirt(ctx, record, attachment));
+  VOLCRYPT_RETURN_IF_ERROR(RemoveFromLibvirt(ctx, record, attachment, /*undo=*/false));
   VOLCRYPT_RETURN_IF_ERROR(ctx.store->DeleteAttachment(id));
   VOLCRYPT_RETURN_IF_ERROR(MoveTo(ctx, record, VolumeStatus::kAvailable));
   return ctx.store->GetVolume(id);
@@ -181,7 +205,101 @@ absl::Status ReconcileAttachment(const FlowContext& ctx, VolumeRecord& record) {
   ctx.log->Log(LogLevel::kWarning,
                absl::StrCat("volume ", record.id, ": finishing an interrupted ",
                             VolumeStatusName(record.status)));
-  return UndoAttach(ctx, record, *attachment, /*disk_added=*/true);
+  return UndoAttach(ctx, record, *attachment);
+}
+
+absl::Status CheckNoDomainUses(const FlowContext& ctx, const VolumeRecord& record) {
+  if (ctx.attacher == nullptr) return absl::OkStatus();
+  // From the record, not the backend: a delete that is finishing may find
+  // the file or image gone already.
+  DiskSource source;
+  if (record.location.kind == BackendKind::kRbd) {
+    source.type = DiskSource::Type::kNetwork;
+    source.pool = record.location.pool;
+    source.image = record.location.image;
+  } else {
+    source.path = record.location.path;
+  }
+  VOLCRYPT_ASSIGN_OR_RETURN(std::vector<std::string> domains,
+                            ctx.attacher->DomainsUsing(record.id, source));
+  if (domains.empty()) return absl::OkStatus();
+  return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                    absl::StrCat("volume ", record.id, " is used by libvirt domain(s) ",
+                                 absl::StrJoin(domains, ", "), "; detach it first"));
+}
+
+absl::StatusOr<int> ReconcileLibvirt(const FlowContext& ctx) {
+  if (ctx.attacher == nullptr) return 0;
+  // libvirt is read before the records: a secret that an attach defines
+  // meanwhile has its attachment row already (rows come first), so it is
+  // explained below and never taken for an orphan.
+  VOLCRYPT_ASSIGN_OR_RETURN(std::vector<LibvirtSecretInfo> secrets,
+                            ctx.attacher->ListVolcryptSecrets());
+  VOLCRYPT_ASSIGN_OR_RETURN(std::vector<DomainDiskInfo> disks,
+                            ctx.attacher->ListSerialDisks());
+  VolumeFilter mine;
+  mine.host = ctx.host;
+  VOLCRYPT_ASSIGN_OR_RETURN(std::vector<VolumeRecord> records, ctx.store->ListVolumes(mine));
+  std::map<std::string, VolumeRecord> volumes;
+  std::map<std::string, AttachmentRecord> attachments;
+  std::set<std::string> explained;
+  for (VolumeRecord& r : records) {
+    absl::StatusOr<AttachmentRecord> a = ctx.store->GetAttachment(r.id);
+    if (a.ok()) {
+      explained.insert(SecretOf(r, *a));
+      attachments[r.id] = *a;
+    } else if (!absl::IsNotFound(a.status())) {
+      return a.status();
+    }
+    volumes[r.id] = std::move(r);
+  }
+  std::set<std::string> volcrypt_secrets;
+  for (const LibvirtSecretInfo& s : secrets) volcrypt_secrets.insert(s.uuid);
+
+  int acted = 0;
+  // Disks that carry one of our volume ids but no record explains.
+  for (const DomainDiskInfo& disk : disks) {
+    auto v = volumes.find(disk.serial);
+    if (v == volumes.end()) continue;  // not a volume of this host's records
+    auto a = attachments.find(disk.serial);
+    if (a != attachments.end() && a->second.domain == disk.domain &&
+        a->second.target_dev == disk.target_dev) {
+      continue;  // recorded
+    }
+    ++acted;
+    // Not attached by the record, and decrypted through a secret of ours:
+    // a leftover of an attach or detach that went wrong (an older version
+    // detached by the recorded mode only); volcrypt made it, so it goes.
+    // Anything else is reported, never removed: it may be someone's disk.
+    if (a == attachments.end() && v->second.status == VolumeStatus::kAvailable &&
+        volcrypt_secrets.count(disk.secret_uuid) != 0) {
+      ctx.log->Log(LogLevel::kWarning,
+                   absl::StrCat("volume ", disk.serial, ": removing its disk ",
+                                disk.target_dev, " from libvirt domain ", disk.domain,
+                                ", which no attachment record explains"));
+      VOLCRYPT_RETURN_IF_ERROR(OkIfNotFound(
+          ctx.attacher->DetachDisk(disk.serial, disk.target_dev, disk.domain)));
+      continue;  // its secret is an orphan now, and goes below
+    }
+    ctx.log->Log(LogLevel::kWarning,
+                 absl::StrCat("volume ", disk.serial, " is on ", disk.target_dev,
+                              " of libvirt domain ", disk.domain, " (",
+                              disk.live ? "live" : "", disk.live && disk.config ? ", " : "",
+                              disk.config ? "config" : "",
+                              "), which its records do not say; left as it is"));
+  }
+  // Secrets of ours that no attachment explains and no domain uses.
+  for (const LibvirtSecretInfo& s : secrets) {
+    if (explained.count(s.uuid) != 0) continue;
+    VOLCRYPT_ASSIGN_OR_RETURN(bool removed, ctx.attacher->RemoveSecretIfUnused(s.uuid));
+    if (removed) {
+      ++acted;
+      ctx.log->Log(LogLevel::kWarning,
+                   absl::StrCat("removed libvirt secret ", s.uuid, " (", s.usage_id,
+                                "), which no attachment record explains"));
+    }
+  }
+  return acted;
 }
 
 }  // namespace flows

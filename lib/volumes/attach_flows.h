@@ -28,6 +28,21 @@ absl::StatusOr<VolumeRecord> DetachVolume(const FlowContext& ctx, const std::str
 // undone, a detach finished; either way libvirt's disk and secret go.
 absl::Status ReconcileAttachment(const FlowContext& ctx, VolumeRecord& record);
 
+// Before a delete: FailedPrecondition (EBUSY) naming the domain(s) whose
+// live or persistent XML has a disk with the volume's serial or its path or
+// rbd image, whatever the records say. OK when no attacher is configured.
+absl::Status CheckNoDomainUses(const FlowContext& ctx, const VolumeRecord& record);
+
+// Compares this host's records with what libvirt holds, both ways, and
+// returns how many differences it found: a volcrypt secret (usage under
+// /volcrypt/) that no attachment row explains and no domain uses is
+// undefined; a disk whose serial is one of our volume ids but that no
+// attachment row records is reported (a warning), and removed only when the
+// volume is recorded 'available' with no attachment and the disk is
+// decrypted through a volcrypt secret (a leftover volcrypt made). 0 without
+// an attacher.
+absl::StatusOr<int> ReconcileLibvirt(const FlowContext& ctx);
+
 }  // namespace flows
 }  // namespace volcrypt
 

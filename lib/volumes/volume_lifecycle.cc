@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/util/status_macros.h"
+#include "lib/volumes/attach_flows.h"
 #include "lib/volumes/key_steps.h"
 #include "lib/volumes/ownership.h"
 #include "lib/volumes/rbd_flows.h"
@@ -172,6 +173,7 @@ absl::Status DeleteVolume(const FlowContext& ctx, const std::string& id) {
                       absl::StrCat("volume ", id, " has ", snaps.size(),
                                    " snapshot(s); delete them first"));
   }
+  VOLCRYPT_RETURN_IF_ERROR(CheckNoDomainUses(ctx, record));  // libvirt's truth, not ours
   // 1. Mark 'deleting': from here a rerun finishes the job.
   if (record.status != VolumeStatus::kDeleting) {
     VOLCRYPT_RETURN_IF_ERROR(MoveTo(ctx, record, VolumeStatus::kDeleting));

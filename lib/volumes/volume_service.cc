@@ -173,6 +173,9 @@ absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
     ++acted;
     if (!s.ok() && first_error.ok()) first_error = s;
   }
+  absl::StatusOr<int> in_libvirt = flows::ReconcileLibvirt(ctx);  // 0 without libvirt
+  if (!in_libvirt.ok() && first_error.ok()) first_error = in_libvirt.status();
+  acted += in_libvirt.value_or(0);
   if (!first_error.ok()) return first_error;
   return acted;
 }

@@ -114,7 +114,7 @@ TEST_F(RbdAttachTest, QemuEngineRbdVolumeHotPlugsAndQemuDecrypts) {
   const std::string wrote = probe_.Hmp(kDomain, "qemu-io -d scsi0-0-0-1 \"write -P 0x3c 0 64k\"");
   EXPECT_EQ(wrote.find("rror"), std::string::npos) << wrote;
   ASSERT_TRUE(service_->DetachVolume(v.id).ok());
-  EXPECT_FALSE(probe_.SecretExists(v.encryption_key_id));
+  EXPECT_EQ(probe_.SecretWithUsage(SecretUsageId(v.id)), "");
   // Read back outside libvirt through librbd's own encryption.
   SecretBytes pass = HexPassphrase(keys_->GetKey(v.encryption_key_id).value());
   auto r = RunCommand({"qemu-io", "--object", "secret,id=s0,file=/dev/fd/3", "--image-opts",
@@ -148,7 +148,7 @@ TEST_F(RbdAttachTest, LibrbdEngineLuks2AttachesColdAndIsRefusedLive) {
   probe_.DestroyAndUndefine(kDomain);
   probe_.DefineDomain(kDomain, false);
   ASSERT_TRUE(service_->DetachVolume(v.id).ok());
-  EXPECT_FALSE(probe_.SecretExists(v.encryption_key_id));
+  EXPECT_EQ(probe_.SecretWithUsage(SecretUsageId(v.id)), "");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 namespace volcrypt {
@@ -16,6 +17,9 @@ LibvirtTestbed* g_bed = nullptr;
 LibvirtTestbed::LibvirtTestbed() : ScriptTestbed("libvirtd.sh") { g_bed = this; }
 
 void LibvirtTestbed::SetUp() {
+  // A connection that libvirtd drops (StopDaemon) must become an error, not
+  // kill the test program: libvirt leaves SIGPIPE to the application.
+  signal(SIGPIPE, SIG_IGN);
   virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
   ScriptTestbed::SetUp();
 }
@@ -23,6 +27,68 @@ void LibvirtTestbed::SetUp() {
 const std::string& LibvirtTestbed::uri() { return g_bed->address(); }
 const std::string& LibvirtTestbed::skip_reason() {
   return g_bed->ScriptTestbed::skip_reason();
+}
+
+void LibvirtTestbed::StopDaemon() { g_bed->Stop(); }
+bool LibvirtTestbed::RestartDaemon() { return g_bed->Restart(); }
+
+void LibvirtProbe::Reconnect() {
+  if (conn_ != nullptr) virConnectClose(conn_);
+  conn_ = virConnectOpen(LibvirtTestbed::uri().c_str());
+}
+
+std::string LibvirtProbe::SecretWithUsage(const std::string& usage) {
+  virSecretPtr s = virSecretLookupByUsage(conn_, VIR_SECRET_USAGE_TYPE_VOLUME, usage.c_str());
+  if (s == nullptr) return "";
+  char uuid[VIR_UUID_STRING_BUFLEN] = {};
+  virSecretGetUUIDString(s, uuid);
+  virSecretFree(s);
+  return uuid;
+}
+
+void LibvirtProbe::DefineSecret(const std::string& xml, const std::string& value) {
+  virSecretPtr s = virSecretDefineXML(conn_, xml.c_str(), 0);
+  ASSERT_NE(s, nullptr) << virGetLastErrorMessage();
+  if (!value.empty()) {
+    EXPECT_EQ(virSecretSetValue(s, reinterpret_cast<const unsigned char*>(value.data()),
+                                value.size(), 0),
+              0)
+        << virGetLastErrorMessage();
+  }
+  virSecretFree(s);
+}
+
+void LibvirtProbe::UndefineSecret(const std::string& uuid) {
+  virSecretPtr s = virSecretLookupByUUIDString(conn_, uuid.c_str());
+  if (s == nullptr) return;
+  virSecretUndefine(s);
+  virSecretFree(s);
+}
+
+void LibvirtProbe::AttachDevice(const std::string& domain, const std::string& xml,
+                                unsigned flags) {
+  virDomainPtr d = virDomainLookupByName(conn_, domain.c_str());
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(virDomainAttachDeviceFlags(d, xml.c_str(), flags), 0) << virGetLastErrorMessage();
+  virDomainFree(d);
+}
+
+void LibvirtProbe::DetachDevice(const std::string& domain, const std::string& xml,
+                                unsigned flags) {
+  virDomainPtr d = virDomainLookupByName(conn_, domain.c_str());
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(virDomainDetachDeviceFlags(d, xml.c_str(), flags), 0) << virGetLastErrorMessage();
+  virDomainFree(d);
+}
+
+std::string LibvirtProbe::Restart(const std::string& domain) {
+  virDomainPtr d = virDomainLookupByName(conn_, domain.c_str());
+  if (d == nullptr) return virGetLastErrorMessage();
+  if (virDomainIsActive(d) == 1) virDomainDestroy(d);
+  std::string err;
+  if (virDomainCreateWithFlags(d, VIR_DOMAIN_START_PAUSED) != 0) err = virGetLastErrorMessage();
+  virDomainFree(d);
+  return err;
 }
 
 LibvirtProbe::LibvirtProbe() {

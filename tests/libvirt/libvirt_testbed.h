@@ -24,6 +24,10 @@ class LibvirtTestbed : public ScriptTestbed {
   // "" when the test bed could not start (tests skip with the reason).
   static const std::string& uri();
   static const std::string& skip_reason();
+  // Kills the private libvirtd (by its PID) and the QEMUs it started; its
+  // state (persistent domains and secrets) stays for RestartDaemon().
+  static void StopDaemon();
+  static bool RestartDaemon();
 };
 
 // A libvirt connection for assertions (independent of the code under test).
@@ -32,6 +36,8 @@ class LibvirtProbe {
   LibvirtProbe();
   ~LibvirtProbe();
   virConnectPtr conn() const { return conn_; }
+  // A new connection, after the daemon restarted.
+  void Reconnect();
 
   // Defines a domain named `name` (replacing any) and, if `start`, starts it
   // paused.
@@ -45,6 +51,17 @@ class LibvirtProbe {
   uint64_t Capacity(const std::string& domain, const std::string& target);
   int SecretCount();
   bool SecretExists(const std::string& uuid);
+  // The UUID of the secret with volume usage `usage`, "" if none.
+  std::string SecretWithUsage(const std::string& usage);
+  // Defines a secret from `xml` with `value` ("" for none).
+  void DefineSecret(const std::string& xml, const std::string& value);
+  void UndefineSecret(const std::string& uuid);
+  // virDomainAttachDeviceFlags / DetachDeviceFlags, behind volcrypt's back.
+  void AttachDevice(const std::string& domain, const std::string& xml, unsigned flags);
+  void DetachDevice(const std::string& domain, const std::string& xml, unsigned flags);
+  // Destroys the running domain and starts it again (paused); "" or
+  // libvirt's error.
+  std::string Restart(const std::string& domain);
 
  private:
   virConnectPtr conn_ = nullptr;

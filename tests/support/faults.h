@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "volcrypt/attacher.h"
 #include "volcrypt/block_backend.h"
 #include "volcrypt/key_manager.h"
 #include "volcrypt/volume_store.h"
@@ -235,6 +236,48 @@ class FaultyStore : public VolumeStore {
 
  private:
   VolumeStore* real_;
+  FaultPlan* plan_;
+};
+
+// Wraps a real (libvirt) Attacher. RunBefore hooks land between the steps of
+// an attach (DefineSecret, AttachDisk) or a detach: a libvirtd killed, another
+// thread's detach, on cue.
+class FaultyAttacher : public Attacher {
+ public:
+  FaultyAttacher(Attacher* real, FaultPlan* plan) : real_(real), plan_(plan) {}
+  absl::Status DefineSecret(const AttachPlan& p) override {
+    VOLCRYPT_FAULT_POINT("attacher.DefineSecret");
+    return plan_->After("attacher.DefineSecret", real_->DefineSecret(p));
+  }
+  absl::Status AttachDisk(const AttachPlan& p, const AttachTarget& t) override {
+    VOLCRYPT_FAULT_POINT("attacher.AttachDisk");
+    return plan_->After("attacher.AttachDisk", real_->AttachDisk(p, t));
+  }
+  absl::Status DetachDisk(const std::string& v, const std::string& dev,
+                          const std::string& d) override {
+    VOLCRYPT_FAULT_POINT("attacher.DetachDisk");
+    return real_->DetachDisk(v, dev, d);
+  }
+  absl::StatusOr<bool> RemoveSecretIfUnused(const std::string& uuid) override {
+    VOLCRYPT_FAULT_POINT("attacher.RemoveSecretIfUnused");
+    return real_->RemoveSecretIfUnused(uuid);
+  }
+  absl::StatusOr<std::vector<std::string>> DomainsUsing(const std::string& v,
+                                                        const DiskSource& s) override {
+    VOLCRYPT_FAULT_POINT("attacher.DomainsUsing");
+    return real_->DomainsUsing(v, s);
+  }
+  absl::StatusOr<std::vector<LibvirtSecretInfo>> ListVolcryptSecrets() override {
+    VOLCRYPT_FAULT_POINT("attacher.ListVolcryptSecrets");
+    return real_->ListVolcryptSecrets();
+  }
+  absl::StatusOr<std::vector<DomainDiskInfo>> ListSerialDisks() override {
+    VOLCRYPT_FAULT_POINT("attacher.ListSerialDisks");
+    return real_->ListSerialDisks();
+  }
+
+ private:
+  Attacher* real_;
   FaultPlan* plan_;
 };
 

@@ -34,13 +34,15 @@ std::string InDomain(const std::string& disk) {
          "<os><type>hvm</type></os><devices>" + disk + "</devices></domain>";
 }
 
-TEST(AttachXmlTest, SecretIsPrivateNamedByKeyAndHoldsNoValue) {
+TEST(AttachXmlTest, SecretIsPrivateUsedByItsVolumeAndHoldsNoValue) {
   absl::StatusOr<std::string> xml = BuildSecretXml(kKeyId, kNasty, false);
   ASSERT_TRUE(xml.ok()) << xml.status();
   EXPECT_NE(xml->find("private=\"yes\""), std::string::npos);
   EXPECT_NE(xml->find("ephemeral=\"no\""), std::string::npos);
   EXPECT_NE(xml->find(std::string("<uuid>") + kKeyId + "</uuid>"), std::string::npos);
-  EXPECT_NE(xml->find(std::string("<volume>/volcrypt/keys/") + kKeyId), std::string::npos);
+  // The usage is the volume's, so volumes sharing a key never share it.
+  EXPECT_NE(xml->find("<volume>/volcrypt/volumes/v'\"&lt;&gt;&amp;</volume>"),
+            std::string::npos) << *xml;
   EXPECT_EQ(xml->find("<value"), std::string::npos);
   // The volume id is escaped in the description.
   EXPECT_NE(xml->find("v'\"&lt;&gt;&amp;"), std::string::npos) << *xml;
@@ -52,9 +54,21 @@ TEST(AttachXmlTest, EphemeralSecret) {
             std::string::npos);
 }
 
-TEST(AttachXmlTest, SecretNeedsAUuidKeyId) {
+TEST(AttachXmlTest, SecretNeedsAUuidAndAVolumeIdThatIsNoPath) {
   EXPECT_THAT(BuildSecretXml("not-a-uuid", "v", false),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(BuildSecretXml(kKeyId, "", false), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(BuildSecretXml(kKeyId, "../keys/x", false),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(AttachXmlTest, VolcryptsSecretsAreThoseUnderItsUsagePrefixOldAndNew) {
+  EXPECT_EQ(SecretUsageId("vol-1"), "/volcrypt/volumes/vol-1");
+  EXPECT_TRUE(IsVolcryptUsage(SecretUsageId("vol-1")));
+  EXPECT_TRUE(IsVolcryptUsage(std::string("/volcrypt/keys/") + kKeyId));  // older versions
+  EXPECT_FALSE(IsVolcryptUsage("/volcrypt"));
+  EXPECT_FALSE(IsVolcryptUsage("/var/lib/nova/volcrypt/x"));
+  EXPECT_FALSE(IsVolcryptUsage(""));
 }
 
 DiskXmlOptions FileDisk(const std::string& path) {
