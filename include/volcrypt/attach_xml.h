@@ -25,24 +25,23 @@
 #include "volcrypt/block_backend.h"
 #include "volcrypt/encryption_spec.h"
 #include "volcrypt/secret_bytes.h"
-#include "volcrypt/export.h"
 
 namespace volcrypt {
 
 // "/volcrypt/volumes/<volume_id>": the usage id of a volume's secret.
-VOLCRYPT_EXPORT std::string SecretUsageId(const std::string& volume_id);
+std::string SecretUsageId(const std::string& volume_id);
 
 // True if a secret with usage id `usage_id` is volcrypt's: it starts with
 // "/volcrypt/" (which also covers "/volcrypt/keys/<key id>" of older
 // versions).
-VOLCRYPT_EXPORT bool IsVolcryptUsage(const std::string& usage_id);
+bool IsVolcryptUsage(const std::string& usage_id);
 
 // The secret XML: private='yes' (libvirt never hands the value back out),
 // ephemeral as asked (ephemeral='yes' keeps the value in libvirtd's memory
 // only; 'no' also stores it, base64, in libvirtd's state directory).
 // InvalidArgument if secret_uuid is not a UUID, or volume_id is empty or
 // holds '/' (it becomes part of the usage path).
-VOLCRYPT_EXPORT absl::StatusOr<std::string> BuildSecretXml(
+absl::StatusOr<std::string> BuildSecretXml(
     const std::string& secret_uuid, const std::string& volume_id, bool ephemeral);
 
 struct DiskXmlOptions {
@@ -58,7 +57,7 @@ struct DiskXmlOptions {
 // The disk XML with <encryption format='luks'|'luks2'> pointing at the
 // secret. InvalidArgument for combinations that cannot work: LUKS2 with
 // QEMU's engine, the librbd engine on a non-rbd disk, a bad target.
-VOLCRYPT_EXPORT absl::StatusOr<std::string> BuildDiskXml(
+absl::StatusOr<std::string> BuildDiskXml(
     const DiskXmlOptions& options);
 
 // Everything needed to attach a volume (VolumeService::PlanAttach): the

@@ -32,7 +32,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "volcrypt/export.h"
 #include "volcrypt/attach_xml.h"
 #include "volcrypt/block_backend.h"
 
@@ -62,7 +61,7 @@ struct DomainDiskInfo {
   bool config = false;      // in the persistent config
 };
 
-class VOLCRYPT_EXPORT Attacher {
+class Attacher {
  public:
   // Opens a libvirt connection; the implementation is libvirt's.
   // Unavailable if libvirtd cannot be reached.

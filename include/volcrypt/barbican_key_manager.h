@@ -55,7 +55,7 @@ struct BarbicanOptions {
   int max_attempts = 3;    // for 5xx and transport errors
 };
 
-VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<KeyManager>>
+absl::StatusOr<std::unique_ptr<KeyManager>>
 NewBarbicanKeyManager(const BarbicanOptions& options, Logger* logger);
 
 }  // namespace volcrypt

@@ -29,18 +29,16 @@
 #include "volcrypt/luks.h"
 #include "volcrypt/secret_bytes.h"
 
-#include "volcrypt/export.h"
-
 namespace volcrypt {
 
 enum class BackendKind { kMapped, kRbd };
 
 // "mapped" / "rbd" and back.
-VOLCRYPT_EXPORT absl::string_view BackendKindName(BackendKind kind);
-VOLCRYPT_EXPORT absl::StatusOr<BackendKind> ParseBackendKind(absl::string_view name);
+absl::string_view BackendKindName(BackendKind kind);
+absl::StatusOr<BackendKind> ParseBackendKind(absl::string_view name);
 
 // Where a volume lives on its backend.
-struct VOLCRYPT_EXPORT VolumeLocation {
+struct VolumeLocation {
   BackendKind kind = BackendKind::kMapped;
   std::string path;   // kMapped: absolute host path of a file or block device
   std::string pool;   // kRbd
@@ -73,7 +71,7 @@ struct DiskSource {
   std::string auth_secret_uuid;   // kNetwork: libvirt secret of usage 'ceph'
 };
 
-class VOLCRYPT_EXPORT BlockBackend {
+class BlockBackend {
  public:
   BlockBackend() = default;
   BlockBackend(const BlockBackend&) = delete;
@@ -126,7 +124,7 @@ enum class FirstUseResult { kFormatted, kAlreadyLuks };
 // `passphrase` if it holds nothing recognisable; leaves a LUKS volume alone
 // (never reformats); refuses (FailedPrecondition, errno EEXIST) a volume
 // holding another signature, whose data would otherwise be destroyed.
-VOLCRYPT_EXPORT absl::StatusOr<FirstUseResult> FormatOnFirstUse(BlockBackend& backend,
+absl::StatusOr<FirstUseResult> FormatOnFirstUse(BlockBackend& backend,
                                                 const VolumeLocation& where,
                                                 const EncryptionSpec& spec,
                                                 const SecretBytes& passphrase);

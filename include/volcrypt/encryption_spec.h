@@ -31,8 +31,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-#include "volcrypt/export.h"
-
 namespace volcrypt {
 
 enum class LuksFormat { kLuks1, kLuks2 };
@@ -68,37 +66,37 @@ struct EncryptionSpec {
 
 // Returns OK if `spec` is one volcrypt can format, else InvalidArgument
 // naming the field and the allowed values. (The LUKS core needs no more.)
-VOLCRYPT_EXPORT absl::Status ValidateSpec(const EncryptionSpec& spec);
+absl::Status ValidateSpec(const EncryptionSpec& spec);
 
 // Returns OK if spec.engine can decrypt such a volume at attach, else
 // InvalidArgument saying why: LUKS2 needs the librbd engine (QEMU 7.2 opens
 // LUKS1 only), which only serves rbd volumes and decrypts AES-XTS only.
-VOLCRYPT_EXPORT absl::Status ValidateEngine(const EncryptionSpec& spec,
+absl::Status ValidateEngine(const EncryptionSpec& spec,
                                             bool rbd_volume);
 
 // The cipher name and mode as libcryptsetup takes them ("aes",
 // "xts-plain64"). Precondition: ValidateSpec(spec).ok().
-VOLCRYPT_EXPORT std::string CipherName(const EncryptionSpec& spec);
-VOLCRYPT_EXPORT std::string CipherMode(const EncryptionSpec& spec);
+std::string CipherName(const EncryptionSpec& spec);
+std::string CipherMode(const EncryptionSpec& spec);
 
 // Returns the size of the LUKS volume (master) key in bytes: 2 * key_bits / 8
 // for XTS, key_bits / 8 otherwise.
-VOLCRYPT_EXPORT size_t VolumeKeyBytes(const EncryptionSpec& spec);
+size_t VolumeKeyBytes(const EncryptionSpec& spec);
 
 // Returns the size in bytes of the key a key manager creates for this spec.
-VOLCRYPT_EXPORT size_t KeyManagerKeyBytes(const EncryptionSpec& spec);
+size_t KeyManagerKeyBytes(const EncryptionSpec& spec);
 
 // "luks1" / "luks2" and back (the parser also takes cinder's "luks").
-VOLCRYPT_EXPORT absl::string_view LuksFormatName(LuksFormat format);
-VOLCRYPT_EXPORT absl::StatusOr<LuksFormat> ParseLuksFormat(absl::string_view name);
+absl::string_view LuksFormatName(LuksFormat format);
+absl::StatusOr<LuksFormat> ParseLuksFormat(absl::string_view name);
 
 // "machine-key" / "passphrase" and back.
-VOLCRYPT_EXPORT absl::string_view KdfPolicyName(KdfPolicy policy);
-VOLCRYPT_EXPORT absl::StatusOr<KdfPolicy> ParseKdfPolicy(absl::string_view name);
+absl::string_view KdfPolicyName(KdfPolicy policy);
+absl::StatusOr<KdfPolicy> ParseKdfPolicy(absl::string_view name);
 
 // "qemu" / "librbd" and back.
-VOLCRYPT_EXPORT absl::string_view EncryptionEngineName(EncryptionEngine e);
-VOLCRYPT_EXPORT absl::StatusOr<EncryptionEngine> ParseEncryptionEngine(
+absl::string_view EncryptionEngineName(EncryptionEngine e);
+absl::StatusOr<EncryptionEngine> ParseEncryptionEngine(
     absl::string_view name);
 
 // Builds a spec from cinder volume-type encryption specs: `provider`
@@ -107,7 +105,7 @@ VOLCRYPT_EXPORT absl::StatusOr<EncryptionEngine> ParseEncryptionEngine(
 // take the defaults above. Errors: InvalidArgument for unknown keys or
 // malformed values; Unimplemented for a provider or control location volcrypt
 // deliberately does not support ("plain", "back-end").
-VOLCRYPT_EXPORT absl::StatusOr<EncryptionSpec> ParseCinderSpec(
+absl::StatusOr<EncryptionSpec> ParseCinderSpec(
     const std::map<std::string, std::string>& specs);
 
 }  // namespace volcrypt

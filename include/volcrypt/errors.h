@@ -14,13 +14,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-#include "volcrypt/export.h"
-
 namespace volcrypt {
 
 // Returns a status with `code` and `message` that remembers `err` (a positive
 // errno value) for ErrnoOf().
-VOLCRYPT_EXPORT absl::Status ErrnoError(absl::StatusCode code, int err,
+absl::Status ErrnoError(absl::StatusCode code, int err,
                         absl::string_view message);
 
 // Returns a status for errno `err` (positive or negative), choosing the status
@@ -28,11 +26,11 @@ VOLCRYPT_EXPORT absl::Status ErrnoError(absl::StatusCode code, int err,
 // AlreadyExists, EACCES/EPERM/EROFS -> PermissionDenied, ENOTDIR and EBUSY ->
 // FailedPrecondition, ...), except that EIO is DataLoss: it is how
 // libcryptsetup and the kernel report unreadable or damaged media.
-VOLCRYPT_EXPORT absl::Status StatusFromErrno(int err, absl::string_view message);
+absl::Status StatusFromErrno(int err, absl::string_view message);
 
 // Returns the positive errno recorded in `status`, or the errno that the
 // status code maps to if none was recorded, or 0 for OK.
-VOLCRYPT_EXPORT int ErrnoOf(const absl::Status& status);
+int ErrnoOf(const absl::Status& status);
 
 }  // namespace volcrypt
 

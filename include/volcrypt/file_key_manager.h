@@ -33,20 +33,20 @@ namespace volcrypt {
 inline constexpr size_t kMasterKeyBytes = 32;
 
 // Opens (creating if missing) the key directory. `logger` may be nullptr.
-VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<KeyManager>> NewFileKeyManager(
+absl::StatusOr<std::unique_ptr<KeyManager>> NewFileKeyManager(
     const std::string& directory, SecretBytes master_key, Logger* logger);
 
 // Reads a master key file: 32 raw bytes, or 64 hex characters (surrounding
 // whitespace ignored). Refused (PermissionDenied) if group or others can
 // access it; InvalidArgument for any other size.
-VOLCRYPT_EXPORT absl::StatusOr<SecretBytes> ReadMasterKeyFile(
+absl::StatusOr<SecretBytes> ReadMasterKeyFile(
     const std::string& path);
 
 // Generates a random master key into a new 0600 file at `path` (raw bytes)
 // and returns it. The file appears whole or not at all, so AlreadyExists
 // (the file exists; another process may have just created it) means that
 // ReadMasterKeyFile(path) returns the key every process uses.
-VOLCRYPT_EXPORT absl::StatusOr<SecretBytes> CreateMasterKeyFile(
+absl::StatusOr<SecretBytes> CreateMasterKeyFile(
     const std::string& path);
 
 }  // namespace volcrypt

@@ -29,13 +29,13 @@
 namespace volcrypt {
 
 // `fixed_key` is unhex(fixed_key) of the config; `logger` may be nullptr.
-VOLCRYPT_EXPORT std::unique_ptr<KeyManager> NewFixedKeyManager(
+std::unique_ptr<KeyManager> NewFixedKeyManager(
     SecretBytes fixed_key, Logger* logger);
 
 // Reads castellan's config form of the fixed key (hex; surrounding
 // whitespace ignored) from `path`. NotFound / InvalidArgument name the file,
 // never its contents. PermissionDenied if others may read the file.
-VOLCRYPT_EXPORT absl::StatusOr<SecretBytes> ReadFixedKeyFile(
+absl::StatusOr<SecretBytes> ReadFixedKeyFile(
     const std::string& path);
 
 }  // namespace volcrypt

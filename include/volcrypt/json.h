@@ -11,7 +11,6 @@
 
 #include <string>
 
-#include "volcrypt/export.h"
 #include "volcrypt/key_migration.h"
 #include "volcrypt/luks.h"
 #include "volcrypt/volume_store.h"
@@ -19,19 +18,19 @@
 namespace volcrypt {
 
 // Pretty-printed with `indent` spaces (-1: one line).
-VOLCRYPT_EXPORT std::string VolumeToJson(const VolumeRecord& v, int indent = 2);
-VOLCRYPT_EXPORT std::string SnapshotToJson(const SnapshotRecord& s, int indent = 2);
-VOLCRYPT_EXPORT std::string LuksInfoToJson(const luks::LuksInfo& info,
+std::string VolumeToJson(const VolumeRecord& v, int indent = 2);
+std::string SnapshotToJson(const SnapshotRecord& s, int indent = 2);
+std::string LuksInfoToJson(const luks::LuksInfo& info,
                                            int indent = 2);
 // {"kind": "volume", "id": ..., "outcome": "migrated", "new_key_id": ...,
 //  "snapshots": N, "adopted_secret": true, "duplicates_deleted": N,
 //  "error": ...} (fields that do not apply are left out).
-VOLCRYPT_EXPORT std::string KeyMigrationItemToJson(const KeyMigrationItem& item,
+std::string KeyMigrationItemToJson(const KeyMigrationItem& item,
                                                    int indent = -1);
 // {"host": ..., "not_started": ..., "migrated": N, "failed": N, "skipped": N,
 //  "aborted": bool, "volumes_remaining": N, "backups_remaining": N,
 //  "items": [...]} ("items" only when `with_items`).
-VOLCRYPT_EXPORT std::string KeyMigrationReportToJson(const KeyMigrationReport& r,
+std::string KeyMigrationReportToJson(const KeyMigrationReport& r,
                                                      bool with_items, int indent = -1);
 
 }  // namespace volcrypt

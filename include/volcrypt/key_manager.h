@@ -33,7 +33,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "volcrypt/export.h"
 #include "volcrypt/secret_bytes.h"
 
 namespace volcrypt {
@@ -63,7 +62,7 @@ struct NewKey {
 // The all-zeros key id of castellan's ConfKeyManager.
 inline constexpr char kFixedKeyId[] = "00000000-0000-0000-0000-000000000000";
 
-class VOLCRYPT_EXPORT KeyManager {
+class KeyManager {
  public:
   KeyManager() = default;
   KeyManager(const KeyManager&) = delete;
@@ -114,10 +113,10 @@ class VOLCRYPT_EXPORT KeyManager {
 
 // Returns OK if `id` is a UUID in canonical 8-4-4-4-12 hex form, else
 // InvalidArgument naming it.
-VOLCRYPT_EXPORT absl::Status ValidateKeyId(const std::string& id);
+absl::Status ValidateKeyId(const std::string& id);
 
 // Returns a new random (version 4) UUID string.
-VOLCRYPT_EXPORT absl::StatusOr<std::string> NewUuid();
+absl::StatusOr<std::string> NewUuid();
 
 }  // namespace volcrypt
 

@@ -38,7 +38,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "volcrypt/export.h"
 #include "volcrypt/key_manager.h"
 #include "volcrypt/logger.h"
 #include "volcrypt/volume_store.h"
@@ -54,7 +53,7 @@ enum class KeyMigrationOutcome {
 };
 
 // "migrated", "would-migrate", "already-migrated", "skipped", "failed".
-VOLCRYPT_EXPORT absl::string_view KeyMigrationOutcomeName(KeyMigrationOutcome o);
+absl::string_view KeyMigrationOutcomeName(KeyMigrationOutcome o);
 
 struct KeyMigrationItem {
   KeyHolderKind kind = KeyHolderKind::kVolume;
@@ -102,12 +101,12 @@ struct KeyMigrationReport {
 // nullptr when no fixed key is configured; `destination` receives the
 // secrets. Per-item failures are in the report (and logged); the returned
 // status fails only when the store cannot be read, or the options are wrong.
-VOLCRYPT_EXPORT absl::StatusOr<KeyMigrationReport> MigrateFixedKeyItems(
+absl::StatusOr<KeyMigrationReport> MigrateFixedKeyItems(
     VolumeStore& store, KeyManager* fixed_keys, KeyManager& destination,
     const KeyMigrationOptions& options, Logger* logger);
 
 // The secret name an item's migrated key gets: "volcrypt-migrated-volume-<id>".
-VOLCRYPT_EXPORT std::string MigratedKeyName(KeyHolderKind kind,
+std::string MigratedKeyName(KeyHolderKind kind,
                                             const std::string& id);
 
 }  // namespace volcrypt

@@ -23,7 +23,6 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "volcrypt/export.h"
 #include "volcrypt/secret_bytes.h"
 
 namespace volcrypt {
@@ -57,7 +56,7 @@ struct KeystoneToken {
   int64_t expires_at = 0;  // Unix seconds
 };
 
-class VOLCRYPT_EXPORT KeystoneSession {
+class KeystoneSession {
  public:
   // Checks the options (one method, complete); does not contact Keystone.
   static absl::StatusOr<std::shared_ptr<KeystoneSession>> Create(
@@ -94,7 +93,7 @@ class VOLCRYPT_EXPORT KeystoneSession {
 // Reads a password or application credential secret from `path`: a regular
 // file only its owner may read (else PermissionDenied), at most 4 KiB, one
 // trailing newline dropped. Errors name the file, never its contents.
-VOLCRYPT_EXPORT absl::StatusOr<SecretBytes> ReadPasswordFile(const std::string& path);
+absl::StatusOr<SecretBytes> ReadPasswordFile(const std::string& path);
 
 }  // namespace volcrypt
 

@@ -11,16 +11,15 @@
 #define VOLCRYPT_LOGGER_H_
 
 #include "absl/strings/string_view.h"
-#include "volcrypt/export.h"
 
 namespace volcrypt {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 // "DEBUG", "INFO", "WARNING", "ERROR".
-VOLCRYPT_EXPORT absl::string_view LogLevelName(LogLevel level);
+absl::string_view LogLevelName(LogLevel level);
 
-class VOLCRYPT_EXPORT Logger {
+class Logger {
  public:
   Logger() = default;
   Logger(const Logger&) = delete;
@@ -34,10 +33,10 @@ class VOLCRYPT_EXPORT Logger {
 
 // A process-wide logger writing warnings and errors to stderr as
 // "volcrypt: WARNING: ...". Never destroyed.
-VOLCRYPT_EXPORT Logger* DefaultLogger();
+Logger* DefaultLogger();
 
 // A logger that discards everything. Never destroyed.
-VOLCRYPT_EXPORT Logger* NullLogger();
+Logger* NullLogger();
 
 }  // namespace volcrypt
 

@@ -35,8 +35,6 @@
 #include "volcrypt/encryption_spec.h"
 #include "volcrypt/secret_bytes.h"
 
-#include "volcrypt/export.h"
-
 namespace volcrypt {
 namespace luks {
 
@@ -44,7 +42,7 @@ namespace luks {
 // in anonymous memory (memfd), never in a file on disk. libcryptsetup reaches
 // it through path(). The header holds no secret in clear: keyslots are
 // encrypted by the passphrase. Move-only; the memory is freed on destruction.
-class VOLCRYPT_EXPORT LuksHeaderImage {
+class LuksHeaderImage {
  public:
   // A zero-filled image of `size` bytes.
   static absl::StatusOr<LuksHeaderImage> Create(uint64_t size);
@@ -90,11 +88,11 @@ struct ContentProbe {
 
 // Returns what `path` holds, probing with libblkid (superblocks and partition
 // tables, the same probe `cryptsetup luksFormat` warns from).
-VOLCRYPT_EXPORT absl::StatusOr<ContentProbe> ProbeContent(const std::string& path);
+absl::StatusOr<ContentProbe> ProbeContent(const std::string& path);
 // The same for a volume already open at `fd` (not closed; `what` names it in
 // errors), so a caller probes exactly what it opened, not what a path
 // resolves to a moment later.
-VOLCRYPT_EXPORT absl::StatusOr<ContentProbe> ProbeContentFd(int fd,
+absl::StatusOr<ContentProbe> ProbeContentFd(int fd,
                                                             const std::string& what);
 
 struct FormatOptions {
@@ -106,7 +104,7 @@ struct FormatOptions {
 // Returns a header image for `spec` with one keyslot (slot 0) unlocked by
 // `passphrase`, the payload at PayloadOffsetBytes(spec) (size_rule.h), and a
 // fresh random volume key. Write it at offset 0 of a volume to encrypt it.
-VOLCRYPT_EXPORT absl::StatusOr<LuksHeaderImage> BuildHeaderImage(const EncryptionSpec& spec,
+absl::StatusOr<LuksHeaderImage> BuildHeaderImage(const EncryptionSpec& spec,
                                                  const SecretBytes& passphrase);
 
 // Random access to a volume that is not (or not only) a host path, e.g. an
@@ -125,7 +123,7 @@ struct VolumeIo {
 // missing keyslots. Zero chunks that are already zero on the volume are
 // skipped, keeping sparse files and thin images thin. OutOfRange if the
 // volume cannot hold the header and one payload sector.
-VOLCRYPT_EXPORT absl::Status WriteHeaderImage(const VolumeIo& io,
+absl::Status WriteHeaderImage(const VolumeIo& io,
                                               uint64_t device_bytes,
                                               const LuksHeaderImage& image,
                                               uint32_t sector_size,
@@ -133,37 +131,37 @@ VOLCRYPT_EXPORT absl::Status WriteHeaderImage(const VolumeIo& io,
 
 // The same on the file or block device open (read-write) at `fd`; a
 // read-only block device is PermissionDenied (EROFS) before any write.
-VOLCRYPT_EXPORT absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
+absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
                                               const LuksHeaderImage& image,
                                               uint32_t sector_size,
                                               const std::string& what);
 
 // Formats the file or block device at `path`: probes it (refusing LUKS or any
 // other signature unless options.force), builds a header image and writes it.
-VOLCRYPT_EXPORT absl::Status FormatPath(const std::string& path, const EncryptionSpec& spec,
+absl::Status FormatPath(const std::string& path, const EncryptionSpec& spec,
                         const SecretBytes& passphrase,
                         const FormatOptions& options);
 
 // Returns the keyslot that `passphrase` unlocks. PermissionDenied if none.
-VOLCRYPT_EXPORT absl::StatusOr<int> VerifyPassphrase(const std::string& path,
+absl::StatusOr<int> VerifyPassphrase(const std::string& path,
                                      const SecretBytes& passphrase);
 
 // Adds `new_passphrase` in a free keyslot, authorised by `passphrase`, with
 // the KDF of `policy`. Returns the new keyslot. ResourceExhausted if no
 // keyslot is free.
-VOLCRYPT_EXPORT absl::StatusOr<int> AddPassphrase(const std::string& path,
+absl::StatusOr<int> AddPassphrase(const std::string& path,
                                   const SecretBytes& passphrase,
                                   const SecretBytes& new_passphrase,
                                   KdfPolicy policy);
 
 // Destroys the keyslot that `passphrase` unlocks. FailedPrecondition if it is
 // the last active keyslot (that would make the volume unreadable forever).
-VOLCRYPT_EXPORT absl::Status RemovePassphrase(const std::string& path,
+absl::Status RemovePassphrase(const std::string& path,
                               const SecretBytes& passphrase);
 
 // Replaces `passphrase` by `new_passphrase` (rekey of one keyslot; the volume
 // key and the data are unchanged). Returns the keyslot now holding it.
-VOLCRYPT_EXPORT absl::StatusOr<int> ChangePassphrase(const std::string& path,
+absl::StatusOr<int> ChangePassphrase(const std::string& path,
                                      const SecretBytes& passphrase,
                                      const SecretBytes& new_passphrase,
                                      KdfPolicy policy);
@@ -189,21 +187,21 @@ struct LuksInfo {
 };
 
 // Reads the header of `path`. InvalidArgument if it is not LUKS.
-VOLCRYPT_EXPORT absl::StatusOr<LuksInfo> Inspect(const std::string& path);
+absl::StatusOr<LuksInfo> Inspect(const std::string& path);
 
 // Returns how many bytes from offset 0 hold the LUKS header region (its
 // payload offset). `first_bytes` holds the volume's start: 4096 bytes suffice
 // for LUKS1; LUKS2 needs both binary headers and JSON areas and, as
 // libcryptsetup checks sizes, an image as large as the volume (sparse is
 // fine). InvalidArgument if the bytes are not a LUKS header.
-VOLCRYPT_EXPORT absl::StatusOr<uint64_t> HeaderRegionBytes(const LuksHeaderImage& first_bytes);
+absl::StatusOr<uint64_t> HeaderRegionBytes(const LuksHeaderImage& first_bytes);
 
 // Reads a volume's LUKS header region into a header image, through `read`
 // (pread-like: fills `len` bytes at `offset` of the volume, or fails).
 // `device_bytes` is the volume's size. InvalidArgument if it holds no LUKS.
 using VolumeReader =
     std::function<absl::Status(uint64_t offset, void* buf, size_t len)>;
-VOLCRYPT_EXPORT absl::StatusOr<LuksHeaderImage> CopyHeaderRegion(const VolumeReader& read,
+absl::StatusOr<LuksHeaderImage> CopyHeaderRegion(const VolumeReader& read,
                                                  uint64_t device_bytes);
 
 }  // namespace luks

@@ -22,11 +22,9 @@
 
 #include "volcrypt/block_backend.h"
 
-#include "volcrypt/export.h"
-
 namespace volcrypt {
 
-VOLCRYPT_EXPORT std::unique_ptr<BlockBackend> NewMappedBackend();
+std::unique_ptr<BlockBackend> NewMappedBackend();
 
 }  // namespace volcrypt
 

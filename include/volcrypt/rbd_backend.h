@@ -28,7 +28,6 @@
 
 #include "absl/status/statusor.h"
 #include "volcrypt/block_backend.h"
-#include "volcrypt/export.h"
 
 namespace volcrypt {
 
@@ -44,7 +43,7 @@ struct RbdBackendOptions {
   std::string libvirt_auth_secret_uuid;
 };
 
-class VOLCRYPT_EXPORT RbdBackend : public BlockBackend {
+class RbdBackend : public BlockBackend {
  public:
   // Connects to the cluster. Unavailable if it cannot be reached within
   // options.timeout_seconds; InvalidArgument for an unreadable ceph.conf.

@@ -20,11 +20,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-#include "volcrypt/export.h"
-
 namespace volcrypt {
 
-class VOLCRYPT_EXPORT SecretBytes {
+class SecretBytes {
  public:
   // An empty secret.
   SecretBytes() = default;
@@ -71,11 +69,11 @@ class VOLCRYPT_EXPORT SecretBytes {
 // Returns the lowercase hex of `key`: the passphrase OpenStack (os-brick,
 // nova, cinder) derives from a key manager's key, and the one volcrypt uses
 // for machine keys.
-VOLCRYPT_EXPORT SecretBytes HexPassphrase(const SecretBytes& key);
+SecretBytes HexPassphrase(const SecretBytes& key);
 
 // Parses hex (either case, surrounding ASCII whitespace ignored) into bytes.
 // InvalidArgument names the offending position, never the text itself.
-VOLCRYPT_EXPORT absl::StatusOr<SecretBytes> SecretFromHex(absl::string_view hex);
+absl::StatusOr<SecretBytes> SecretFromHex(absl::string_view hex);
 
 }  // namespace volcrypt
 

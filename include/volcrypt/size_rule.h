@@ -23,32 +23,30 @@
 #include "absl/strings/string_view.h"
 #include "volcrypt/encryption_spec.h"
 
-#include "volcrypt/export.h"
-
 namespace volcrypt {
 
 inline constexpr uint64_t kLuks1PayloadOffsetBytes = 4ull << 20;
 inline constexpr uint64_t kLuks2PayloadOffsetBytes = 16ull << 20;
 
 // Returns where volcrypt puts the encrypted payload for `spec`.
-VOLCRYPT_EXPORT uint64_t PayloadOffsetBytes(const EncryptionSpec& spec);
+uint64_t PayloadOffsetBytes(const EncryptionSpec& spec);
 
 // Returns the raw size that gives exactly `usable_bytes` of payload.
 // InvalidArgument if usable_bytes is 0 or not a multiple of sector_size;
 // OutOfRange if the sum overflows.
-VOLCRYPT_EXPORT absl::StatusOr<uint64_t> RawBytesForUsable(uint64_t payload_offset_bytes,
+absl::StatusOr<uint64_t> RawBytesForUsable(uint64_t payload_offset_bytes,
                                            uint64_t usable_bytes,
                                            uint32_t sector_size);
 
 // Returns the payload size a raw volume of `raw_bytes` offers. OutOfRange if
 // the volume cannot hold the header and one sector of payload.
-VOLCRYPT_EXPORT absl::StatusOr<uint64_t> UsableBytesForRaw(uint64_t payload_offset_bytes,
+absl::StatusOr<uint64_t> UsableBytesForRaw(uint64_t payload_offset_bytes,
                                            uint64_t raw_bytes,
                                            uint32_t sector_size);
 
 // Parses "1073741824", "512K", "64M", "10G", "1T" (binary units, optional
 // trailing "iB" or "B"). InvalidArgument names the text that failed.
-VOLCRYPT_EXPORT absl::StatusOr<uint64_t> ParseSize(absl::string_view text);
+absl::StatusOr<uint64_t> ParseSize(absl::string_view text);
 
 }  // namespace volcrypt
 

@@ -56,7 +56,6 @@
 #include "volcrypt/attach_xml.h"
 #include "volcrypt/block_backend.h"
 #include "volcrypt/encryption_spec.h"
-#include "volcrypt/export.h"
 #include "volcrypt/key_manager.h"
 #include "volcrypt/logger.h"
 #include "volcrypt/secret_bytes.h"
@@ -99,7 +98,7 @@ struct AttachPlanOptions {
   bool ephemeral_secret = false;
 };
 
-class VOLCRYPT_EXPORT VolumeService {
+class VolumeService {
  public:
   // InvalidArgument if a required option is missing.
   static absl::StatusOr<std::unique_ptr<VolumeService>> Create(
@@ -197,7 +196,7 @@ class VOLCRYPT_EXPORT VolumeService {
 };
 
 // The name volcrypt gives the key of volume `volume_id`.
-VOLCRYPT_EXPORT std::string KeyNameForVolume(const std::string& volume_id);
+std::string KeyNameForVolume(const std::string& volume_id);
 
 }  // namespace volcrypt
 

@@ -64,7 +64,6 @@
 #include "absl/types/optional.h"
 #include "volcrypt/block_backend.h"
 #include "volcrypt/encryption_spec.h"
-#include "volcrypt/export.h"
 #include "volcrypt/logger.h"
 
 namespace volcrypt {
@@ -81,8 +80,8 @@ enum class VolumeStatus {
 };
 
 // cinder's status strings: "creating", "available", "in-use", ...
-VOLCRYPT_EXPORT absl::string_view VolumeStatusName(VolumeStatus status);
-VOLCRYPT_EXPORT absl::StatusOr<VolumeStatus> ParseVolumeStatus(
+absl::string_view VolumeStatusName(VolumeStatus status);
+absl::StatusOr<VolumeStatus> ParseVolumeStatus(
     absl::string_view name);
 
 struct VolumeRecord {
@@ -148,12 +147,12 @@ struct AttachmentRecord {
 enum class KeyHolderKind { kVolume, kBackup };
 
 // "volume" / "backup".
-VOLCRYPT_EXPORT absl::string_view KeyHolderKindName(KeyHolderKind kind);
+absl::string_view KeyHolderKindName(KeyHolderKind kind);
 
 // A volume or backup claimed while its key id is replaced (see
 // VolumeStore::BeginKeyIdChange). Destroying it without Commit() changes
 // nothing and releases the claim.
-class VOLCRYPT_EXPORT KeyIdChange {
+class KeyIdChange {
  public:
   KeyIdChange() = default;
   KeyIdChange(const KeyIdChange&) = delete;
@@ -184,7 +183,7 @@ struct VolumeFilter {
   absl::optional<VolumeLocation> location;
 };
 
-class VOLCRYPT_EXPORT VolumeStore {
+class VolumeStore {
  public:
   VolumeStore() = default;
   VolumeStore(const VolumeStore&) = delete;
@@ -298,9 +297,9 @@ struct VolumeStoreOptions {
 // processes, and the schema version in PRAGMA user_version.
 // FailedPrecondition for a schema version this build does not know or a
 // database that is not volcrypt's (see "Schema versions" above).
-VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<VolumeStore>>
+absl::StatusOr<std::unique_ptr<VolumeStore>>
 OpenSqliteVolumeStore(const std::string& path, const VolumeStoreOptions& options);
-VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<VolumeStore>>
+absl::StatusOr<std::unique_ptr<VolumeStore>>
 OpenSqliteVolumeStore(const std::string& path);
 
 // Connects (libpq connection string: "host=... port=... user=... dbname=...")
@@ -309,10 +308,10 @@ OpenSqliteVolumeStore(const std::string& path);
 // locks wait at most `lock_timeout_ms`, then Unavailable. Errors never
 // repeat the connection string (it may hold a password).
 // The schema version lives in a volcrypt_schema table.
-VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<VolumeStore>>
+absl::StatusOr<std::unique_ptr<VolumeStore>>
 OpenPostgresVolumeStore(const std::string& conninfo,
                         const VolumeStoreOptions& options);
-VOLCRYPT_EXPORT absl::StatusOr<std::unique_ptr<VolumeStore>>
+absl::StatusOr<std::unique_ptr<VolumeStore>>
 OpenPostgresVolumeStore(const std::string& conninfo, int lock_timeout_ms = 30000);
 
 }  // namespace volcrypt
