@@ -39,6 +39,28 @@ int ActiveKeyslots(const CryptDevice& dev) {
   return active;
 }
 
+// LUKS2's keyslot area can fill before its 32-entry table does (volcrypt's
+// 4 MiB area holds about 16 keyslots of a 512-bit key): true if a new
+// keyslot's anti-forensic area (key size x 4000 stripes, in 4 KiB units)
+// no longer fits beside the active ones.
+bool KeyslotAreaFull(const CryptDevice& dev) {
+  uint64_t metadata = 0;
+  uint64_t area = 0;
+  if (crypt_get_metadata_size(dev.get(), &metadata, &area) != 0 || area == 0) {
+    return false;
+  }
+  uint64_t used = 0;
+  const int max = crypt_keyslot_max(crypt_get_type(dev.get()));
+  for (int slot = 0; slot < max; ++slot) {
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    if (crypt_keyslot_area(dev.get(), slot, &offset, &length) == 0) used += length;
+  }
+  const uint64_t key = static_cast<uint64_t>(crypt_get_volume_key_size(dev.get()));
+  const uint64_t needed = (key * 4000 + 4095) / 4096 * 4096;
+  return used + needed > area;
+}
+
 absl::Status CheckNewPassphrase(const SecretBytes& new_passphrase) {
   if (new_passphrase.empty()) {
     return absl::InvalidArgumentError("new passphrase is empty");
@@ -72,6 +94,10 @@ absl::StatusOr<int> AddPassphrase(const std::string& path,
     if (ActiveKeyslots(*dev) >= crypt_keyslot_max(crypt_get_type(dev->get()))) {
       return ErrnoError(absl::StatusCode::kResourceExhausted, ENOSPC,
                         absl::StrCat(path, ": every keyslot is in use"));
+    }
+    if (KeyslotAreaFull(*dev)) {
+      return ErrnoError(absl::StatusCode::kResourceExhausted, ENOSPC,
+                        absl::StrCat(path, ": the keyslot area is full"));
     }
   }
   if (r < 0) return dev->Error(r, "add keyslot");
