@@ -15,6 +15,11 @@
 
 namespace volcrypt {
 
+// Why a database with tables but no volcrypt schema version is refused.
+inline constexpr char kForeignDatabase[] =
+    "not a volcrypt volume database: it holds tables but no volcrypt schema "
+    "version; volcrypt adds no tables to it";
+
 using SqlParam = absl::variant<std::string, int64_t>;
 
 // The rows a statement returned, every column as text (NULL as ""), and how

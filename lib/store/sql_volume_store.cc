@@ -154,9 +154,7 @@ class SqlVolumeStore final : public VolumeStore {
     if (version == 0) {
       VOLCRYPT_ASSIGN_OR_RETURN(const bool foreign, db_->HoldsForeignTables());
       if (foreign) {
-        return absl::FailedPreconditionError(
-            "not a volcrypt volume database: it holds tables but no volcrypt "
-            "schema version; volcrypt adds no tables to it");
+        return absl::FailedPreconditionError(kForeignDatabase);
       }
     }
     if (version == kSchemaVersion) return absl::OkStatus();

@@ -137,6 +137,25 @@ class SqliteConnection final : public SqlConnection {
 
 }  // namespace
 
+// True if the database at `path` has tables but no volcrypt schema version.
+absl::StatusOr<bool> IsForeignDatabase(const std::string& path, int busy_timeout_ms) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = absl::StrCat(path, ": cannot open volume database: ",
+                                   db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return SqliteStatus(rc, msg);
+  }
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  SqliteConnection probe(db, path);
+  absl::StatusOr<int> version = probe.SchemaVersion();
+  if (!version.ok()) return version.status();
+  if (*version != 0) return false;
+  return probe.HoldsForeignTables();
+}
+
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
     const std::string& path, bool read_only, int busy_timeout_ms) {
   // Private from the start: SQLite would create it 0644 (less the umask).
@@ -145,16 +164,28 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
   // those of other connections to it in this process, and another process
   // could then checkpoint and remove the WAL under them. A read-only open
   // of a missing file fails in SQLite (NotFound), creating nothing.
+  bool created_here = false;
   if (!read_only) {
     const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                         0600);
     if (fd >= 0) {
+      created_here = true;
       close(fd);
     } else if (errno != EEXIST) {
       const int err = errno;
       return StatusFromErrno(err, absl::StrCat(path, ": cannot open volume database: ",
                                                strerror(err)));
     }
+  }
+  // Switching the journal to WAL would already change a foreign database,
+  // so one with tables of its own and no volcrypt version is refused first,
+  // through a read-only connection of its own that is closed again (a file
+  // made just now holds nothing, and the many processes that may be making
+  // it at once take no lock for it).
+  if (!read_only && !created_here) {
+    absl::StatusOr<bool> foreign = IsForeignDatabase(path, busy_timeout_ms);
+    if (!foreign.ok()) return foreign.status();
+    if (*foreign) return absl::FailedPreconditionError(kForeignDatabase);
   }
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(

@@ -61,9 +61,12 @@ TEST_F(SqliteVolumeStoreTest, NewerSchemaIsRefused) {
 
 TEST_F(SqliteVolumeStoreTest, AForeignDatabaseGetsNoTablesAdded) {
   ASSERT_EQ(RunCommand({"sqlite3", path(), "CREATE TABLE customers (name TEXT)"}).exit_code, 0);
+  const std::string before = ReadFileOrDie(path());
   EXPECT_THAT(OpenSqliteVolumeStore(path()),
               StatusIsWith(absl::StatusCode::kFailedPrecondition,
                            "not a volcrypt volume database"));
+  // Not a byte changed: even switching the journal to WAL writes the header.
+  EXPECT_EQ(ReadFileOrDie(path()), before);
   CommandResult tables = RunCommand({"sqlite3", path(), ".tables"});
   EXPECT_EQ(tables.out, "customers\n");
   EXPECT_EQ(RunCommand({"sqlite3", path(), "PRAGMA user_version"}).out, "0\n");
