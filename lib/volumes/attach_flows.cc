@@ -101,6 +101,20 @@ absl::Status UndoAttach(const FlowContext& ctx, VolumeRecord& record,
   return MoveTo(ctx, record, VolumeStatus::kAvailable);
 }
 
+// Where `record`'s disk is, from the record, not the backend: a delete that
+// is finishing may find the file or image gone already.
+DiskSource SourceOf(const VolumeRecord& record) {
+  DiskSource source;
+  if (record.location.kind == BackendKind::kRbd) {
+    source.type = DiskSource::Type::kNetwork;
+    source.pool = record.location.pool;
+    source.image = record.location.image;
+  } else {
+    source.path = record.location.path;
+  }
+  return source;
+}
+
 }  // namespace
 
 absl::StatusOr<AttachPlan> PlanAttach(const FlowContext& ctx, const std::string& id,
@@ -210,18 +224,8 @@ absl::Status ReconcileAttachment(const FlowContext& ctx, VolumeRecord& record) {
 
 absl::Status CheckNoDomainUses(const FlowContext& ctx, const VolumeRecord& record) {
   if (ctx.attacher == nullptr) return absl::OkStatus();
-  // From the record, not the backend: a delete that is finishing may find
-  // the file or image gone already.
-  DiskSource source;
-  if (record.location.kind == BackendKind::kRbd) {
-    source.type = DiskSource::Type::kNetwork;
-    source.pool = record.location.pool;
-    source.image = record.location.image;
-  } else {
-    source.path = record.location.path;
-  }
   VOLCRYPT_ASSIGN_OR_RETURN(std::vector<std::string> domains,
-                            ctx.attacher->DomainsUsing(record.id, source));
+                            ctx.attacher->DomainsUsing(record.id, SourceOf(record)));
   if (domains.empty()) return absl::OkStatus();
   return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
                     absl::StrCat("volume ", record.id, " is used by libvirt domain(s) ",
@@ -287,6 +291,31 @@ absl::StatusOr<int> ReconcileLibvirt(const FlowContext& ctx) {
                               disk.live ? "live" : "", disk.live && disk.config ? ", " : "",
                               disk.config ? "config" : "",
                               "), which its records do not say; left as it is"));
+  }
+  // Attachments libvirt no longer has: the domain is gone, or a live-only
+  // disk ended with its domain (a libvirtd restart, a shutdown). The volume
+  // is detached in fact, so the record follows: its secret goes and it is
+  // available again. Asked afresh per volume, since an attach may have
+  // finished after the listing above.
+  for (auto& [id, attachment] : attachments) {
+    VolumeRecord& record = volumes[id];
+    if (record.status != VolumeStatus::kInUse) continue;
+    bool listed = false;
+    for (const DomainDiskInfo& disk : disks) {
+      listed = listed || (disk.serial == id && disk.domain == attachment.domain);
+    }
+    if (listed) continue;
+    VOLCRYPT_ASSIGN_OR_RETURN(std::vector<std::string> using_it,
+                              ctx.attacher->DomainsUsing(id, SourceOf(record)));
+    if (!using_it.empty()) continue;
+    ++acted;
+    ctx.log->Log(LogLevel::kWarning,
+                 absl::StrCat("volume ", id, " is recorded on libvirt domain ",
+                              attachment.domain, ", which no longer has its disk; "
+                              "recording it detached"));
+    VOLCRYPT_RETURN_IF_ERROR(MoveTo(ctx, record, VolumeStatus::kDetaching));
+    VOLCRYPT_RETURN_IF_ERROR(UndoAttach(ctx, record, attachment));
+    explained.erase(SecretOf(record, attachment));
   }
   // Secrets of ours that no attachment explains and no domain uses.
   for (const LibvirtSecretInfo& s : secrets) {
