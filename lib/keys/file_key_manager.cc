@@ -28,7 +28,6 @@ constexpr size_t kMaxKeyFileBytes = 4096;
 constexpr char kTempPrefix[] = ".tmp-";
 // A writer takes well under a second from its temp file's create to its
 // rename; a minute leaves room for a stalled disk.
-constexpr time_t kStaleTempSeconds = 60;
 
 // Opens the key directory, creating it 0700 if missing, and refuses one that
 // others could read or replace.
@@ -74,10 +73,11 @@ class FileKeyManager final : public KeyManager {
   }
 
   // Removes what writers killed between their temp write and its rename
-  // left behind: temp files older than kStaleTempSeconds that no process
-  // holds locked (a live writer, in this process or another, holds its
-  // lock until the rename; the age covers the moment between its create
-  // and its lock). Best effort: a file it cannot judge stays.
+  // left behind: temp files that no process holds locked (a live writer, in
+  // this process or another, holds its lock until the rename). A writer
+  // caught between its create and its lock finds its name gone once it has
+  // the lock, and starts again (WriteAtomically). Best effort: a file it
+  // cannot judge stays.
   void RemoveStaleTemps() {
     const int fd = openat(dir_fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
@@ -89,7 +89,6 @@ class FileKeyManager final : public KeyManager {
       close(fd);
       return;
     }
-    const time_t now = time(nullptr);
     while (dirent* e = readdir(d.get())) {
       const std::string entry = e->d_name;
       if (!absl::StartsWith(entry, kTempPrefix)) continue;
@@ -97,7 +96,6 @@ class FileKeyManager final : public KeyManager {
                           O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
       struct stat st;
       if (tmp.get() < 0 || fstat(tmp.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
-          now - st.st_mtime < kStaleTempSeconds ||
           flock(tmp.get(), LOCK_EX | LOCK_NB) != 0) {
         continue;
       }
@@ -210,15 +208,25 @@ class FileKeyManager final : public KeyManager {
 
   // temp file + fsync + rename + directory fsync: a whole file or none.
   absl::Status WriteAtomically(const std::string& name, const std::string& data) {
-    VOLCRYPT_ASSIGN_OR_RETURN(std::string tmp_id, NewUuid());
-    const std::string tmp = absl::StrCat(kTempPrefix, tmp_id);
-    const int fd = openat(dir_fd_.get(), tmp.c_str(),
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return ErrnoStatus("create " + tmp, dir_);
-    ScopedFd owned(fd);
+    std::string tmp;
+    ScopedFd owned;
     // Held until the rename is done: RemoveStaleTemps() leaves a locked
-    // temp file alone, whichever process is writing it.
-    flock(fd, LOCK_EX);
+    // temp file alone, whichever process is writing it. One that removed
+    // this file before the lock was taken leaves it unlinked: start again.
+    for (int attempt = 0; attempt < 3 && owned.get() < 0; ++attempt) {
+      VOLCRYPT_ASSIGN_OR_RETURN(std::string tmp_id, NewUuid());
+      tmp = absl::StrCat(kTempPrefix, tmp_id);
+      ScopedFd made(openat(dir_fd_.get(), tmp.c_str(),
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (made.get() < 0) return ErrnoStatus("create " + tmp, dir_);
+      flock(made.get(), LOCK_EX);
+      struct stat st;
+      if (fstat(made.get(), &st) == 0 && st.st_nlink > 0) owned = std::move(made);
+    }
+    if (owned.get() < 0) {
+      return absl::UnavailableError("a temp file in " + dir_ + " kept being removed");
+    }
+    const int fd = owned.get();
     absl::Status s = WriteFully(fd, 0, data.data(), data.size(), dir_ + "/" + tmp);
     if (s.ok() && fsync(fd) != 0) s = ErrnoStatus("sync " + tmp, dir_);
     if (s.ok() && renameat(dir_fd_.get(), tmp.c_str(), dir_fd_.get(),
