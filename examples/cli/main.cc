@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "examples/cli/args.h"
 #include "examples/cli/keys_migrate.h"
 #include "examples/cli/process_guard.h"
@@ -113,14 +114,35 @@ constexpr int kUsageError = 2;
 // overflowing the time arithmetic it feeds.
 constexpr int64_t kMaxGraceSeconds = 366 * 24 * 3600;
 
+// An error is one short line whatever the input held: `what` names the
+// command and may carry an id or path from the command line (10 KB, a
+// newline, terminal escapes), so control and non-ASCII bytes are escaped and
+// each part is cut.
+std::string OneLine(absl::string_view text, size_t max_bytes) {
+  std::string out;
+  for (char c : text.substr(0, max_bytes)) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out += c;
+    }
+  }
+  if (text.size() > max_bytes) absl::StrAppend(&out, "... (", text.size(), " bytes)");
+  return out;
+}
+
 int Fail(const std::string& what, const absl::Status& s) {
-  std::fprintf(stderr, "volcrypt: %s: %s\n", what.c_str(),
-               std::string(s.message()).c_str());
+  // At most ~300 bytes in all: the command part first gives way.
+  const std::string head = OneLine(what, 64);
+  const size_t room = head.size() < 200 ? 280 - head.size() : 80;
+  std::fprintf(stderr, "volcrypt: %s: %s\n", head.c_str(),
+               OneLine(s.message(), room - 24).c_str());
   return kFailed;
 }
 
 int Usage(const std::string& message) {
-  std::fprintf(stderr, "volcrypt: %s (see 'volcrypt help')\n", message.c_str());
+  std::fprintf(stderr, "volcrypt: %s (see 'volcrypt help')\n", OneLine(message, 240).c_str());
   return kUsageError;
 }
 

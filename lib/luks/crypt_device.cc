@@ -63,6 +63,16 @@ absl::StatusOr<std::unique_ptr<CryptDevice>> CryptDevice::Load(
     if (!dev->last_error_.empty()) absl::StrAppend(&msg, " (", dev->last_error_, ")");
     return ErrnoError(absl::StatusCode::kInvalidArgument, EINVAL, msg);
   }
+  if (r == -EIO) {
+    // libcryptsetup reads past the end of a short file and says EIO; a
+    // truncated header is bad input, not a failing disk.
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (1 << 20)) {
+      return ErrnoError(absl::StatusCode::kInvalidArgument, EINVAL,
+                        absl::StrCat(path, ": truncated LUKS header (", st.st_size,
+                                     " bytes)"));
+    }
+  }
   if (r < 0) return dev->Error(r, "load LUKS header");
   return dev;
 }

@@ -17,6 +17,7 @@
 #include "lib/volumes/key_steps.h"
 #include "lib/volumes/rbd_flows.h"
 #include "lib/volumes/volume_lifecycle.h"
+#include "volcrypt/errors.h"
 #include "volcrypt/luks.h"
 #include "volcrypt/rbd_backend.h"
 
@@ -133,6 +134,16 @@ absl::StatusOr<int> VolumeService::VerifyVolumeKey(const std::string& id) {
   VOLCRYPT_ASSIGN_OR_RETURN(SecretBytes passphrase, flows::PassphraseOf(ctx, record));
   VOLCRYPT_ASSIGN_OR_RETURN(luks::LuksHeaderImage header,
                             backend->ReadLuksHeader(record.location));
+  // The header is input from outside: one that puts the payload where the
+  // recorded volume cannot be (crafted, or not this record's) does not verify.
+  VOLCRYPT_ASSIGN_OR_RETURN(VolumeStat stat, backend->Stat(record.location));
+  if (header.size() > stat.raw_bytes || stat.raw_bytes - header.size() < record.size_bytes) {
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, EBADMSG,
+                      absl::StrCat("volume ", id, ": its header puts the payload at byte ",
+                                   header.size(), " of ", stat.raw_bytes,
+                                   ", leaving less than the recorded ", record.size_bytes,
+                                   " bytes"));
+  }
   absl::StatusOr<int> slot = luks::VerifyPassphrase(header.path(), passphrase);
   if (!slot.ok()) return flows::Annotate(slot.status(), "volume " + id);
   return slot;
