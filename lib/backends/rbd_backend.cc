@@ -1,3 +1,8 @@
+// RbdBackend over librados/librbd's C API. Longer than this project's usual
+// file on purpose: one class of short methods around librbd calls (connect,
+// create, resize, stat, probe, header read and write, snapshots, clones,
+// librbd's own format) that share RAII handles and one error mapping;
+// splitting it would scatter those rather than clarify them.
 #include "volcrypt/rbd_backend.h"
 
 #include <rados/librados.h>

@@ -1,5 +1,9 @@
 // VolumeStore over an SqlConnection: one schema and one set of statements
-// for SQLite and PostgreSQL (standard SQL only; $N parameters).
+// for SQLite and PostgreSQL (standard SQL only; $N parameters). Longer than
+// this project's usual file on purpose: the schema, its migrations and every
+// statement of the store contract stay side by side, so a reader sees all
+// the SQL both databases run in one place; row parsing (record_rows), text
+// rules (record_text) and key id claims (key_id_change) have their own files.
 #include <ctime>
 #include <mutex>
 
