@@ -71,13 +71,15 @@ class AttachTest : public ::testing::Test {
     probe_.DefineDomain(kDomain, /*start=*/true);
   }
 
-  // A service on host-a with the test's backend and libvirt connection.
-  std::unique_ptr<VolumeService> ServiceOver(KeyManager* keys, VolumeStore* store) {
+  // A service on host-a with the test's backend and libvirt connection (or
+  // `attacher`, a fault injector around it).
+  std::unique_ptr<VolumeService> ServiceOver(KeyManager* keys, VolumeStore* store,
+                                             Attacher* attacher = nullptr) {
     VolumeServiceOptions o;
     o.keys = keys;
     o.store = store;
     o.mapped = mapped_.get();
-    o.attacher = attacher_.get();
+    o.attacher = attacher != nullptr ? attacher : attacher_.get();
     o.host = "host-a";
     o.logger = NullLogger();
     return std::move(VolumeService::Create(o).value());
@@ -506,14 +508,7 @@ class SharedKeyAttachTest : public AttachTest {
 TEST_F(SharedKeyAttachTest, DetachOfOneVolumeKeepsTheSecretOfAnotherOnTheSameKey) {
   ASSERT_TRUE(shared_->AttachVolume("shared-a", Both(kDomain), {}).ok());
   FaultyAttacher faulty(attacher_.get(), &faults_);
-  VolumeServiceOptions o;
-  o.keys = fixed_.get();
-  o.store = store_.get();
-  o.mapped = mapped_.get();
-  o.attacher = &faulty;
-  o.host = "host-a";
-  o.logger = NullLogger();
-  std::unique_ptr<VolumeService> racing = std::move(VolumeService::Create(o).value());
+  std::unique_ptr<VolumeService> racing = ServiceOver(fixed_.get(), store_.get(), &faulty);
   faults_.RunBefore("attacher.AttachDisk", 1,
                     [&] { ASSERT_TRUE(shared_->DetachVolume("shared-a").ok()); });
   absl::StatusOr<VolumeRecord> b = racing->AttachVolume("shared-b", Both(kOther), {});
@@ -548,14 +543,7 @@ TEST_F(SharedKeyAttachTest, ConcurrentDetachAndAttachOnTheSameKeyLeaveEachItsSec
 TEST_F(AttachTest, LibvirtdKilledMidAttachIsFinishedByReconcileAfterItsRestart) {
   VolumeRecord v = Create("killed");
   FaultyAttacher faulty(attacher_.get(), &faults_);
-  VolumeServiceOptions o;
-  o.keys = keys_.get();
-  o.store = store_.get();
-  o.mapped = mapped_.get();
-  o.attacher = &faulty;
-  o.host = "host-a";
-  o.logger = NullLogger();
-  std::unique_ptr<VolumeService> service = std::move(VolumeService::Create(o).value());
+  std::unique_ptr<VolumeService> service = ServiceOver(keys_.get(), store_.get(), &faulty);
   faults_.RunBefore("attacher.AttachDisk", 1, [] { LibvirtTestbed::StopDaemon(); });
   AttachTarget both = Live();
   both.config = true;
