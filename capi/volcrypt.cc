@@ -10,6 +10,7 @@
 #include <string>
 
 #include "capi/c_status.h"
+#include "capi/c_struct.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/barbican_key_manager.h"
 #include "volcrypt/file_key_manager.h"
@@ -26,6 +27,7 @@ using volcrypt::capi::CopyString;
 using volcrypt::capi::Fail;
 using volcrypt::capi::FromStatus;
 using volcrypt::capi::Guard;
+using volcrypt::capi::ReadStruct;
 
 struct volcrypt_keys_t { std::unique_ptr<volcrypt::KeyManager> rep; };
 struct volcrypt_store_t { std::unique_ptr<volcrypt::VolumeStore> rep; };
@@ -145,9 +147,12 @@ int volcrypt_keys_open_barbican(const volcrypt_barbican_options_t* options,
                                 volcrypt_keys_t** keys, char** errmsg) {
   return Guard(errmsg, [&] {
     if (options == nullptr || keys == nullptr) return NullArgument("options and keys", errmsg);
-    if (options->struct_size < sizeof(volcrypt_barbican_options_t)) {
-      return Fail(EINVAL, "volcrypt_barbican_options_t.struct_size is too small", errmsg);
+    volcrypt_barbican_options_t options_copy;
+    if (int r = ReadStruct(options, VOLCRYPT_FIRST_SIZE(volcrypt_barbican_options_t, region), "volcrypt_barbican_options_t",
+                           &options_copy, errmsg)) {
+      return r;
     }
+    options = &options_copy;
     volcrypt::BarbicanOptions b;
     b.endpoint = Str(options->endpoint);
     b.ca_path = Str(options->ca_path);
@@ -226,9 +231,12 @@ int volcrypt_keys_migrate(volcrypt_store_t* store, volcrypt_keys_t* fixed,
         report_json == nullptr) {
       return NullArgument("store, destination, options and report_json", errmsg);
     }
-    if (options->struct_size < sizeof(volcrypt_migrate_options_t)) {
-      return Fail(EINVAL, "volcrypt_migrate_options_t.struct_size is too small", errmsg);
+    volcrypt_migrate_options_t options_copy;
+    if (int r = ReadStruct(options, VOLCRYPT_FIRST_SIZE(volcrypt_migrate_options_t, context), "volcrypt_migrate_options_t",
+                           &options_copy, errmsg)) {
+      return r;
     }
+    options = &options_copy;
     volcrypt::KeyMigrationOptions o;
     o.host = Str(options->host);
     o.dry_run = options->dry_run != 0;
@@ -287,9 +295,12 @@ int volcrypt_backend_open_rbd(const volcrypt_rbd_options_t* options,
     if (options == nullptr || backend == nullptr) {
       return NullArgument("options and backend", errmsg);
     }
-    if (options->struct_size < sizeof(volcrypt_rbd_options_t)) {
-      return Fail(EINVAL, "volcrypt_rbd_options_t.struct_size is too small", errmsg);
+    volcrypt_rbd_options_t options_copy;
+    if (int r = ReadStruct(options, VOLCRYPT_FIRST_SIZE(volcrypt_rbd_options_t, libvirt_auth_secret_uuid), "volcrypt_rbd_options_t",
+                           &options_copy, errmsg)) {
+      return r;
     }
+    options = &options_copy;
     volcrypt::RbdBackendOptions o;
     o.ceph_conf = Str(options->ceph_conf);
     o.client_id = Str(options->client_id, "admin");
@@ -323,9 +334,12 @@ int volcrypt_service_create(const volcrypt_service_options_t* options,
     if (options == nullptr || service == nullptr) {
       return NullArgument("options and service", errmsg);
     }
-    if (options->struct_size < sizeof(volcrypt_service_options_t)) {
-      return Fail(EINVAL, "volcrypt_service_options_t.struct_size is too small", errmsg);
+    volcrypt_service_options_t options_copy;
+    if (int r = ReadStruct(options, VOLCRYPT_FIRST_SIZE(volcrypt_service_options_t, host), "volcrypt_service_options_t",
+                           &options_copy, errmsg)) {
+      return r;
     }
+    options = &options_copy;
     if (options->keys == nullptr || options->store == nullptr) {
       return NullArgument("options->keys and options->store", errmsg);
     }
@@ -352,9 +366,12 @@ int volcrypt_volume_create(volcrypt_service_t* service,
     if (service == nullptr || request == nullptr || json == nullptr) {
       return NullArgument("service, request and json", errmsg);
     }
-    if (request->struct_size < sizeof(volcrypt_create_request_t)) {
-      return Fail(EINVAL, "volcrypt_create_request_t.struct_size is too small", errmsg);
+    volcrypt_create_request_t request_copy;
+    if (int r = ReadStruct(request, VOLCRYPT_FIRST_SIZE(volcrypt_create_request_t, project_id), "volcrypt_create_request_t",
+                           &request_copy, errmsg)) {
+      return r;
     }
+    request = &request_copy;
     volcrypt::CreateVolumeRequest r;
     r.id = Str(request->id);
     if (request->path != nullptr) {

@@ -9,7 +9,9 @@
  *    -ENOENT not found, -EEXIST already exists, -EINVAL bad argument,
  *    -EACCES/-EPERM refused (-EPERM: no keyslot accepts the passphrase),
  *    -EBUSY wrong state, -EAGAIN unavailable (retry), -ETIMEDOUT,
- *    -ERANGE a caller buffer is too small, -ENOMEM, -EIO.
+ *    -ERANGE a caller buffer is too small (only that), -EDOM a size out of
+ *    range (too large, or too small for a LUKS header), -E2BIG an options struct sets a
+ *    field this library does not know, -ENOMEM, -EIO.
  *  - The last parameter, `errmsg`, may be NULL. If not NULL and the call
  *    fails, *errmsg is set to a malloc'd message naming what failed (never a
  *    key); free it with volcrypt_free(). On success it is left untouched.
@@ -23,7 +25,12 @@
  *  - Thread safety: every handle may be used from several threads at once;
  *    destroy must not race with other calls on the same handle.
  *  - Option structs start with `struct_size` (set it to sizeof the struct);
- *    fields may be added at the end in later versions.
+ *    fields are only ever added at the end. A struct compiled against an
+ *    older volcrypt.h (a smaller struct_size, down to the struct's first
+ *    published size) works: the fields it lacks take their zero defaults.
+ *    One compiled against a newer header works if every field this library
+ *    does not know is zero, and fails with -E2BIG otherwise. A struct_size
+ *    below the first published size is -EINVAL.
  *
  *   volcrypt_keys_t *keys; volcrypt_store_t *store; volcrypt_backend_t *mapped;
  *   volcrypt_service_t *svc; char *err = NULL, *json = NULL;

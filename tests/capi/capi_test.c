@@ -118,6 +118,24 @@ static void test_volumes(void) {
   short_o.struct_size = 4;
   EXPECT(volcrypt_service_create(&short_o, &svc, NULL) == -EINVAL);
   EXPECT(svc == NULL);
+  /* A newer caller's struct: larger, its unknown tail zero, is accepted; a
+   * set field this library does not know is refused. */
+  struct {
+    volcrypt_service_options_t known;
+    const char *from_the_future;
+  } newer;
+  memset(&newer, 0, sizeof newer);
+  newer.known = o;
+  newer.known.struct_size = sizeof newer;
+  newer.from_the_future = "x";
+  EXPECT(volcrypt_service_create(&newer.known, &svc, &err) == -E2BIG);
+  EXPECT(svc == NULL && err != NULL && strstr(err, "does not know") != NULL);
+  volcrypt_free(err);
+  err = NULL;
+  newer.from_the_future = NULL;
+  EXPECT(volcrypt_service_create(&newer.known, &svc, NULL) == 0);
+  volcrypt_service_destroy(svc);
+  svc = NULL;
   EXPECT(volcrypt_service_create(&o, &svc, NULL) == 0);
 
   volcrypt_create_request_t r;
@@ -132,6 +150,14 @@ static void test_volumes(void) {
   volcrypt_free(err);
   err = NULL;
   r.format = NULL;
+  /* A size beyond what any volume can hold is -EDOM, never -ERANGE (which
+   * would make a binding grow a buffer and retry). */
+  r.size_bytes = UINT64_MAX - 511;
+  EXPECT(volcrypt_volume_create(svc, &r, &json, &err) == -EDOM);
+  EXPECT(json == NULL && err != NULL && strstr(err, "too large") != NULL);
+  volcrypt_free(err);
+  err = NULL;
+  r.size_bytes = 16u << 20;
   EXPECT(volcrypt_volume_create(svc, &r, &json, &err) == 0);
   EXPECT(json != NULL && strstr(json, "\"encryption_key_id\"") != NULL);
   volcrypt_free(json);
