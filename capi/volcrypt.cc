@@ -81,7 +81,7 @@ int ReturnHandle(StatusOrPtr&& made, Handle** out, char** errmsg) {
 
 extern "C" {
 
-const char* volcrypt_version(void) { return "0.1.0"; }
+const char* volcrypt_version(void) { return VOLCRYPT_VERSION_STRING; }
 
 void volcrypt_free(void* ptr) { std::free(ptr); }
 

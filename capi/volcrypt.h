@@ -53,8 +53,8 @@
 extern "C" {
 #endif
 
-#define VOLCRYPT_VERSION_MAJOR 0
-#define VOLCRYPT_VERSION_MINOR 1
+/* VOLCRYPT_VERSION_MAJOR, _MINOR, _PATCH and _STRING, from the build. */
+#include "volcrypt_version.h"
 
 /* Distinct opaque handles: mixing them up does not compile. */
 typedef struct volcrypt_keys_t volcrypt_keys_t;         /* a KeyManager */
@@ -63,7 +63,9 @@ typedef struct volcrypt_backend_t volcrypt_backend_t;   /* a BlockBackend */
 typedef struct volcrypt_attacher_t volcrypt_attacher_t; /* a libvirt connection */
 typedef struct volcrypt_service_t volcrypt_service_t;   /* a VolumeService */
 
-/* "0.1.0": the library's version. Static storage; do not free. */
+/* The library's version, "MAJOR.MINOR.PATCH" (VOLCRYPT_VERSION_STRING of
+ * the header it was built with; a program may compare the two). Static
+ * storage; do not free. */
 const char *volcrypt_version(void);
 
 /* Frees a string or message returned by volcrypt. NULL is a no-op. */

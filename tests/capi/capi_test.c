@@ -38,7 +38,8 @@ static void write_file(const char *path, const char *text) {
 }
 
 static void test_basics(void) {
-  EXPECT(strcmp(volcrypt_version(), "0.1.0") == 0);
+  EXPECT(strcmp(volcrypt_version(), VOLCRYPT_VERSION_STRING) == 0);
+  EXPECT(strcmp(volcrypt_version(), EXPECTED_VERSION) == 0);
   volcrypt_free(NULL);
   volcrypt_keys_destroy(NULL);
   volcrypt_store_destroy(NULL);
