@@ -14,12 +14,12 @@ bytearray objects that wipe() clears.
         ...
         plan.passphrase.wipe()
 
-The library is found through $VOLCRYPT_LIBRARY, else the loader's search
-path (ctypes.util.find_library("volcrypt")).
+The C library is libvolcrypt.so.0, found by the loader's normal search, or
+in the directory `meson install` put it (recorded in volcrypt/_install.py);
+$VOLCRYPT_LIBRARY overrides both.
 """
 
 import ctypes
-import ctypes.util
 import errno as _errno
 import json
 import os
@@ -34,11 +34,29 @@ __all__ = [
 ]
 
 
+_SONAME = "libvolcrypt.so.0"
+
+
 def _load():
-    path = os.environ.get("VOLCRYPT_LIBRARY") or ctypes.util.find_library("volcrypt")
-    if not path:
-        raise ImportError("libvolcrypt.so not found: set VOLCRYPT_LIBRARY")
-    return ctypes.CDLL(path)
+    """Loads the C library: $VOLCRYPT_LIBRARY if set (an override for tests
+    and odd layouts), else the soname through the loader's normal search,
+    else the library directory meson installed this package beside."""
+    override = os.environ.get("VOLCRYPT_LIBRARY")
+    if override:
+        return ctypes.CDLL(override)
+    try:
+        return ctypes.CDLL(_SONAME)
+    except OSError as loader_error:
+        try:
+            from volcrypt import _install
+        except ImportError:
+            raise ImportError(f"{_SONAME} not found by the loader ({loader_error}); "
+                              "install volcrypt or set VOLCRYPT_LIBRARY") from None
+        try:
+            return ctypes.CDLL(os.path.join(_install.LIBDIR, _SONAME))
+        except OSError as e:
+            raise ImportError(f"{_SONAME} not found by the loader nor in "
+                              f"{_install.LIBDIR}: {e}") from None
 
 
 _lib = _load()
