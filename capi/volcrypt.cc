@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "capi/c_handles.h"
 #include "capi/c_status.h"
 #include "capi/c_struct.h"
 #include "volcrypt/attacher.h"
@@ -27,57 +28,12 @@ using volcrypt::capi::CopyString;
 using volcrypt::capi::Fail;
 using volcrypt::capi::FromStatus;
 using volcrypt::capi::Guard;
+using volcrypt::capi::NullArgument;
+using volcrypt::capi::ReturnHandle;
+using volcrypt::capi::ReturnSecret;
+using volcrypt::capi::ReturnString;
+using volcrypt::capi::Str;
 using volcrypt::capi::ReadStruct;
-
-struct volcrypt_keys_t { std::unique_ptr<volcrypt::KeyManager> rep; };
-struct volcrypt_store_t { std::unique_ptr<volcrypt::VolumeStore> rep; };
-struct volcrypt_backend_t {
-  std::unique_ptr<volcrypt::BlockBackend> rep;
-  volcrypt::RbdBackend* rbd = nullptr;  // rep, when it is an RBD backend
-};
-struct volcrypt_attacher_t { std::unique_ptr<volcrypt::Attacher> rep; };
-struct volcrypt_service_t { std::unique_ptr<volcrypt::VolumeService> rep; };
-
-namespace {
-
-std::string Str(const char* s, const char* fallback = "") {
-  return s != nullptr ? s : fallback;
-}
-
-int NullArgument(const char* name, char** errmsg) {
-  return Fail(EINVAL, std::string(name) + " must not be NULL", errmsg);
-}
-
-// Sets *out to a malloc'd copy of `s`.
-int ReturnString(const std::string& s, char** out, char** errmsg) {
-  char* copy = CopyString(s);
-  if (copy == nullptr) return Fail(ENOMEM, "out of memory", errmsg);
-  *out = copy;
-  return 0;
-}
-
-// Copies secret bytes into a caller buffer with an in/out size.
-int ReturnSecret(const volcrypt::SecretBytes& secret, unsigned char* buf,
-                 size_t* len, char** errmsg) {
-  const size_t capacity = *len;
-  *len = secret.size();
-  if (buf == nullptr || capacity < secret.size()) {
-    return Fail(ERANGE, "buffer too small: " + std::to_string(secret.size()) +
-                            " bytes needed", errmsg);
-  }
-  std::memcpy(buf, secret.data(), secret.size());
-  return 0;
-}
-
-// Sets *out to a new handle holding `value` of a StatusOr<unique_ptr<T>>.
-template <typename Handle, typename StatusOrPtr>
-int ReturnHandle(StatusOrPtr&& made, Handle** out, char** errmsg) {
-  if (!made.ok()) return FromStatus(made.status(), errmsg);
-  *out = new Handle{std::move(*made)};
-  return 0;
-}
-
-}  // namespace
 
 extern "C" {
 
@@ -397,6 +353,7 @@ int volcrypt_volume_create(volcrypt_service_t* service,
     r.defer_format = request->defer_format != 0;
     r.user_id = Str(request->user_id);
     r.project_id = Str(request->project_id);
+    r.native_rbd_format = request->native_format != 0;
     absl::StatusOr<volcrypt::VolumeRecord> v = service->rep->CreateVolume(r);
     if (!v.ok()) return FromStatus(v.status(), errmsg);
     return ReturnString(volcrypt::VolumeToJson(*v), json, errmsg);
@@ -435,46 +392,19 @@ int volcrypt_volume_attach_plan(volcrypt_service_t* service, const char* id,
                                 const char* target_dev, char** secret_xml,
                                 char** disk_xml, unsigned char* passphrase, size_t* len,
                                 char** errmsg) {
-  return Guard(errmsg, [&] {
-    if (service == nullptr || id == nullptr || secret_xml == nullptr ||
-        disk_xml == nullptr || len == nullptr) {
-      return NullArgument("service, id, secret_xml, disk_xml and len", errmsg);
-    }
-    volcrypt::AttachPlanOptions o;
-    o.target_dev = Str(target_dev, "sdb");
-    absl::StatusOr<volcrypt::AttachPlan> plan = service->rep->PlanAttach(id, o);
-    if (!plan.ok()) return FromStatus(plan.status(), errmsg);
-    int r = ReturnSecret(plan->passphrase, passphrase, len, errmsg);
-    if (r != 0) return r;
-    char* secret = CopyString(plan->secret_xml);
-    char* disk = CopyString(plan->disk_xml);
-    if (secret == nullptr || disk == nullptr) {
-      std::free(secret);
-      std::free(disk);
-      volcrypt_wipe(passphrase, *len);
-      return Fail(ENOMEM, "out of memory", errmsg);
-    }
-    *secret_xml = secret;
-    *disk_xml = disk;
-    return 0;
-  });
+  volcrypt_attach_options_t o = {sizeof o, target_dev, nullptr, 0, 0, 0};
+  return volcrypt_volume_attach_plan_with_options(service, id, &o, secret_xml, disk_xml,
+                                                  passphrase, len, errmsg);
 }
 
 int volcrypt_volume_attach(volcrypt_service_t* service, const char* id,
                            const char* domain, int live, int config,
                            const char* target_dev, char** errmsg) {
-  return Guard(errmsg, [&] {
-    if (service == nullptr || id == nullptr || domain == nullptr) {
-      return NullArgument("service, id and domain", errmsg);
-    }
-    volcrypt::AttachTarget target;
-    target.domain = domain;
-    target.live = live != 0;
-    target.config = config != 0;
-    volcrypt::AttachPlanOptions o;
-    o.target_dev = Str(target_dev, "sdb");
-    return FromStatus(service->rep->AttachVolume(id, target, o).status(), errmsg);
-  });
+  if (live == 0 && config == 0) {
+    return Fail(EINVAL, "attach needs live, config or both", errmsg);
+  }
+  volcrypt_attach_options_t o = {sizeof o, target_dev, nullptr, 0, live, config};
+  return volcrypt_volume_attach_with_options(service, id, domain, &o, errmsg);
 }
 
 int volcrypt_volume_detach(volcrypt_service_t* service, const char* id, char** errmsg) {

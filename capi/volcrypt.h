@@ -235,6 +235,9 @@ typedef struct {
   int defer_format;         /* mapped: format at first attach */
   const char *user_id;
   const char *project_id;
+  /* Added in 0.2 (older callers' structs end above; it is then 0): */
+  int native_format;        /* rbd, engine "librbd": librbd writes the header
+                               (rbd_encryption_format, its slow KDF) */
 } volcrypt_create_request_t;
 
 /* Creates an encrypted volume (record, key, backing volume, LUKS header);
@@ -273,6 +276,73 @@ int volcrypt_volume_attach_plan(volcrypt_service_t *service, const char *id,
 int volcrypt_volume_attach(volcrypt_service_t *service, const char *id,
                            const char *domain, int live, int config,
                            const char *target_dev, char **errmsg);
+
+/* How a volume is attached (volcrypt_volume_attach_with_options) or planned
+ * (volcrypt_volume_attach_plan_with_options). Zero means the default. */
+typedef struct {
+  size_t struct_size;
+  const char *target_dev;   /* NULL: "sdb" */
+  const char *target_bus;   /* NULL: "scsi" ("virtio", "sata", ...) */
+  int ephemeral_secret;     /* non-zero: the libvirt secret's value lives in
+                               libvirtd's memory only, never in its state
+                               directory; a libvirtd restart forgets it (a
+                               running QEMU keeps its open disk, but the
+                               next start of the domain needs a new attach) */
+  int live;                 /* attach to the running domain; */
+  int config;               /* and/or to its persistent definition; both 0:
+                               live only */
+} volcrypt_attach_options_t;
+
+/* volcrypt_volume_attach with every option of the C++ API. `options` NULL:
+ * the defaults. -EINVAL: a combination no engine can attach (LUKS2 with the
+ * qemu engine; a live hot-plug of a librbd-engine disk, which libvirt 9.0
+ * cannot do), before anything changes. -EBUSY unless the volume is
+ * available. -ENOENT: no such volume or domain. On failure nothing is left
+ * in libvirt and the volume is available again. */
+int volcrypt_volume_attach_with_options(volcrypt_service_t *service,
+                                        const char *id, const char *domain,
+                                        const volcrypt_attach_options_t *options,
+                                        char **errmsg);
+
+/* volcrypt_volume_attach_plan with a target bus and an ephemeral secret
+ * (`options->live` and `config` are ignored). Errors as attach_plan's. */
+int volcrypt_volume_attach_plan_with_options(
+    volcrypt_service_t *service, const char *id,
+    const volcrypt_attach_options_t *options, char **secret_xml,
+    char **disk_xml, unsigned char *passphrase, size_t *len, char **errmsg);
+
+/* Writes the volume's LUKS passphrase to the caller's file descriptor `fd`
+ * (a pipe to `cryptsetup --key-file /dev/fd/N` or `qemu-img`'s secret
+ * file), so that no copy of it is held by the caller's runtime. Nothing
+ * else is written; `fd` stays open. -ENOENT: no such volume or key; -EIO:
+ * a short write; -EPIPE: the reader went away; -EBADF: `fd` is not open for
+ * writing. */
+int volcrypt_volume_write_passphrase(volcrypt_service_t *service,
+                                     const char *id, int fd, char **errmsg);
+
+/* ---- Snapshots and clones (rbd volumes) -------------------------------- */
+
+/* Snapshots rbd volume `volume_id` as RBD snapshot "snapshot-<snapshot_id>";
+ * the snapshot's record shares the volume's key id. *json: the snapshot
+ * record. -ENOTSUP for a mapped volume; -EEXIST if the id is taken; -EBUSY
+ * unless the volume is available or in use. */
+int volcrypt_volume_snapshot(volcrypt_service_t *service, const char *volume_id,
+                             const char *snapshot_id, char **json,
+                             char **errmsg);
+
+/* Deletes a snapshot (the RBD snapshot, then the record). -EBUSY while
+ * clones depend on it; -ENOENT if there is no such snapshot. */
+int volcrypt_snapshot_delete(volcrypt_service_t *service,
+                             const char *snapshot_id, char **errmsg);
+
+/* Clones snapshot `snapshot_id` into a new rbd volume `new_volume_id` at
+ * `pool`/`image`, with a new key id holding the same key bytes (so the
+ * inherited header opens with the clone's own key). *json: the new
+ * volume's record. Fails and rolls back as volcrypt_volume_create does;
+ * -ENOENT: no such snapshot; -EEXIST: the id or image is taken. */
+int volcrypt_volume_clone(volcrypt_service_t *service, const char *snapshot_id,
+                          const char *new_volume_id, const char *pool,
+                          const char *image, char **json, char **errmsg);
 
 /* Detaches; the secret goes when no disk uses it. */
 int volcrypt_volume_detach(volcrypt_service_t *service, const char *id,

@@ -349,11 +349,92 @@ static void test_barbican_and_postgres_options(void) {
   volcrypt_free(err);
 }
 
+/* Attach options, the passphrase handoff through a file descriptor, and the
+ * snapshot calls' refusal for a mapped volume. */
+static void test_attach_options_and_handoff(void) {
+  char *err = NULL, *json = NULL, *sx = NULL, *dx = NULL;
+  volcrypt_keys_t *keys = NULL;
+  volcrypt_store_t *store = NULL;
+  volcrypt_backend_t *mapped = NULL;
+  volcrypt_service_t *svc = NULL;
+  EXPECT(volcrypt_keys_open_file(in_dir("keys2"), in_dir("master"), &keys, NULL) == 0);
+  EXPECT(volcrypt_store_open_sqlite(in_dir("volumes2.db"), &store, NULL) == 0);
+  EXPECT(volcrypt_backend_open_mapped(&mapped, NULL) == 0);
+  volcrypt_service_options_t o = {sizeof o, keys, store, mapped, NULL, NULL, "capi"};
+  EXPECT(volcrypt_service_create(&o, &svc, NULL) == 0);
+  volcrypt_create_request_t r;
+  memset(&r, 0, sizeof r);
+  r.struct_size = sizeof r;
+  r.id = "h1";
+  r.path = in_dir("h1");
+  r.size_bytes = 16u << 20;
+  EXPECT(volcrypt_volume_create(svc, &r, &json, NULL) == 0);
+  volcrypt_free(json);
+  json = NULL;
+
+  volcrypt_attach_options_t ao;
+  memset(&ao, 0, sizeof ao);
+  ao.struct_size = sizeof ao;
+  ao.target_dev = "vdc";
+  ao.target_bus = "virtio";
+  ao.ephemeral_secret = 1;
+  unsigned char pass[128];
+  size_t len = sizeof pass;
+  EXPECT(volcrypt_volume_attach_plan_with_options(svc, "h1", &ao, &sx, &dx, pass, &len,
+                                                  NULL) == 0);
+  EXPECT(strstr(sx, "ephemeral=\"yes\"") != NULL);
+  EXPECT(strstr(dx, "bus=\"virtio\"") != NULL && strstr(dx, "dev=\"vdc\"") != NULL);
+  volcrypt_free(sx);
+  volcrypt_free(dx);
+  EXPECT(volcrypt_volume_attach_plan_with_options(svc, "h1", NULL, &sx, &dx, pass, &len,
+                                                  NULL) == 0);
+  EXPECT(strstr(sx, "ephemeral=\"no\"") != NULL && strstr(dx, "bus=\"scsi\"") != NULL);
+  volcrypt_free(sx);
+  volcrypt_free(dx);
+
+  /* The handoff writes exactly the passphrase the plan gives. */
+  int fds[2];
+  EXPECT(pipe(fds) == 0);
+  EXPECT(volcrypt_volume_write_passphrase(svc, "h1", fds[1], NULL) == 0);
+  close(fds[1]);
+  unsigned char got[128];
+  ssize_t n = read(fds[0], got, sizeof got);
+  close(fds[0]);
+  EXPECT(n == (ssize_t)len && memcmp(got, pass, len) == 0);
+  volcrypt_wipe(got, sizeof got);
+  volcrypt_wipe(pass, sizeof pass);
+  /* A reader that went away: -EPIPE, and this process is not killed by SIGPIPE. */
+  EXPECT(pipe(fds) == 0);
+  close(fds[0]);
+  EXPECT(volcrypt_volume_write_passphrase(svc, "h1", fds[1], &err) == -EPIPE);
+  EXPECT(err != NULL && strstr(err, "h1") != NULL);
+  volcrypt_free(err);
+  err = NULL;
+  close(fds[1]);
+  EXPECT(volcrypt_volume_write_passphrase(svc, "h1", -1, NULL) == -EBADF);
+  EXPECT(volcrypt_volume_write_passphrase(svc, "nope", 1, NULL) == -ENOENT);
+
+  /* Snapshots are for rbd volumes. */
+  EXPECT(volcrypt_volume_snapshot(svc, "h1", "s1", &json, &err) == -ENOTSUP);
+  EXPECT(json == NULL && err != NULL);
+  volcrypt_free(err);
+  EXPECT(volcrypt_snapshot_delete(svc, "s1", NULL) == -ENOENT);
+  EXPECT(volcrypt_volume_clone(svc, "s1", "c1", "rbd", "c1", &json, NULL) == -ENOENT);
+  EXPECT(volcrypt_volume_clone(svc, "s1", "c1", NULL, "c1", &json, NULL) == -EINVAL);
+
+  EXPECT(volcrypt_volume_delete(svc, "h1", NULL) == 0);
+  volcrypt_service_destroy(svc);
+  volcrypt_backend_destroy(mapped);
+  volcrypt_store_destroy(store);
+  volcrypt_keys_destroy(keys);
+}
+
 int main(void) {
   if (mkdtemp(dir) == NULL) return 1;
   test_basics();
   test_keys();
   test_volumes();
+  test_attach_options_and_handoff();
   test_migrate();
   test_barbican_and_postgres_options();
   char cmd[4200];
