@@ -395,7 +395,21 @@ class _CreateRequest(ctypes.Structure):
                 ("format", ctypes.c_char_p), ("cipher", ctypes.c_char_p),
                 ("key_bits", ctypes.c_int), ("engine", ctypes.c_char_p),
                 ("kdf", ctypes.c_char_p), ("defer_format", ctypes.c_int),
-                ("user_id", ctypes.c_char_p), ("project_id", ctypes.c_char_p)]
+                ("user_id", ctypes.c_char_p), ("project_id", ctypes.c_char_p),
+                ("native_format", ctypes.c_int)]
+
+
+class _AttachOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("target_dev", ctypes.c_char_p),
+                ("target_bus", ctypes.c_char_p), ("ephemeral_secret", ctypes.c_int),
+                ("live", ctypes.c_int), ("config", ctypes.c_int)]
+
+
+def _attach_options(target_dev: Optional[str], target_bus: Optional[str],
+                    ephemeral_secret: bool, live: bool = True,
+                    config: bool = False) -> _AttachOptions:
+    return _AttachOptions(ctypes.sizeof(_AttachOptions), _b(target_dev), _b(target_bus),
+                          int(ephemeral_secret), int(live), int(config))
 
 
 class AttachPlan:
@@ -430,13 +444,14 @@ class Service(_Handle):
                       cipher: Optional[str] = None, key_bits: int = 0,
                       engine: Optional[str] = None, kdf: Optional[str] = None,
                       defer_format: bool = False, user_id: Optional[str] = None,
-                      project_id: Optional[str] = None) -> Json:
+                      project_id: Optional[str] = None, native_format: bool = False) -> Json:
         """Creates an encrypted volume at `path` (mapped) or `pool`/`image`
-        (rbd); returns its record."""
+        (rbd); returns its record. native_format: rbd with engine "librbd",
+        librbd writes the header (its own, slow KDF)."""
         r = _CreateRequest(ctypes.sizeof(_CreateRequest), _b(id), _b(path), _b(pool),
                            _b(image), size_bytes, _b(format), _b(cipher), key_bits,
                            _b(engine), _b(kdf), 1 if defer_format else 0, _b(user_id),
-                           _b(project_id))
+                           _b(project_id), int(native_format))
         out = ctypes.c_void_p()
         _call("volume_create", self._h, ctypes.byref(r), ctypes.byref(out))
         return json.loads(_take_string(out))
@@ -454,17 +469,51 @@ class Service(_Handle):
         _call("volume_verify", self._h, _b(volume_id), ctypes.byref(slot))
         return slot.value
 
-    def attach_plan(self, volume_id: str, target_dev: Optional[str] = None) -> AttachPlan:
+    def attach_plan(self, volume_id: str, target_dev: Optional[str] = None,
+                    target_bus: Optional[str] = None,
+                    ephemeral_secret: bool = False) -> AttachPlan:
+        """The secret XML, disk XML and passphrase for the caller's own libvirt
+        code. ephemeral_secret: the secret's value stays in libvirtd's memory."""
         secret_xml, disk_xml = ctypes.c_void_p(), ctypes.c_void_p()
-        passphrase = _secret_call("volume_attach_plan", self._h, _b(volume_id),
-                                  _b(target_dev), ctypes.byref(secret_xml),
+        o = _attach_options(target_dev, target_bus, ephemeral_secret)
+        passphrase = _secret_call("volume_attach_plan_with_options", self._h, _b(volume_id),
+                                  ctypes.byref(o), ctypes.byref(secret_xml),
                                   ctypes.byref(disk_xml))
         return AttachPlan(_take_string(secret_xml), _take_string(disk_xml), passphrase)
 
     def attach_volume(self, volume_id: str, domain: str, live: bool = True, config: bool = False,
-                      target_dev: Optional[str] = None) -> None:
-        _call("volume_attach", self._h, _b(volume_id), _b(domain), int(live), int(config),
-              _b(target_dev))
+                      target_dev: Optional[str] = None, target_bus: Optional[str] = None,
+                      ephemeral_secret: bool = False) -> None:
+        """Attaches through libvirt, live and/or to the persistent config."""
+        if not live and not config:
+            raise InvalidArgumentError(_errno.EINVAL, "attach needs live, config or both",
+                                       "volume_attach_with_options")
+        o = _attach_options(target_dev, target_bus, ephemeral_secret, live, config)
+        _call("volume_attach_with_options", self._h, _b(volume_id), _b(domain),
+              ctypes.byref(o))
+
+    def write_passphrase(self, volume_id: str, fd: int) -> None:
+        """Writes the volume's LUKS passphrase to file descriptor `fd` (a pipe
+        to cryptsetup or qemu-img), so no Python object ever holds it."""
+        _call("volume_write_passphrase", self._h, _b(volume_id), ctypes.c_int(fd))
+
+    def create_snapshot(self, volume_id: str, snapshot_id: str) -> Json:
+        """Snapshots an rbd volume; returns the snapshot record."""
+        out = ctypes.c_void_p()
+        _call("volume_snapshot", self._h, _b(volume_id), _b(snapshot_id), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        _call("snapshot_delete", self._h, _b(snapshot_id))
+
+    def clone_volume(self, snapshot_id: str, new_volume_id: str, pool: str,
+                     image: str) -> Json:
+        """Clones a snapshot into a new rbd volume with its own key id (same
+        key bytes); returns the new volume's record."""
+        out = ctypes.c_void_p()
+        _call("volume_clone", self._h, _b(snapshot_id), _b(new_volume_id), _b(pool),
+              _b(image), ctypes.byref(out))
+        return json.loads(_take_string(out))
 
     def detach_volume(self, volume_id: str) -> None:
         _call("volume_detach", self._h, _b(volume_id))
