@@ -1,3 +1,3 @@
-module volcrypt.example/go
+module volcrypt.dev/go
 
 go 1.19

@@ -11,17 +11,19 @@ void volcrypt_go_set_on_item(volcrypt_migrate_options_t *o);
 import "C"
 
 import (
+	"context"
 	"encoding/json"
-	"runtime"
 	"runtime/cgo"
 	"unsafe"
 )
 
-// MigrationItem is one volume or backup's result.
+// MigrationItem is one volume's or backup's result.
 type MigrationItem struct {
-	Kind              string `json:"kind"`
-	ID                string `json:"id"`
-	Outcome           string `json:"outcome"` // migrated, would-migrate, already-migrated, skipped, failed
+	Kind string `json:"kind"` // "volume" or "backup"
+	ID   string `json:"id"`
+	// Outcome is "migrated", "would-migrate", "already-migrated",
+	// "skipped" or "failed".
+	Outcome           string `json:"outcome"`
 	NewKeyID          string `json:"new_key_id,omitempty"`
 	Snapshots         int    `json:"snapshots,omitempty"`
 	AdoptedSecret     bool   `json:"adopted_secret,omitempty"`
@@ -31,6 +33,9 @@ type MigrationItem struct {
 
 // MigrationReport is the result of MigrateFixedKeys.
 type MigrationReport struct {
+	Host string `json:"host"`
+	// NotStarted says why nothing was tried (e.g. the fixed key is not in
+	// use); empty when the migration ran.
 	NotStarted       string          `json:"not_started,omitempty"`
 	Migrated         int             `json:"migrated"`
 	Failed           int             `json:"failed"`
@@ -43,66 +48,103 @@ type MigrationReport struct {
 
 // MigrationOptions says whose items move and how.
 type MigrationOptions struct {
-	Host      string
-	DryRun    bool
-	MaxErrors int // 0: 3 (cinder's); < 0: abort at the first failure
-	// OnItem, if set, is called after each item with items done and total.
+	Host      string // empty: this machine's host name
+	DryRun    bool   // report what would change, change nothing
+	MaxErrors int    // abort when more items failed; 0: 3 (cinder's); < 0: at the first
+	// OnItem, if set, is called after each item (on the calling
+	// goroutine's thread) with the items done and the total. A panic in it
+	// stops further calls and is re-raised once the migration returns.
 	OnItem func(item MigrationItem, done, total int)
+}
+
+// onItemState is what the C callback's context points at.
+type onItemState struct {
+	fn    func(MigrationItem, int, int)
+	panic interface{}
 }
 
 //export goMigrationItem
 func goMigrationItem(context unsafe.Pointer, item *C.char, done, total C.int) {
-	h := *(*cgo.Handle)(context)
+	st := (*(*cgo.Handle)(context)).Value().(*onItemState)
+	if st.panic != nil {
+		return
+	}
+	// A panic must not unwind through the C++ frames below this one.
+	defer func() {
+		if r := recover(); r != nil {
+			st.panic = r
+		}
+	}()
 	var it MigrationItem
 	if json.Unmarshal([]byte(C.GoString(item)), &it) == nil {
-		h.Value().(func(MigrationItem, int, int))(it, int(done), int(total))
+		st.fn(it, int(done), int(total))
 	}
 }
 
-// MigrateFixedKeys moves o.Host's volumes and backups off castellan's fixed
-// key (fixed may be nil when none is configured) to dest, cinder's way,
-// resumable after any failure. Item failures are in the report.
-func MigrateFixedKeys(store *Store, fixed, dest *Keys, o MigrationOptions) (*MigrationReport, error) {
-	host, fh := cstr(o.Host)
-	defer fh()
-	var opts C.volcrypt_migrate_options_t
-	opts.struct_size = C.size_t(unsafe.Sizeof(opts))
-	opts.host = host
-	if o.DryRun {
-		opts.dry_run = 1
+// MigrateFixedKeys moves o.Host's volumes and backups off castellan's
+// fixed key (the all-zeros id; fixed from OpenFixedKeys, or nil when none
+// is configured) to dest, cinder's way, resumable after any crash. Item
+// failures are in the report, not the error. It reaches the key managers
+// and the store for every item; ctx is checked before it starts (see the
+// package doc).
+func MigrateFixedKeys(ctx context.Context, store *Store, fixed, dest *Keys, o MigrationOptions) (*MigrationReport, error) {
+	const op = "keys_migrate"
+	if err := notStarted(ctx, op); err != nil {
+		return nil, err
 	}
-	opts.max_errors = C.int(o.MaxErrors)
+	sp, err := store.acquire(op)
+	if err != nil {
+		return nil, err
+	}
+	defer store.release()
+	var fp unsafe.Pointer
+	if fixed != nil && fixed != dest {
+		if fp, err = fixed.acquire(op); err != nil {
+			return nil, err
+		}
+		defer fixed.release()
+	}
+	dp, err := dest.acquire(op)
+	if err != nil {
+		return nil, err
+	}
+	defer dest.release()
+	if fixed == dest {
+		fp = dp
+	}
+	var cs cstrings
+	defer cs.free()
+	var co C.volcrypt_migrate_options_t
+	co.struct_size = C.size_t(unsafe.Sizeof(co))
+	co.host = cs.str(o.Host)
+	co.dry_run = cbool(o.DryRun)
+	co.max_errors = C.int(o.MaxErrors)
+	var st *onItemState
 	if o.OnItem != nil {
-		// The handle lives in C memory: C may keep the context pointer.
-		handle := (*cgo.Handle)(C.malloc(C.size_t(unsafe.Sizeof(cgo.Handle(0)))))
-		*handle = cgo.NewHandle(o.OnItem)
-		defer func() { handle.Delete(); C.free(unsafe.Pointer(handle)) }()
-		opts.context = unsafe.Pointer(handle)
-		C.volcrypt_go_set_on_item(&opts)
-	}
-	var fixedHandle *C.volcrypt_keys_t
-	if fixed != nil {
-		fixedHandle = fixed.h
+		st = &onItemState{fn: o.OnItem}
+		// The handle lives in C memory: C keeps the context pointer.
+		h := (*cgo.Handle)(C.malloc(C.size_t(unsafe.Sizeof(cgo.Handle(0)))))
+		*h = cgo.NewHandle(st)
+		defer func() { h.Delete(); C.free(unsafe.Pointer(h)) }()
+		co.context = unsafe.Pointer(h)
+		C.volcrypt_go_set_on_item(&co)
 	}
 	var out, errmsg *C.char
-	if err := check(C.volcrypt_keys_migrate(store.h, fixedHandle, dest.h, &opts, &out, &errmsg),
-		errmsg, "keys_migrate"); err != nil {
+	rc := C.volcrypt_keys_migrate((*C.volcrypt_store_t)(sp), (*C.volcrypt_keys_t)(fp),
+		(*C.volcrypt_keys_t)(dp), &co, &out, &errmsg)
+	if st != nil && st.panic != nil {
+		if rc == 0 {
+			C.volcrypt_free(unsafe.Pointer(out))
+		}
+		C.volcrypt_free(unsafe.Pointer(errmsg))
+		panic(st.panic)
+	}
+	if err := check(rc, errmsg, op); err != nil {
 		return nil, err
 	}
 	r := &MigrationReport{}
-	return r, json.Unmarshal([]byte(takeString(out)), r)
-}
-
-// OpenPostgresStore connects to a PostgreSQL volume database shared by hosts
-// (a libpq connection string).
-func OpenPostgresStore(conninfo string) (*Store, error) {
-	c, fc := cstr(conninfo)
-	defer fc()
-	s := &Store{}
-	var errmsg *C.char
-	if err := check(C.volcrypt_store_open_postgres(c, &s.h, &errmsg), errmsg, "store_open_postgres"); err != nil {
+	if err := takeJSON(op, out, r); err != nil {
 		return nil, err
 	}
-	runtime.SetFinalizer(s, (*Store).Close)
-	return s, nil
+	return r, nil
 }

@@ -1,68 +1,91 @@
 package volcrypt
 
 import (
+	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestMigrateFixedKeysWithProgress(t *testing.T) {
-	dir := t.TempDir()
-	fixedPath := filepath.Join(dir, "fixed_key")
-	master := filepath.Join(dir, "master.key")
-	for path, text := range map[string]string{fixedPath: strings.Repeat("ef", 32), master: strings.Repeat("33", 32)} {
+func migrationFixture(t *testing.T) (*fixture, *Keys, *Keys) {
+	t.Helper()
+	f := &fixture{dir: t.TempDir()}
+	for path, text := range map[string]string{f.path("fixed_key"): strings.Repeat("ef", 32),
+		f.path("master.key"): strings.Repeat("33", 32)} {
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fixed, err := OpenFixedKeys(fixedPath)
+	fixed, err := OpenFixedKeys(f.path("fixed_key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fixed.Close()
-	dest, err := OpenFileKeys(filepath.Join(dir, "keys"), master)
+	dest, err := OpenFileKeys(f.path("keys"), f.path("master.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dest.Close()
-	store, err := OpenSqliteStore(filepath.Join(dir, "volumes.db"))
-	if err != nil {
+	if f.store, err = OpenSQLiteStore(f.path("volumes.db")); err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	mapped, err := OpenMappedBackend()
-	if err != nil {
+	if f.mapped, err = OpenMappedBackend(); err != nil {
 		t.Fatal(err)
 	}
-	defer mapped.Close()
-	svc, err := NewService(ServiceOptions{Keys: fixed, Store: store, Mapped: mapped, Host: "go"})
-	if err != nil {
+	if f.svc, err = NewService(ServiceOptions{Keys: fixed, Store: f.store, Mapped: f.mapped, Host: "go"}); err != nil {
 		t.Fatal(err)
 	}
-	defer svc.Close()
+	t.Cleanup(func() { f.svc.Close(); f.mapped.Close(); f.store.Close(); fixed.Close(); dest.Close() })
 	for _, id := range []string{"g1", "g2"} {
-		if _, err := svc.CreateVolume(CreateRequest{ID: id, Path: filepath.Join(dir, id), SizeBytes: 1 << 20}); err != nil {
-			t.Fatal(err)
-		}
+		f.create(t, id)
 	}
+	return f, fixed, dest
+}
+
+func TestMigrateFixedKeysWithProgress(t *testing.T) {
+	ctx := context.Background()
+	f, fixed, dest := migrationFixture(t)
 	var seen []string
-	report, err := MigrateFixedKeys(store, fixed, dest, MigrationOptions{
+	report, err := MigrateFixedKeys(ctx, f.store, fixed, dest, MigrationOptions{
 		Host:   "go",
 		OnItem: func(item MigrationItem, done, total int) { seen = append(seen, item.ID) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if report.Migrated != 2 || report.VolumesRemaining != 0 || len(seen) != 2 || seen[1] != "g2" {
+	if report.Host != "go" || report.Migrated != 2 || report.VolumesRemaining != 0 || len(seen) != 2 || seen[1] != "g2" {
 		t.Fatalf("report %+v, seen %v", report, seen)
 	}
-	v, err := store.Volume("g1")
+	v, err := f.store.Volume(ctx, "g1")
 	if err != nil || v.EncryptionKeyID != report.Items[0].NewKeyID {
 		t.Fatalf("g1 = %+v, %v; want key %s", v, err, report.Items[0].NewKeyID)
 	}
-	again, err := MigrateFixedKeys(store, nil, dest, MigrationOptions{Host: "go"})
+	again, err := MigrateFixedKeys(ctx, f.store, nil, dest, MigrationOptions{Host: "go"})
 	if err != nil || !strings.Contains(again.NotStarted, "fixed_key is not in use") {
 		t.Fatalf("without a fixed key: %+v, %v", again, err)
+	}
+}
+
+func TestAPanicInTheProgressCallbackStopsCallsAndIsRaisedAfterTheMigration(t *testing.T) {
+	ctx := context.Background()
+	f, fixed, dest := migrationFixture(t)
+	calls := 0
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want boom", r)
+			}
+		}()
+		_, _ = MigrateFixedKeys(ctx, f.store, fixed, dest, MigrationOptions{Host: "go",
+			OnItem: func(MigrationItem, int, int) { calls++; panic("boom") }})
+		t.Fatal("no panic")
+	}()
+	if calls != 1 {
+		t.Fatalf("the callback ran %d times after panicking", calls)
+	}
+	// The migration itself ran to its end: both volumes moved.
+	for _, id := range []string{"g1", "g2"} {
+		v, err := f.store.Volume(ctx, id)
+		if err != nil || v.EncryptionKeyID == "00000000-0000-0000-0000-000000000000" {
+			t.Fatalf("%s: %+v %v", id, v, err)
+		}
 	}
 }
