@@ -91,11 +91,11 @@ var (
 )
 
 // ErrClosed is returned (wrapped) by a call on a handle after its Close.
-var ErrClosed = errors.New("volcrypt: handle is closed")
+var ErrClosed = errors.New("handle is closed")
 
 // ErrBorrowed is returned by Close on a Keys, Store, Backend or Attacher
 // that an open Service still borrows: close the Service first.
-var ErrBorrowed = errors.New("volcrypt: handle is borrowed by an open service")
+var ErrBorrowed = errors.New("handle is borrowed by an open service")
 
 // check turns a C return code and its message into nil or an *Error, and
 // frees the message.

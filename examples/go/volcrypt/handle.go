@@ -41,7 +41,7 @@ func (h *handle) acquire(op string) (unsafe.Pointer, error) {
 	h.mu.RLock()
 	if h.ptr == nil {
 		h.mu.RUnlock()
-		return nil, fmt.Errorf("volcrypt %s: %s: %w", op, h.kind, ErrClosed)
+		return nil, fmt.Errorf("volcrypt %s: %s %w", op, h.kind, ErrClosed)
 	}
 	return h.ptr, nil
 }
@@ -109,6 +109,20 @@ func (c *cstrings) secret(s string) *C.char {
 		(*c)[len(*c)-1].wipe = len(s)
 	}
 	return p
+}
+
+// secretBytes returns a C copy of b (NULL when empty), wiped before it is
+// freed: how key bytes and passphrases go into C.
+func (c *cstrings) secretBytes(b []byte) *C.uchar {
+	if len(b) == 0 {
+		return nil
+	}
+	p := C.CBytes(b)
+	*c = append(*c, struct {
+		p    unsafe.Pointer
+		wipe int
+	}{p, len(b)})
+	return (*C.uchar)(p)
 }
 
 func (c *cstrings) free() {

@@ -126,25 +126,31 @@ func (k *Keys) Close() error { return k.close() }
 // does not wrap; Close waits until fn returns. fn must not keep the pointer.
 func (k *Keys) WithCHandle(fn func(ptr unsafe.Pointer) error) error { return k.withCHandle(fn) }
 
+// call makes one C call on the key manager, as Service.call does.
+func (k *Keys) call(ctx context.Context, op string,
+	fn func(h *C.volcrypt_keys_t, cs *cstrings, errmsg **C.char) C.int) error {
+	return k.use(ctx, op, func(p unsafe.Pointer) error {
+		var cs cstrings
+		defer cs.free()
+		var errmsg *C.char
+		return check(fn((*C.volcrypt_keys_t)(p), &cs, &errmsg), errmsg, op)
+	})
+}
+
 // CreateKey creates a random key of bits (0: 256) named name and returns
 // its id (a UUID).
 func (k *Keys) CreateKey(ctx context.Context, name string, bits int) (string, error) {
 	if bits == 0 {
 		bits = 256
 	}
-	var id string
-	err := k.use(ctx, "keys_create", func(p unsafe.Pointer) error {
-		var s cstrings
-		defer s.free()
-		var out, errmsg *C.char
-		rc := C.volcrypt_keys_create((*C.volcrypt_keys_t)(p), C.int(bits), s.str(name), &out, &errmsg)
-		if err := check(rc, errmsg, "keys_create"); err != nil {
-			return err
-		}
-		id = takeString(out)
-		return nil
+	var out *C.char
+	err := k.call(ctx, "keys_create", func(h *C.volcrypt_keys_t, cs *cstrings, errmsg **C.char) C.int {
+		return C.volcrypt_keys_create(h, C.int(bits), cs.str(name), &out, errmsg)
 	})
-	return id, err
+	if err != nil {
+		return "", err
+	}
+	return takeString(out), nil
 }
 
 // GetKey returns the bytes of key id; Wipe them when done. ErrNotFound if
@@ -166,11 +172,7 @@ func (k *Keys) GetKey(ctx context.Context, id string) (*Secret, error) {
 
 // DeleteKey deletes key id. ErrNotFound if there is none.
 func (k *Keys) DeleteKey(ctx context.Context, id string) error {
-	return k.use(ctx, "keys_delete", func(p unsafe.Pointer) error {
-		var s cstrings
-		defer s.free()
-		var errmsg *C.char
-		return check(C.volcrypt_keys_delete((*C.volcrypt_keys_t)(p), s.str(id), &errmsg), errmsg,
-			"keys_delete")
+	return k.call(ctx, "keys_delete", func(h *C.volcrypt_keys_t, cs *cstrings, errmsg **C.char) C.int {
+		return C.volcrypt_keys_delete(h, cs.str(id), errmsg)
 	})
 }

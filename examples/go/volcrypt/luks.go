@@ -1,12 +1,9 @@
 package volcrypt
 
 /*
-#include <stdlib.h>
 #include <volcrypt.h>
 */
 import "C"
-
-import "unsafe"
 
 // Keyslot is one used LUKS keyslot.
 type Keyslot struct {
@@ -53,15 +50,10 @@ func InspectLUKS(path string) (*LuksInfo, error) {
 func VerifyPassphrase(path string, passphrase []byte) (int, error) {
 	var cs cstrings
 	defer cs.free()
-	var buf unsafe.Pointer
-	if len(passphrase) > 0 {
-		buf = C.CBytes(passphrase)
-		defer func() { C.volcrypt_wipe(buf, C.size_t(len(passphrase))); C.free(buf) }()
-	}
 	var slot C.int
 	var errmsg *C.char
-	rc := C.volcrypt_luks_verify_passphrase(cs.str(path), (*C.uchar)(buf), C.size_t(len(passphrase)),
-		&slot, &errmsg)
+	rc := C.volcrypt_luks_verify_passphrase(cs.str(path), cs.secretBytes(passphrase),
+		C.size_t(len(passphrase)), &slot, &errmsg)
 	if err := check(rc, errmsg, "luks_verify_passphrase"); err != nil {
 		return -1, err
 	}
