@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The Go package against real services: a throwaway Ceph cluster
-# (ceph.sh) and a private libvirtd (libvirtd.sh) with a paused domain and
-# the libvirt "ceph" secret holding client.admin's key (what a deployment
-# provides), then the Go tests tagged volcrypt_services: an rbd volume
-# created, extended, attached live, snapshotted, cloned, detached and
-# deleted, and 8 goroutines running rbd lifecycles at once. Everything is
-# stopped by PID on exit. Skipped (77) without Go, root, Ceph or libvirtd.
+# (ceph.sh), a private libvirtd (libvirtd.sh) with a paused domain and the
+# libvirt "ceph" secret holding client.admin's key (what a deployment
+# provides), Barbican (barbican.sh) and PostgreSQL (postgres.sh); then the
+# Go tests tagged volcrypt_services: an rbd volume created, extended,
+# attached live, snapshotted, cloned, detached and deleted; 8 goroutines
+# running rbd lifecycles at once; an rbd volume whose key is in Barbican
+# and whose record is in PostgreSQL. Everything is stopped by PID on exit.
+# Skipped (77) without Go, root, Ceph, libvirtd, Barbican or PostgreSQL.
 #   go_services_test.sh BUILD_DIR SOURCE_ROOT
 set -euo pipefail
 shopt -s extglob
@@ -18,11 +20,16 @@ work=$(mktemp -d /tmp/volcrypt-goservices-XXXXXX)
 cleanup() {
   "$scripts/libvirtd.sh" stop "$work/libvirt" >/dev/null 2>&1 || true
   "$scripts/ceph.sh" stop "$work/ceph" >/dev/null 2>&1 || true
+  "$scripts/barbican.sh" stop "$work/barbican" >/dev/null 2>&1 || true
+  "$scripts/postgres.sh" stop "$work/postgres" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+chmod o+x "$work"   # postgres.sh runs its server as nobody
 conf=$("$scripts/ceph.sh" start "$work/ceph")
 uri=$("$scripts/libvirtd.sh" start "$work/libvirt")
+barbican=$("$scripts/barbican.sh" start "$work/barbican")
+conninfo=$("$scripts/postgres.sh" start "$work/postgres")
 secret=c3c3c3c3-0000-4000-8000-00000000600d
 domain=volcrypt-go
 virsh -c "$uri" -q secret-define /dev/stdin >/dev/null <<XML
@@ -49,7 +56,7 @@ headers=$(cat "$src/capi/volcrypt.h" "$build/capi/volcrypt_version.h" | sha1sum 
 export GOCACHE=$build/go-cache-$headers GOPATH=$build/go-path GOFLAGS=-mod=mod GOPROXY=off
 export CGO_ENABLED=1
 export VOLCRYPT_CEPH_CONF=$conf VOLCRYPT_LIBVIRT_URI=$uri VOLCRYPT_DOMAIN=$domain
-export VOLCRYPT_CEPH_SECRET=$secret
+export VOLCRYPT_CEPH_SECRET=$secret VOLCRYPT_BARBICAN_URL=$barbican VOLCRYPT_PG_CONNINFO=$conninfo
 cd "$src/examples/go"
 go vet -tags volcrypt_services ./...
 go test -count=1 -tags volcrypt_services -run '^TestServices' -timeout 300s -v ./volcrypt 2>&1 |

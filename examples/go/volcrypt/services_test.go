@@ -176,3 +176,63 @@ func TestServicesEightGoroutinesRunRBDVolumeLifecycles(t *testing.T) {
 		t.Fatalf("records left: %+v %v", left, err)
 	}
 }
+
+func TestServicesBarbicanKeyAndPostgresRecordCarryAnRBDVolume(t *testing.T) {
+	ctx := context.Background()
+	s := servicesFromEnv(t)
+	endpoint, conninfo := os.Getenv("VOLCRYPT_BARBICAN_URL"), os.Getenv("VOLCRYPT_PG_CONNINFO")
+	if endpoint == "" || conninfo == "" {
+		t.Fatal("VOLCRYPT_BARBICAN_URL or VOLCRYPT_PG_CONNINFO unset")
+	}
+	keys, err := OpenBarbicanKeys(ctx, BarbicanOptions{Endpoint: endpoint, ProjectID: "go-project", TimeoutSeconds: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close()
+	store, err := OpenPostgresStore(ctx, conninfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rbd, err := OpenRBDBackend(ctx, RBDOptions{CephConf: s.cephConf, LibvirtAuthSecretUUID: s.cephSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rbd.Close()
+	svc, err := NewService(ServiceOptions{Keys: keys, Store: store, RBD: rbd, Host: "go-pg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	vol, err := svc.CreateVolume(ctx, CreateRequest{ID: "pb1", Pool: "rbd", Image: "volume-pb1", SizeBytes: 16 << 20,
+		ProjectID: "go-project"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another handle on the shared database sees the record.
+	other, err := OpenPostgresStore(ctx, conninfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if v, err := other.Volume(ctx, "pb1"); err != nil || v.EncryptionKeyID != vol.EncryptionKeyID || v.Host != "go-pg" {
+		t.Fatalf("from another store handle: %+v %v", v, err)
+	}
+	key, err := keys.GetKey(ctx, vol.EncryptionKeyID)
+	if err != nil || key.Len() == 0 {
+		t.Fatalf("the volume's key in Barbican: %v %v", key, err)
+	}
+	key.Wipe()
+	if slot, err := svc.VerifyVolume(ctx, "pb1"); err != nil || slot != 0 {
+		t.Fatalf("verify: %d %v", slot, err)
+	}
+	if err := svc.DeleteVolume(ctx, "pb1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.GetKey(ctx, vol.EncryptionKeyID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the key outlived its volume: %v", err)
+	}
+	if _, err := other.Volume(ctx, "pb1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the record outlived its volume: %v", err)
+	}
+}
