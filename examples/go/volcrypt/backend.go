@@ -49,7 +49,8 @@ type RBDOptions struct {
 // OpenRBDBackend connects to Ceph. It blocks up to the timeout; ctx is
 // checked before (see the package doc). ErrUnavailable (or the connect
 // errno) if the cluster cannot be reached in time.
-func OpenRBDBackend(ctx context.Context, o RBDOptions) (*Backend, error) {
+func OpenRBDBackend(ctx context.Context, o RBDOptions) (_ *Backend, err error) {
+	defer catchNUL("backend_open_rbd", &err)
 	if err := notStarted(ctx, "backend_open_rbd"); err != nil {
 		return nil, err
 	}
@@ -89,7 +90,8 @@ type Attacher struct{ handle }
 // ConnectAttacher connects to libvirtd at uri ("qemu:///system"). ctx is
 // checked before connecting (see the package doc). ErrUnavailable if
 // libvirtd cannot be reached.
-func ConnectAttacher(ctx context.Context, uri string) (*Attacher, error) {
+func ConnectAttacher(ctx context.Context, uri string) (_ *Attacher, err error) {
+	defer catchNUL("attacher_connect", &err)
 	if err := notStarted(ctx, "attacher_connect"); err != nil {
 		return nil, err
 	}

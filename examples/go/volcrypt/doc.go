@@ -48,7 +48,9 @@
 // message (never key bytes). errors.Is(err, syscall.ENOENT) works, and so
 // does errors.Is against the sentinels ErrNotFound, ErrExists, ErrInvalid,
 // ErrPermission, ErrBusy, ErrUnavailable, ErrNotSupported and
-// ErrSizeOutOfRange, each a class of errnos.
+// ErrSizeOutOfRange, each a class of errnos. A string argument holding a
+// NUL byte is refused with ErrInvalid before any C call: C would read it cut
+// short, so "v1\x00x" would name volume v1.
 //
 // # Secrets
 //

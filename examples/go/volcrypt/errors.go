@@ -124,3 +124,19 @@ func notStarted(ctx context.Context, op string) error {
 	}
 	return nil
 }
+
+// nulArgument is what cstrings.str panics with for a string holding a NUL
+// byte: C would silently cut the string there ("v1\x00x" would name v1).
+// catchNUL turns it back into an error before any C call was made.
+type nulArgument struct{}
+
+// catchNUL, deferred by every function that builds C strings, returns an
+// ErrInvalid *Error for a string argument holding a NUL byte.
+func catchNUL(op string, err *error) {
+	if r := recover(); r != nil {
+		if _, ok := r.(nulArgument); !ok {
+			panic(r)
+		}
+		*err = &Error{Op: op, Errno: syscall.EINVAL, Message: "a string argument holds a NUL byte"}
+	}
+}

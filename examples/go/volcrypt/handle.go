@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -50,7 +51,7 @@ func (h *handle) release() { h.mu.RUnlock() }
 
 // use runs fn with the C pointer unless ctx is already done or the handle
 // is closed; Close waits until fn returns.
-func (h *handle) use(ctx context.Context, op string, fn func(p unsafe.Pointer) error) error {
+func (h *handle) use(ctx context.Context, op string, fn func(p unsafe.Pointer) error) (err error) {
 	if err := notStarted(ctx, op); err != nil {
 		return err
 	}
@@ -59,6 +60,7 @@ func (h *handle) use(ctx context.Context, op string, fn func(p unsafe.Pointer) e
 		return err
 	}
 	defer h.release()
+	defer catchNUL(op, &err)
 	return fn(p)
 }
 
@@ -93,6 +95,9 @@ type cstrings []struct {
 func (c *cstrings) str(s string) *C.char {
 	if s == "" {
 		return nil
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		panic(nulArgument{})
 	}
 	p := C.CString(s)
 	*c = append(*c, struct {

@@ -26,7 +26,8 @@ func newKeys(p *C.volcrypt_keys_t) *Keys {
 // whose keys are sealed under the 32-byte master key at masterKeyPath (raw
 // or 64 hex characters, mode 0600). ErrPermission: a wrong master key or a
 // file others can read.
-func OpenFileKeys(dir, masterKeyPath string) (*Keys, error) {
+func OpenFileKeys(dir, masterKeyPath string) (_ *Keys, err error) {
+	defer catchNUL("keys_open_file", &err)
 	var s cstrings
 	defer s.free()
 	var p *C.volcrypt_keys_t
@@ -41,7 +42,8 @@ func OpenFileKeys(dir, masterKeyPath string) (*Keys, error) {
 // OpenFixedKeys opens castellan's fixed key (ConfKeyManager): the file
 // holds the hex key as cinder's fixed_key option does. Its one key id is
 // the all-zeros UUID.
-func OpenFixedKeys(fixedKeyPath string) (*Keys, error) {
+func OpenFixedKeys(fixedKeyPath string) (_ *Keys, err error) {
+	defer catchNUL("keys_open_fixed", &err)
 	var s cstrings
 	defer s.free()
 	var p *C.volcrypt_keys_t
@@ -87,7 +89,8 @@ type BarbicanOptions struct {
 // when the endpoint comes from the catalog (Endpoint empty), and so can
 // block up to the timeout; ctx is checked before (see the package doc).
 // ErrPermission: Keystone refused the credentials.
-func OpenBarbicanKeys(ctx context.Context, o BarbicanOptions) (*Keys, error) {
+func OpenBarbicanKeys(ctx context.Context, o BarbicanOptions) (_ *Keys, err error) {
+	defer catchNUL("keys_open_barbican", &err)
 	if err := notStarted(ctx, "keys_open_barbican"); err != nil {
 		return nil, err
 	}

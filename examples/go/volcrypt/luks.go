@@ -28,7 +28,8 @@ type LuksInfo struct {
 
 // InspectLUKS reads the LUKS header of the file or block device at path.
 // ErrInvalid if it holds no LUKS header.
-func InspectLUKS(path string) (*LuksInfo, error) {
+func InspectLUKS(path string) (_ *LuksInfo, err error) {
+	defer catchNUL("luks_inspect", &err)
 	var cs cstrings
 	defer cs.free()
 	var out, errmsg *C.char
@@ -47,7 +48,8 @@ func InspectLUKS(path string) (*LuksInfo, error) {
 // passphrase unlocks (it runs the keyslot's KDF: up to seconds of CPU).
 // ErrPermission (EPERM) if no keyslot accepts it. The passphrase is copied
 // into C memory that is wiped before it is freed.
-func VerifyPassphrase(path string, passphrase []byte) (int, error) {
+func VerifyPassphrase(path string, passphrase []byte) (_ int, err error) {
+	defer catchNUL("luks_verify_passphrase", &err)
 	var cs cstrings
 	defer cs.free()
 	var slot C.int

@@ -87,7 +87,8 @@ func goMigrationItem(context unsafe.Pointer, item *C.char, done, total C.int) {
 // failures are in the report, not the error. It reaches the key managers
 // and the store for every item; ctx is checked before it starts (see the
 // package doc).
-func MigrateFixedKeys(ctx context.Context, store *Store, fixed, dest *Keys, o MigrationOptions) (*MigrationReport, error) {
+func MigrateFixedKeys(ctx context.Context, store *Store, fixed, dest *Keys, o MigrationOptions) (_ *MigrationReport, err error) {
+	defer catchNUL("keys_migrate", &err)
 	const op = "keys_migrate"
 	if err := notStarted(ctx, op); err != nil {
 		return nil, err

@@ -43,7 +43,8 @@ func borrow(h *handle, what string, borrowed *[]*handle) (unsafe.Pointer, error)
 }
 
 // NewService creates a service over the handles in o. It does not block.
-func NewService(o ServiceOptions) (*Service, error) {
+func NewService(o ServiceOptions) (_ *Service, err error) {
+	defer catchNUL("service_create", &err)
 	if o.Keys == nil || o.Store == nil {
 		return nil, &Error{Op: "service_create", Errno: syscall.EINVAL, Message: "Keys and Store are required"}
 	}
@@ -55,6 +56,10 @@ func NewService(o ServiceOptions) (*Service, error) {
 	}
 	var co C.volcrypt_service_options_t
 	co.struct_size = C.size_t(unsafe.Sizeof(co))
+	// Before borrowing: a host with a NUL byte panics (see catchNUL).
+	var s cstrings
+	defer s.free()
+	co.host = s.str(o.Host)
 	var borrowErr error
 	take := func(h *handle, what string) unsafe.Pointer {
 		if borrowErr != nil {
@@ -79,9 +84,6 @@ func NewService(o ServiceOptions) (*Service, error) {
 		giveBack()
 		return nil, borrowErr
 	}
-	var s cstrings
-	defer s.free()
-	co.host = s.str(o.Host)
 	var p *C.volcrypt_service_t
 	var errmsg *C.char
 	if err := check(C.volcrypt_service_create(&co, &p, &errmsg), errmsg, "service_create"); err != nil {

@@ -24,7 +24,8 @@ func newStore(p *C.volcrypt_store_t) *Store {
 }
 
 // OpenSQLiteStore opens (creating) the SQLite volume database at path.
-func OpenSQLiteStore(path string) (*Store, error) {
+func OpenSQLiteStore(path string) (_ *Store, err error) {
+	defer catchNUL("store_open_sqlite", &err)
 	var s cstrings
 	defer s.free()
 	var p *C.volcrypt_store_t
@@ -40,7 +41,8 @@ func OpenSQLiteStore(path string) (*Store, error) {
 // hosts may share (a libpq connection string; errors never repeat it).
 // ErrUnavailable (ECONNREFUSED) if the server cannot be reached. ctx is
 // checked before connecting (see the package doc).
-func OpenPostgresStore(ctx context.Context, conninfo string) (*Store, error) {
+func OpenPostgresStore(ctx context.Context, conninfo string) (_ *Store, err error) {
+	defer catchNUL("store_open_postgres", &err)
 	if err := notStarted(ctx, "store_open_postgres"); err != nil {
 		return nil, err
 	}

@@ -475,3 +475,35 @@ func TestVersionMatchesTheHeader(t *testing.T) {
 		t.Fatalf("library %s, header %s", Version(), HeaderVersion)
 	}
 }
+
+func TestAStringWithANulByteIsRefusedNotCutShort(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	f.create(t, "v1")
+	// C would read "v1\x00x" as "v1" and delete that volume.
+	err := f.svc.DeleteVolume(ctx, "v1\x00x")
+	var verr *Error
+	if !errors.As(err, &verr) || verr.Op != "volume_delete" || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("want ErrInvalid from volume_delete, got %v", err)
+	}
+	if _, err := f.store.Volume(ctx, "v1"); err != nil {
+		t.Fatalf("v1 was touched: %v", err)
+	}
+	if _, err := os.Stat(f.path("v1")); err != nil {
+		t.Fatalf("v1's file was touched: %v", err)
+	}
+	// Refused before anything is borrowed: the fixture's Close of these
+	// handles fails with ErrBorrowed if a borrow leaked.
+	if _, err := NewService(ServiceOptions{Keys: f.keys, Store: f.store, Mapped: f.mapped, Host: "h\x00"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("NewService: want ErrInvalid, got %v", err)
+	}
+	if _, err := OpenFileKeys(f.path("keys")+"\x00/elsewhere", f.path("master.key")); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("OpenFileKeys: want ErrInvalid, got %v", err)
+	}
+	if _, err := MigrateFixedKeys(ctx, f.store, nil, f.keys, MigrationOptions{Host: "go\x00"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("MigrateFixedKeys: want ErrInvalid, got %v", err)
+	}
+	if _, err := f.svc.AttachPlan(ctx, "v1", AttachOptions{TargetDev: "sdb\x00"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("AttachPlan: want ErrInvalid, got %v", err)
+	}
+}
