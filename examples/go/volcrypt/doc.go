@@ -1,7 +1,9 @@
 // Package volcrypt binds libvolcrypt, the C ABI of volcrypt (encrypted cloud
 // volumes that QEMU decrypts itself: LUKS headers, keys in a key manager,
 // records in SQLite or PostgreSQL, libvirt attach, Ceph RBD), for Go control
-// planes through cgo. It covers every call of volcrypt.h.
+// planes through cgo. It covers every call of volcrypt.h
+// (volcrypt_volume_attach and volcrypt_volume_attach_plan through their
+// _with_options forms).
 //
 // It builds against an installed library: the cgo directive is
 // `#cgo pkg-config: volcrypt`, so `pkg-config --cflags --libs volcrypt` must
