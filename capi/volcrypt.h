@@ -78,13 +78,20 @@ void volcrypt_wipe(void *buf, size_t len);
 
 /* Opens (creating 0700 if missing) a file key manager in `dir` whose keys are
  * sealed under the 32-byte master key in `master_key_path` (raw or 64 hex
- * characters, mode 0600). -EACCES: wrong master key or a file others can
- * read. */
+ * characters, mode 0600).
+ * Errors: -EINVAL a NULL argument, or a master key file that is not 32 raw
+ * bytes or 64 hex characters or not a regular file; -ENOENT no master key
+ * file; -EACCES the master key does not open this directory's keys, or its
+ * file is readable by group or others; -ELOOP `dir` or the file is a
+ * symlink; other errnos as open(2) and mkdir(2) report them. */
 int volcrypt_keys_open_file(const char *dir, const char *master_key_path,
                             volcrypt_keys_t **keys, char **errmsg);
 
 /* castellan's fixed key (ConfKeyManager): `fixed_key_path` holds the hex key
- * as its config does. */
+ * as its config does. Creating a key returns the all-zeros id; storing any
+ * other bytes is -ENOTSUP.
+ * Errors: -EINVAL a NULL argument or a file that is not a hex key; -ENOENT
+ * no such file; -EACCES a file readable by group or others. */
 int volcrypt_keys_open_fixed(const char *fixed_key_path,
                              volcrypt_keys_t **keys, char **errmsg);
 
@@ -112,32 +119,55 @@ typedef struct {
 
 /* OpenStack Barbican (REST v1). With auth_url, Keystone tokens (renewed
  * before they expire); contacting Keystone here only when the endpoint comes
- * from the catalog. -EACCES: Keystone refused the credentials. */
+ * from the catalog.
+ * Errors: -EINVAL a NULL argument, an endpoint that is not http(s), neither
+ * project_id nor auth_url, or auth_url without complete credentials; -E2BIG
+ * see the struct_size rule; -EACCES Keystone refused the credentials;
+ * -ENOENT no key-manager endpoint in the catalog; -EAGAIN Keystone
+ * unreachable; -ETIMEDOUT it did not answer in time. */
 int volcrypt_keys_open_barbican(const volcrypt_barbican_options_t *options,
                                 volcrypt_keys_t **keys, char **errmsg);
 
 void volcrypt_keys_destroy(volcrypt_keys_t *keys);
 
-/* Creates a random key of `bits` named `name`; *id (malloc'd) is its UUID. */
+/* Creates a random key of `bits` named `name`; *id (malloc'd) is its UUID.
+ * Errors: -EINVAL a NULL argument or a bit length that is not a multiple of
+ * 8 between 128 and 512; -EACCES the key manager refused (Barbican 403);
+ * -ENOSPC its quota is full (413); -EAGAIN it cannot be reached or answered
+ * 5xx after every attempt; -ETIMEDOUT. */
 int volcrypt_keys_create(volcrypt_keys_t *keys, int bits, const char *name,
                          char **id, char **errmsg);
 
 /* Copies the bytes of key `id` into `buf` (capacity *len); sets *len to the
- * key size. -ERANGE if the buffer is too small (*len = size needed). */
+ * key size.
+ * Errors: -ERANGE the buffer is too small (*len = size needed); -ENOENT no
+ * such key; -EINVAL a NULL argument or an id that is not a key id; -EIO a
+ * key file that fails its authentication (damaged or tampered with);
+ * -EACCES, -EAGAIN, -ETIMEDOUT as for volcrypt_keys_create. */
 int volcrypt_keys_get(volcrypt_keys_t *keys, const char *id,
                       unsigned char *buf, size_t *len, char **errmsg);
 
-/* Deletes key `id`. -ENOENT if there is none. */
+/* Deletes key `id`.
+ * Errors: -ENOENT there is none; -EINVAL a NULL argument or an id that is
+ * not a key id; -ENOTSUP the fixed key; -EACCES, -EAGAIN, -ETIMEDOUT as for
+ * volcrypt_keys_create. */
 int volcrypt_keys_delete(volcrypt_keys_t *keys, const char *id,
                          char **errmsg);
 
 /* ---- The volume database ------------------------------------------------ */
 
+/* Opens (creating 0600 if missing) the SQLite volume database at `path`,
+ * upgrading its schema.
+ * Errors: -EINVAL a NULL argument; -EBUSY a schema newer than this library
+ * or a negative one, or a database that holds other programs' tables
+ * (volcrypt never adds its tables to someone else's database); -ENOENT the
+ * directory does not exist; -EACCES; -ELOOP `path` is a symlink. */
 int volcrypt_store_open_sqlite(const char *path, volcrypt_store_t **store,
                                char **errmsg);
 /* A PostgreSQL volume database that several hosts may share (a libpq
- * connection string; errors never repeat it). -ECONNREFUSED if the server
- * cannot be reached. */
+ * connection string; errors never repeat it).
+ * Errors: -EINVAL a NULL argument; -ECONNREFUSED the server cannot be
+ * reached or refused the login; -EBUSY as for volcrypt_store_open_sqlite. */
 int volcrypt_store_open_postgres(const char *conninfo, volcrypt_store_t **store,
                                  char **errmsg);
 
@@ -169,16 +199,20 @@ int volcrypt_keys_migrate(volcrypt_store_t *store, volcrypt_keys_t *fixed,
                           const volcrypt_migrate_options_t *options,
                           char **report_json, char **errmsg);
 
-/* *json: the volume's record (cinder's field names; see volcrypt/json.h). */
+/* *json: the volume's record (cinder's field names; see volcrypt/json.h).
+ * Errors: -ENOENT no such volume; -EINVAL a NULL argument or a malformed
+ * id; -EIO a row that fails its checks (written behind volcrypt's back). */
 int volcrypt_store_volume_json(volcrypt_store_t *store, const char *id,
                                char **json, char **errmsg);
-/* *json: an array of every volume record. */
+/* *json: an array of every volume record. A row that fails its checks is
+ * left out (and logged), never failing the whole list.
+ * Errors: -EINVAL a NULL argument; -EAGAIN the database is unreachable. */
 int volcrypt_store_list_json(volcrypt_store_t *store, char **json,
                              char **errmsg);
 
 /* ---- Backends ----------------------------------------------------------- */
 
-/* Files and block devices at host paths. */
+/* Files and block devices at host paths. Errors: -EINVAL a NULL argument. */
 int volcrypt_backend_open_mapped(volcrypt_backend_t **backend, char **errmsg);
 
 typedef struct {
@@ -190,15 +224,21 @@ typedef struct {
   const char *libvirt_auth_secret_uuid; /* NULL: no <auth> in disk XML */
 } volcrypt_rbd_options_t;
 
-/* Ceph RBD images. -EAGAIN (or the connect errno) if the cluster cannot be
- * reached within the timeout. */
+/* Ceph RBD images.
+ * Errors: -EINVAL a NULL argument or a struct_size below the first
+ * published size; -E2BIG see the struct_size rule; -ENOENT a ceph.conf or
+ * keyring that does not exist; -EAGAIN (or librados' connect errno, such
+ * as -ETIMEDOUT or -EACCES for a refused cephx key) if the cluster cannot
+ * be reached within the timeout. */
 int volcrypt_backend_open_rbd(const volcrypt_rbd_options_t *options,
                               volcrypt_backend_t **backend, char **errmsg);
 void volcrypt_backend_destroy(volcrypt_backend_t *backend);
 
 /* ---- libvirt ------------------------------------------------------------ */
 
-/* Connects to libvirtd at `uri` ("qemu:///system"). -EAGAIN if unreachable. */
+/* Connects to libvirtd at `uri` ("qemu:///system").
+ * Errors: -EINVAL a NULL argument or a URI libvirt cannot parse; -EAGAIN
+ * libvirtd is unreachable. */
 int volcrypt_attacher_connect(const char *uri, volcrypt_attacher_t **attacher,
                               char **errmsg);
 void volcrypt_attacher_destroy(volcrypt_attacher_t *attacher);
@@ -215,7 +255,9 @@ typedef struct {
   const char *host;               /* NULL: the system's host name */
 } volcrypt_service_options_t;
 
-/* The service borrows every handle in `options`; they must outlive it. */
+/* The service borrows every handle in `options`; they must outlive it.
+ * Errors: -EINVAL a NULL argument, no keys or store, or an `rbd` handle that
+ * is not an RBD backend; -E2BIG see the struct_size rule. */
 int volcrypt_service_create(const volcrypt_service_options_t *options,
                             volcrypt_service_t **service, char **errmsg);
 void volcrypt_service_destroy(volcrypt_service_t *service);
@@ -246,16 +288,28 @@ int volcrypt_volume_create(volcrypt_service_t *service,
                            const volcrypt_create_request_t *request,
                            char **json, char **errmsg);
 
-/* Deletes the volume, then its key, then the record. -EBUSY if attached. */
+/* Deletes the volume, then its key (unless another record uses it), then
+ * the record; the volume is removed only while it still holds what its
+ * record made (docs/design.md), else left alone with a warning.
+ * Errors: -ENOENT no such volume; -EBUSY attached, used by a libvirt domain,
+ * snapshots depend on it, or another operation is under way; -EAGAIN a key
+ * manager or cluster that cannot be reached (the record stays 'deleting'
+ * and a rerun or volcrypt_reconcile finishes it). */
 int volcrypt_volume_delete(volcrypt_service_t *service, const char *id,
                            char **errmsg);
 
-/* Grows the volume so the guest sees exactly `size_bytes`. */
+/* Grows the volume so the guest sees exactly `size_bytes`.
+ * Errors: -ENOENT no such volume; -EINVAL a shrink or a size that is not a
+ * multiple of the sector size; -EDOM a size too large; -EBUSY unless the
+ * volume is available; -ENOSPC no room to grow. */
 int volcrypt_volume_extend(volcrypt_service_t *service, const char *id,
                            uint64_t size_bytes, char **errmsg);
 
 /* *keyslot: the keyslot the volume's key unlocks (record, key manager and
- * header agree). */
+ * header agree).
+ * Errors: -ENOENT no such volume, or its key is gone; -EPERM the key opens
+ * no keyslot; -EINVAL the volume holds no LUKS header, a truncated one, or
+ * one whose payload leaves less than the recorded size. */
 int volcrypt_volume_verify(volcrypt_service_t *service, const char *id,
                            int *keyslot, char **errmsg);
 
@@ -272,7 +326,9 @@ int volcrypt_volume_attach_plan(volcrypt_service_t *service, const char *id,
                                 size_t *len, char **errmsg);
 
 /* Attaches through libvirt (the service needs an attacher): `live` and/or
- * `config` (non-zero). On failure nothing is left in libvirt. */
+ * `config` (non-zero). On failure nothing is left in libvirt. Errors as
+ * volcrypt_volume_attach_with_options, and -EINVAL if neither live nor
+ * config is set. */
 int volcrypt_volume_attach(volcrypt_service_t *service, const char *id,
                            const char *domain, int live, int config,
                            const char *target_dev, char **errmsg);
@@ -344,21 +400,33 @@ int volcrypt_volume_clone(volcrypt_service_t *service, const char *snapshot_id,
                           const char *new_volume_id, const char *pool,
                           const char *image, char **json, char **errmsg);
 
-/* Detaches; the secret goes when no disk uses it. */
+/* Detaches from wherever libvirt really has the disk (the running domain,
+ * its persistent definition, or both); the secret goes when no disk uses it.
+ * Errors: -ENOENT no such volume; -EINVAL it is not attached; -EBUSY
+ * another operation is under way or no attacher is configured; -EAGAIN
+ * libvirtd unreachable (the record stays 'detaching'; a rerun or
+ * volcrypt_reconcile finishes it). */
 int volcrypt_volume_detach(volcrypt_service_t *service, const char *id,
                            char **errmsg);
 
 /* Finishes or undoes what a crash left (records older than grace_seconds);
- * *acted: how many records it handled. */
+ * *acted: how many records it handled. It goes on past a record it cannot
+ * finish.
+ * Errors: the first record's error (-EAGAIN for a service that cannot be
+ * reached), after handling every other record; -EINVAL a NULL argument. */
 int volcrypt_reconcile(volcrypt_service_t *service, int64_t grace_seconds,
                        int *acted, char **errmsg);
 
 /* ---- LUKS headers --------------------------------------------------------- */
 
-/* *json: header facts of the LUKS volume at `path`. -EINVAL if not LUKS. */
+/* *json: header facts of the LUKS volume at `path`.
+ * Errors: -EINVAL not LUKS, or a truncated header; -ENOENT no such file;
+ * -EACCES. */
 int volcrypt_luks_inspect(const char *path, char **json, char **errmsg);
 
-/* *keyslot: the keyslot `passphrase` unlocks. -EPERM if none. */
+/* *keyslot: the keyslot `passphrase` unlocks.
+ * Errors: -EPERM none; -EINVAL not LUKS, or a truncated header; -ENOENT no
+ * such file. */
 int volcrypt_luks_verify_passphrase(const char *path,
                                     const unsigned char *passphrase,
                                     size_t len, int *keyslot, char **errmsg);

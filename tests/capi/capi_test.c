@@ -104,15 +104,47 @@ static void test_keys(void) {
   volcrypt_keys_destroy(keys);
 }
 
+/* A file key manager, an SQLite store and the mapped backend in the test's
+ * directory. */
+struct file_stack {
+  volcrypt_keys_t *keys;
+  volcrypt_store_t *store;
+  volcrypt_backend_t *mapped;
+};
+
+static void open_file_stack(const char *keys_name, const char *db_name,
+                            struct file_stack *s) {
+  memset(s, 0, sizeof *s);
+  EXPECT(volcrypt_keys_open_file(in_dir(keys_name), in_dir("master"), &s->keys, NULL) == 0);
+  EXPECT(volcrypt_store_open_sqlite(in_dir(db_name), &s->store, NULL) == 0);
+  EXPECT(volcrypt_backend_open_mapped(&s->mapped, NULL) == 0);
+}
+
+static void close_file_stack(struct file_stack *s) {
+  volcrypt_backend_destroy(s->mapped);
+  volcrypt_store_destroy(s->store);
+  volcrypt_keys_destroy(s->keys);
+}
+
+/* A request for a 16 MiB file volume `id` in the test's directory. */
+static volcrypt_create_request_t file_request(const char *id) {
+  volcrypt_create_request_t r;
+  memset(&r, 0, sizeof r);
+  r.struct_size = sizeof r;
+  r.id = id;
+  r.path = in_dir(id);
+  r.size_bytes = 16u << 20;
+  return r;
+}
+
 static void test_volumes(void) {
   char *err = NULL, *json = NULL;
-  volcrypt_keys_t *keys = NULL;
-  volcrypt_store_t *store = NULL;
-  volcrypt_backend_t *mapped = NULL;
+  struct file_stack fs;
+  open_file_stack("keys", "volumes.db", &fs);
+  volcrypt_keys_t *keys = fs.keys;
+  volcrypt_store_t *store = fs.store;
+  volcrypt_backend_t *mapped = fs.mapped;
   volcrypt_service_t *svc = NULL;
-  EXPECT(volcrypt_keys_open_file(in_dir("keys"), in_dir("master"), &keys, NULL) == 0);
-  EXPECT(volcrypt_store_open_sqlite(in_dir("volumes.db"), &store, NULL) == 0);
-  EXPECT(volcrypt_backend_open_mapped(&mapped, NULL) == 0);
 
   volcrypt_service_options_t o = {sizeof o, keys, store, mapped, NULL, NULL, "capi"};
   volcrypt_service_options_t short_o = o;
@@ -139,12 +171,7 @@ static void test_volumes(void) {
   svc = NULL;
   EXPECT(volcrypt_service_create(&o, &svc, NULL) == 0);
 
-  volcrypt_create_request_t r;
-  memset(&r, 0, sizeof r);
-  r.struct_size = sizeof r;
-  r.id = "v1";
-  r.path = in_dir("v1");
-  r.size_bytes = 16u << 20;
+  volcrypt_create_request_t r = file_request("v1");
   r.format = "luks3";
   EXPECT(volcrypt_volume_create(svc, &r, &json, &err) == -EINVAL);
   EXPECT(json == NULL && err != NULL && strstr(err, "luks3") != NULL);
@@ -237,9 +264,7 @@ static void test_volumes(void) {
   EXPECT(a == NULL);
 
   volcrypt_service_destroy(svc);
-  volcrypt_backend_destroy(mapped);
-  volcrypt_store_destroy(store);
-  volcrypt_keys_destroy(keys);
+  close_file_stack(&fs);
 }
 
 static void count_item(void *context, const char *item_json, int done, int total) {
@@ -353,21 +378,12 @@ static void test_barbican_and_postgres_options(void) {
  * snapshot calls' refusal for a mapped volume. */
 static void test_attach_options_and_handoff(void) {
   char *err = NULL, *json = NULL, *sx = NULL, *dx = NULL;
-  volcrypt_keys_t *keys = NULL;
-  volcrypt_store_t *store = NULL;
-  volcrypt_backend_t *mapped = NULL;
+  struct file_stack fs;
+  open_file_stack("keys2", "volumes2.db", &fs);
   volcrypt_service_t *svc = NULL;
-  EXPECT(volcrypt_keys_open_file(in_dir("keys2"), in_dir("master"), &keys, NULL) == 0);
-  EXPECT(volcrypt_store_open_sqlite(in_dir("volumes2.db"), &store, NULL) == 0);
-  EXPECT(volcrypt_backend_open_mapped(&mapped, NULL) == 0);
-  volcrypt_service_options_t o = {sizeof o, keys, store, mapped, NULL, NULL, "capi"};
+  volcrypt_service_options_t o = {sizeof o, fs.keys, fs.store, fs.mapped, NULL, NULL, "capi"};
   EXPECT(volcrypt_service_create(&o, &svc, NULL) == 0);
-  volcrypt_create_request_t r;
-  memset(&r, 0, sizeof r);
-  r.struct_size = sizeof r;
-  r.id = "h1";
-  r.path = in_dir("h1");
-  r.size_bytes = 16u << 20;
+  volcrypt_create_request_t r = file_request("h1");
   EXPECT(volcrypt_volume_create(svc, &r, &json, NULL) == 0);
   volcrypt_free(json);
   json = NULL;
@@ -424,9 +440,7 @@ static void test_attach_options_and_handoff(void) {
 
   EXPECT(volcrypt_volume_delete(svc, "h1", NULL) == 0);
   volcrypt_service_destroy(svc);
-  volcrypt_backend_destroy(mapped);
-  volcrypt_store_destroy(store);
-  volcrypt_keys_destroy(keys);
+  close_file_stack(&fs);
 }
 
 int main(void) {
