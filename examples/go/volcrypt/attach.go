@@ -96,7 +96,11 @@ func (s *Service) Attach(ctx context.Context, id, domain string, o AttachOptions
 		})
 }
 
-// Detach detaches volume id; the libvirt secret goes when no disk uses it.
+// Detach detaches volume id from wherever libvirt really has the disk; the
+// libvirt secret goes when no disk uses it. ErrInvalid: it is not
+// attached; ErrBusy: another operation is under way or the service has no
+// Attacher; ErrUnavailable: libvirtd cannot be reached (a rerun or
+// Reconcile finishes it).
 func (s *Service) Detach(ctx context.Context, id string) error {
 	return s.call(ctx, "volume_detach", func(h *C.volcrypt_service_t, cs *cstrings, errmsg **C.char) C.int {
 		return C.volcrypt_volume_detach(h, cs.str(id), errmsg)

@@ -140,8 +140,10 @@ func (k *Keys) call(ctx context.Context, op string,
 	})
 }
 
-// CreateKey creates a random key of bits (0: 256) named name and returns
-// its id (a UUID).
+// CreateKey creates a random key of bits (0: 256; 128 to 512, a multiple
+// of 8) named name and returns its id (a UUID). ErrPermission: the key
+// manager refused; ENOSPC: its quota is full; ErrUnavailable: it cannot be
+// reached.
 func (k *Keys) CreateKey(ctx context.Context, name string, bits int) (string, error) {
 	if bits == 0 {
 		bits = 256

@@ -194,8 +194,12 @@ func (s *Service) CreateVolume(ctx context.Context, r CreateRequest) (*Volume, e
 	return v, nil
 }
 
-// DeleteVolume deletes the volume, then its key, then its record.
-// ErrBusy if it is attached; ErrNotFound if there is no such volume.
+// DeleteVolume deletes the volume, then its key (unless another record
+// uses it), then its record; a volume that no longer holds what its record
+// made is left alone. ErrNotFound: no such volume; ErrBusy: attached, used
+// by a domain, snapshots depend on it, or another operation is under way;
+// ErrUnavailable: a key manager or cluster cannot be reached (the record
+// stays "deleting" and a rerun or Reconcile finishes it).
 func (s *Service) DeleteVolume(ctx context.Context, id string) error {
 	return s.call(ctx, "volume_delete", func(h *C.volcrypt_service_t, cs *cstrings, errmsg **C.char) C.int {
 		return C.volcrypt_volume_delete(h, cs.str(id), errmsg)
@@ -203,6 +207,9 @@ func (s *Service) DeleteVolume(ctx context.Context, id string) error {
 }
 
 // ExtendVolume grows the volume so the guest sees exactly sizeBytes.
+// ErrInvalid: a shrink or a size not a multiple of the sector size;
+// ErrSizeOutOfRange: too large; ErrBusy unless the volume is available;
+// ENOSPC: no room to grow.
 func (s *Service) ExtendVolume(ctx context.Context, id string, sizeBytes uint64) error {
 	return s.call(ctx, "volume_extend", func(h *C.volcrypt_service_t, cs *cstrings, errmsg **C.char) C.int {
 		return C.volcrypt_volume_extend(h, cs.str(id), C.uint64_t(sizeBytes), errmsg)
