@@ -14,6 +14,7 @@ set -euo pipefail
 shopt -s extglob
 build=$(cd "$1" && pwd) prefix=$2 datadir=$3 version=$4
 command -v go >/dev/null || { echo "go is not installed" >&2; exit 77; }
+case $prefix in /usr|/usr/|/) echo "prefix $prefix: binding an install over it would hide the system" >&2; exit 77 ;; esac
 [ "$(id -u)" = 0 ] || { echo "needs root (a mount namespace)" >&2; exit 77; }
 go=$(command -v go)
 work=$(mktemp -d /tmp/volcrypt-goinstall-XXXXXX)

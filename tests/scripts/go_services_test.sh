@@ -18,6 +18,7 @@ prefix=${2:?usage: go_services_test.sh BUILD_DIR PREFIX DATADIR}
 datadir=${3:?usage: go_services_test.sh BUILD_DIR PREFIX DATADIR}
 scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 command -v go >/dev/null || { echo "go is not installed" >&2; exit 77; }
+case $prefix in /usr|/usr/|/) echo "prefix $prefix: binding an install over it would hide the system" >&2; exit 77 ;; esac
 [ "$(id -u)" = 0 ] || { echo "needs root (libvirtd.sh)" >&2; exit 77; }
 work=$(mktemp -d /tmp/volcrypt-goservices-XXXXXX)
 cleanup() {
