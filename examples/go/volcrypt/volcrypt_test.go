@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 type fixture struct {
@@ -467,6 +468,34 @@ func TestUnreachableServicesAreUnavailable(t *testing.T) {
 	}
 	if _, err := OpenPostgresStore(ctx, "host=127.0.0.1 port=1 dbname=x connect_timeout=2"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("PostgreSQL: want ErrUnavailable, got %v", err)
+	}
+}
+
+func TestMissingCephConfAndLibvirtSocketAreReported(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := OpenRBDBackend(ctx, RBDOptions{CephConf: filepath.Join(dir, "ceph.conf"), TimeoutSeconds: 2}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("RBD without its ceph.conf: want ErrNotFound, got %v", err)
+	}
+	if _, err := ConnectAttacher(ctx, "qemu:///system?socket="+filepath.Join(dir, "sock")); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("libvirtd without its socket: want ErrUnavailable, got %v", err)
+	}
+}
+
+func TestWithCHandleLendsThePointerUntilClose(t *testing.T) {
+	f := setup(t)
+	sentinel := errors.New("from fn")
+	var seen uintptr
+	err := f.store.WithCHandle(func(p unsafe.Pointer) error { seen = uintptr(p); return sentinel })
+	if err != sentinel || seen == 0 {
+		t.Fatalf("fn's error %v, pointer %x", err, seen)
+	}
+	if err := f.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	if err := f.svc.WithCHandle(func(unsafe.Pointer) error { called = true; return nil }); !errors.Is(err, ErrClosed) || called {
+		t.Fatalf("after Close: %v, fn called %v", err, called)
 	}
 }
 
