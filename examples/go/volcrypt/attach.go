@@ -133,16 +133,18 @@ func (s *Service) WritePassphrase(ctx context.Context, id string, f *os.File) er
 		return fmt.Errorf("volcrypt %s: %w", op, err)
 	}
 	if ctx.Done() != nil {
-		stop := make(chan struct{})
-		defer close(stop)
+		stop, exited := make(chan struct{}), make(chan struct{})
 		go func() {
+			defer close(exited)
 			select {
 			case <-ctx.Done():
 				_ = f.SetWriteDeadline(time.Unix(1, 0)) // wakes the poller's wait
 			case <-stop:
 			}
 		}()
-		defer func() { _ = f.SetWriteDeadline(time.Time{}) }()
+		// The watcher is gone before the deadline is reset, so it cannot
+		// set a past deadline on the caller's file after this returns.
+		defer func() { close(stop); <-exited; _ = f.SetWriteDeadline(time.Time{}) }()
 	}
 	var callErr error
 	waitErr := rawConn.Write(func(fd uintptr) bool {

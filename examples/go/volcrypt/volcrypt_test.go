@@ -181,6 +181,16 @@ func TestWritePassphraseToAFullPipeEndsWhenTheContextIsDone(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "waiting for room") {
 		t.Fatalf("want context.Canceled while waiting, got %v", err)
 	}
+	// The caller's file is left without the deadline used to wake the wait.
+	r.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	for {
+		if _, err := r.Read(filler); err != nil {
+			break // drained
+		}
+	}
+	if _, err := w.Write([]byte("x")); err != nil {
+		t.Fatalf("the pipe kept a deadline: %v", err)
+	}
 }
 
 func TestSnapshotOfAMappedVolumeIsNotSupported(t *testing.T) {
