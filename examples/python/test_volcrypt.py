@@ -85,6 +85,20 @@ class VolcryptPythonTest(unittest.TestCase):
                 svc.attach_volume("v1", "dom", live=False, config=False)
             svc.delete_volume("v1")
 
+    def test_a_string_with_a_nul_byte_is_refused_not_cut_short(self):
+        with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
+                volcrypt.SqliteStore(self.path("volumes.db")) as store, \
+                volcrypt.MappedBackend() as mapped, \
+                volcrypt.Service(keys, store, mapped=mapped, host="py") as svc:
+            svc.create_volume(path=self.path("v1"), size_bytes=16 << 20, id="v1")
+            with self.assertRaises(volcrypt.InvalidArgumentError) as e:
+                svc.delete_volume("v1\0x")
+            self.assertEqual(e.exception.errno, errno.EINVAL)
+            self.assertIn("NUL", e.exception.strerror)
+            self.assertEqual(store.volume("v1")["status"], "available")
+            self.assertTrue(os.path.exists(self.path("v1")))
+            svc.delete_volume("v1")
+
     def test_reconcile_undoes_an_interrupted_create(self):
         with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
                 volcrypt.SqliteStore(self.path("volumes.db")) as store, \

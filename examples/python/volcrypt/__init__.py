@@ -139,8 +139,16 @@ def _take_string(ptr):
         _lib.volcrypt_free(ptr.value)
 
 
-def _b(s):
-    return None if s is None else s.encode("utf-8")
+def _b(s: Optional[str]) -> Optional[bytes]:
+    """`s` as a C string. C reads a string only up to a NUL byte, so "v1\\0x"
+    would reach the library as "v1" and act on another volume: refused."""
+    if s is None:
+        return None
+    if "\0" in s:
+        raise InvalidArgumentError(_errno.EINVAL,
+                                   "a string argument contains a NUL byte: %r" % s[:64],
+                                   "argument check")
+    return s.encode("utf-8")
 
 
 _lib.volcrypt_version.restype = ctypes.c_char_p
