@@ -77,12 +77,26 @@ enum class VolumeStatus {
   kExtending,  // being grown
   kDeleting,   // being deleted; a rerun of delete finishes it
   kError,      // needs an operator
+  kManaging,   // being taken over (VolumeService::ManageVolume); a reconcile
+               // undoes what the manage added, never the backing volume
 };
 
 // cinder's status strings: "creating", "available", "in-use", ...
 absl::string_view VolumeStatusName(VolumeStatus status);
 absl::StatusOr<VolumeStatus> ParseVolumeStatus(
     absl::string_view name);
+
+// How a volume's LUKS passphrase comes from its key's bytes (schema 7).
+//   kHex         the passphrase is the lowercase hex of the key (castellan's
+//                and cinder's rule; everything volcrypt creates)
+//   kPassphrase  the key's bytes are the passphrase itself: a volume someone
+//                made by hand with a passphrase that is not the hex of a
+//                key, brought in by ManageVolume. Never hexed again.
+enum class KeyFormat { kHex, kPassphrase };
+
+// "hex" / "passphrase" and back.
+absl::string_view KeyFormatName(KeyFormat format);
+absl::StatusOr<KeyFormat> ParseKeyFormat(absl::string_view name);
 
 struct VolumeRecord {
   std::string id;
@@ -103,6 +117,9 @@ struct VolumeRecord {
   // the store: UTF-8 text, at most 256 bytes; written by CreateVolume and
   // UpdateVolume, "" in rows from before schema 5.
   std::string location_proof;
+  // How the passphrase comes from the key (KeyFormat); kHex in rows from
+  // before schema 7.
+  KeyFormat key_format = KeyFormat::kHex;
 };
 
 struct SnapshotRecord {
