@@ -1,0 +1,162 @@
+// `volcrypt volume manage` / `volume unmanage` as an operator runs them, on
+// volumes cryptsetup made: exit codes, JSON, one-line errors, nothing
+// recorded on refusal, and no secret in anything printed.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/test_support.h"
+#include "volcrypt/luks.h"
+
+namespace volcrypt {
+namespace {
+
+using ::volcrypt::testing::CommandResult;
+using ::volcrypt::testing::MakeSparseFile;
+using ::volcrypt::testing::ReadFileOrDie;
+using ::volcrypt::testing::RunCommand;
+using ::volcrypt::testing::TempDir;
+
+constexpr char kPassphrase[] = "a passphrase someone typed in 2019";
+constexpr uint64_t kRaw = 64ull << 20;
+
+std::string Cli() {
+  const char* path = std::getenv("VOLCRYPT_CLI");
+  return path ? path : "volcrypt";
+}
+
+SecretBytes Bytes(const std::string& s) { return SecretBytes::CopyOf(s.data(), s.size()); }
+
+class ManageCliTest : public ::testing::Test {
+ protected:
+  CommandResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {Cli(), "--state-dir", tmp_.File("state")});
+    CommandResult r = RunCommand(args);
+    transcript_ += r.out + r.err;
+    return r;
+  }
+
+  // A LUKS1 file cryptsetup made with `secret` as its passphrase.
+  std::string CryptsetupVolume(const std::string& name, const SecretBytes& secret) {
+    const std::string path = tmp_.File(name);
+    MakeSparseFile(path, kRaw);
+    CommandResult r = RunCommand({"cryptsetup", "luksFormat", "--batch-mode", "--type", "luks1",
+                                  "--pbkdf-force-iterations", "1000", "--key-file",
+                                  "/dev/fd/3", path},
+                                 &secret);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return path;
+  }
+
+  // A file only its owner may read, holding `secret` as it is.
+  std::string SecretFile(const std::string& name, const SecretBytes& secret,
+                         mode_t mode = 0600) {
+    const std::string path = tmp_.File(name);
+    const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY, mode);
+    EXPECT_EQ(write(fd, secret.data(), secret.size()), static_cast<ssize_t>(secret.size()));
+    close(fd);
+    chmod(path.c_str(), mode);
+    return path;
+  }
+
+  size_t Volumes() {
+    CommandResult r = Run({"volume", "list"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out).size();
+  }
+
+  void ExpectOneLine(const CommandResult& r) {
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+    EXPECT_LT(r.err.size(), 400u) << r.err;
+  }
+
+  TempDir tmp_;
+  std::string transcript_;
+};
+
+TEST_F(ManageCliTest, ManagesAPassphraseVolumeVerifiesItAndUnmanagesItIntact) {
+  const std::string path = CryptsetupVolume("by-hand", Bytes(kPassphrase));
+  const std::string before = ReadFileOrDie(path);
+  CommandResult r = Run({"volume", "manage", "--path", path, "--passphrase-file",
+                         SecretFile("pass", Bytes(kPassphrase)), "--id", "v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json v = nlohmann::json::parse(r.out);
+  EXPECT_EQ(v["status"], "available");
+  EXPECT_EQ(v["key_format"], "passphrase");
+  EXPECT_EQ(v["encrypted"], true);
+  // cryptsetup's own LUKS1 offset (2 MiB for this key size), not volcrypt's.
+  EXPECT_EQ(v["size_bytes"], kRaw - luks::Inspect(path)->payload_offset_bytes);
+  EXPECT_EQ(Run({"volume", "verify", "v1"}).exit_code, 0);
+  const std::string out = tmp_.File("passphrase.out");
+  CommandResult p = RunCommand({"sh", "-c", Cli() + " --state-dir " + tmp_.File("state") +
+                                                " volume passphrase v1 > " + out});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(ReadFileOrDie(out), kPassphrase);  // as it is, never hexed
+  EXPECT_EQ(Run({"volume", "unmanage", "v1"}).exit_code, 0);
+  EXPECT_EQ(Volumes(), 0u);
+  EXPECT_EQ(ReadFileOrDie(path), before);
+  EXPECT_EQ(transcript_.find(kPassphrase), std::string::npos) << "the passphrase was printed";
+}
+
+TEST_F(ManageCliTest, AWrongPassphraseIsOneLineAndRecordsNothing) {
+  const std::string path = CryptsetupVolume("by-hand", Bytes(kPassphrase));
+  const std::string wrong = "not the passphrase, but long enough";
+  CommandResult r = Run({"volume", "manage", "--path", path, "--passphrase-file",
+                         SecretFile("pass", Bytes(wrong))});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("opens no keyslot"), std::string::npos) << r.err;
+  ExpectOneLine(r);
+  EXPECT_EQ(Volumes(), 0u);
+  EXPECT_EQ(transcript_.find(wrong), std::string::npos);
+}
+
+TEST_F(ManageCliTest, KeyFilesOthersMayReadAreRefused) {
+  const std::string path = CryptsetupVolume("by-hand", Bytes(kPassphrase));
+  CommandResult r = Run({"volume", "manage", "--path", path, "--passphrase-file",
+                         SecretFile("pass", Bytes(kPassphrase), 0644)});
+  EXPECT_EQ(r.exit_code, 1);
+  ExpectOneLine(r);
+  EXPECT_EQ(Volumes(), 0u);
+}
+
+TEST_F(ManageCliTest, OneKindOfKeyIsRequired) {
+  const std::string path = CryptsetupVolume("by-hand", Bytes(kPassphrase));
+  EXPECT_EQ(Run({"volume", "manage", "--path", path}).exit_code, 2);
+  EXPECT_EQ(Run({"volume", "manage", "--path", path, "--unencrypted", "--key-id",
+                 "00000000-0000-0000-0000-000000000000"})
+                .exit_code,
+            2);
+  EXPECT_EQ(Run({"volume", "manage", "--unencrypted"}).exit_code, 2);
+  EXPECT_EQ(Volumes(), 0u);
+}
+
+TEST_F(ManageCliTest, APlainVolumeShowsUnencryptedAndALuksOneIsNotPlain) {
+  const std::string plain = tmp_.File("plain");
+  MakeSparseFile(plain, kRaw);
+  CommandResult r = Run({"volume", "manage", "--path", plain, "--unencrypted", "--id", "p1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  CommandResult show = Run({"volume", "show", "p1"});
+  ASSERT_EQ(show.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(show.out)["encrypted"], false);
+  EXPECT_NE(Run({"attach-xml", "p1"}).exit_code, 0);
+  const std::string luks = CryptsetupVolume("luks", Bytes(kPassphrase));
+  r = Run({"volume", "manage", "--path", luks, "--unencrypted"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("holds a LUKS header"), std::string::npos) << r.err;
+  EXPECT_EQ(Volumes(), 1u);
+}
+
+TEST_F(ManageCliTest, UnmanageOfAnUnknownVolumeFails) {
+  CommandResult r = Run({"volume", "unmanage", "nope"});
+  EXPECT_EQ(r.exit_code, 1);
+  ExpectOneLine(r);
+}
+
+}  // namespace
+}  // namespace volcrypt
