@@ -152,6 +152,45 @@ TEST_F(ManageCliTest, APlainVolumeShowsUnencryptedAndALuksOneIsNotPlain) {
   EXPECT_EQ(Volumes(), 1u);
 }
 
+// cinder's fixed-key volumes (castellan's ConfKeyManager, the all-zeros key
+// id): managed with that id, then moved off the fixed key by keys migrate.
+TEST_F(ManageCliTest, AFixedKeyCinderVolumeIsManagedThenMigratedOffTheFixedKey) {
+  const SecretBytes key = SecretBytes::Random(32).value();
+  const SecretBytes hex = HexPassphrase(key);
+  const std::string key_file = tmp_.File("fixed_key");
+  {
+    std::ofstream out(key_file);
+    out << std::string(hex.char_data(), hex.size()) << "\n";
+  }
+  chmod(key_file.c_str(), 0600);
+  const std::string path = tmp_.File("cinder.luks");
+  CommandResult made;
+  for (int attempt = 0; attempt < 8 && made.exit_code != 0; ++attempt) {  // qemu-img's PBKDF timer
+    made = RunCommand({"qemu-img", "create", "-f", "luks", "--object",
+                       "secret,id=s0,file=/dev/fd/3", "-o", "key-secret=s0,iter-time=50",
+                       path, "32M"},
+                      &hex);
+  }
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string db = tmp_.File("cloud.db");
+  const std::string zeros = "00000000-0000-0000-0000-000000000000";
+  CommandResult r = Run({"--fixed-key-file", key_file, "--db", db, "--host", "h1", "volume",
+                         "manage", "--path", path, "--key-id", zeros, "--id", "c1",
+                         "--size", "32M"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["encryption_key_id"], zeros);
+  r = Run({"--db", db, "keys", "migrate", "--fixed-key-file", key_file, "--host", "h1",
+           "--keys", tmp_.File("k")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("migrated volume c1 key ", 0), 0u) << r.out;
+  CommandResult show = Run({"--db", db, "--keys", tmp_.File("k"), "volume", "show", "c1"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(nlohmann::json::parse(show.out)["encryption_key_id"], zeros);
+  CommandResult verify = Run({"--db", db, "--keys", tmp_.File("k"), "volume", "verify", "c1"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+  EXPECT_EQ(transcript_.find(std::string(hex.char_data(), hex.size())), std::string::npos);
+}
+
 TEST_F(ManageCliTest, UnmanageOfAnUnknownVolumeFails) {
   CommandResult r = Run({"volume", "unmanage", "nope"});
   EXPECT_EQ(r.exit_code, 1);
