@@ -197,6 +197,25 @@ int volcrypt_keys_delete(volcrypt_keys_t* keys, const char* id, char** errmsg) {
   });
 }
 
+int volcrypt_keys_store(volcrypt_keys_t* keys, const unsigned char* key, size_t len,
+                        const char* name, char** id, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (keys == nullptr || key == nullptr || name == nullptr || id == nullptr) {
+      return NullArgument("keys, key, name and id", errmsg);
+    }
+    if (len < 16 || len > 64) {
+      return Fail(EINVAL, "a key is 16 to 64 bytes", errmsg);
+    }
+    volcrypt::KeyRequest request;
+    request.bits = static_cast<int>(len * 8);
+    request.name = name;
+    absl::StatusOr<std::string> stored =
+        keys->rep->StoreKey(volcrypt::SecretBytes::CopyOf(key, len), request);
+    if (!stored.ok()) return FromStatus(stored.status(), errmsg);
+    return ReturnString(*stored, id, errmsg);
+  });
+}
+
 int volcrypt_store_open_sqlite(const char* path, volcrypt_store_t** store,
                                char** errmsg) {
   return Guard(errmsg, [&] {
@@ -383,6 +402,58 @@ int volcrypt_volume_create(volcrypt_service_t* service,
     absl::StatusOr<volcrypt::VolumeRecord> v = service->rep->CreateVolume(r);
     if (!v.ok()) return FromStatus(v.status(), errmsg);
     return ReturnString(volcrypt::VolumeToJson(*v), json, errmsg);
+  });
+}
+
+int volcrypt_volume_manage(volcrypt_service_t* service,
+                           const volcrypt_manage_request_t* request, char** json,
+                           char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || request == nullptr || json == nullptr) {
+      return NullArgument("service, request and json", errmsg);
+    }
+    if (request->struct_size < sizeof(volcrypt_manage_request_t)) {
+      return Fail(EINVAL, "volcrypt_manage_request_t.struct_size is too small", errmsg);
+    }
+    const int ways = (request->key_id != nullptr) + (request->key != nullptr) +
+                     (request->unencrypted != 0);
+    if (ways != 1) {
+      return Fail(EINVAL, "give exactly one of key_id, key or unencrypted", errmsg);
+    }
+    volcrypt::ManageVolumeRequest r;
+    r.id = Str(request->id);
+    if (request->path != nullptr) {
+      r.location = volcrypt::VolumeLocation::Path(request->path);
+    } else {
+      r.location = volcrypt::VolumeLocation::Rbd(Str(request->pool), Str(request->image));
+    }
+    absl::StatusOr<volcrypt::EncryptionEngine> engine =
+        volcrypt::ParseEncryptionEngine(Str(request->engine, "qemu"));
+    if (!engine.ok()) return FromStatus(engine.status(), errmsg);
+    r.engine = *engine;
+    if (request->key_id != nullptr) {
+      r.key_kind = volcrypt::ManagedKeyKind::kKeyId;
+      r.key_id = request->key_id;
+    } else if (request->key != nullptr) {
+      r.key_kind = request->is_passphrase ? volcrypt::ManagedKeyKind::kPassphrase
+                                          : volcrypt::ManagedKeyKind::kKeyBytes;
+      r.secret = volcrypt::SecretBytes::CopyOf(request->key, request->key_len);
+    } else {
+      r.key_kind = volcrypt::ManagedKeyKind::kNone;
+    }
+    r.size_bytes = request->size_bytes;
+    r.user_id = Str(request->user_id);
+    r.project_id = Str(request->project_id);
+    absl::StatusOr<volcrypt::VolumeRecord> v = service->rep->ManageVolume(r);
+    if (!v.ok()) return FromStatus(v.status(), errmsg);
+    return ReturnString(volcrypt::VolumeToJson(*v), json, errmsg);
+  });
+}
+
+int volcrypt_volume_unmanage(volcrypt_service_t* service, const char* id, char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || id == nullptr) return NullArgument("service and id", errmsg);
+    return FromStatus(service->rep->UnmanageVolume(id), errmsg);
   });
 }
 
