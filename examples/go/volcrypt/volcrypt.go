@@ -161,6 +161,23 @@ func (k *Keys) GetKey(id string) (*Secret, error) {
 	})
 }
 
+// StoreKey stores the given bytes (16 to 64) as a new key and returns its id.
+func (k *Keys) StoreKey(key []byte, name string) (string, error) {
+	n, fn := cstr(name)
+	defer fn()
+	if len(key) == 0 {
+		return "", &Error{Call: "keys_store", Errno: syscall.EINVAL, Message: "empty key"}
+	}
+	buf := C.CBytes(key)
+	defer func() { C.volcrypt_wipe(buf, C.size_t(len(key))); C.free(buf) }()
+	var id, errmsg *C.char
+	if err := check(C.volcrypt_keys_store(k.h, (*C.uchar)(buf), C.size_t(len(key)), n, &id,
+		&errmsg), errmsg, "keys_store"); err != nil {
+		return "", err
+	}
+	return takeString(id), nil
+}
+
 // Store is the volume database.
 type Store struct{ h *C.volcrypt_store_t }
 
@@ -280,6 +297,65 @@ func (s *Service) CreateVolume(r CreateRequest) (*Volume, error) {
 	}
 	v := &Volume{}
 	return v, json.Unmarshal([]byte(takeString(out)), v)
+}
+
+// ManageRequest says where an existing volume is and how it opens: exactly
+// one of KeyID (a key in the key manager), Key (raw bytes, stored as a new
+// key), Passphrase (stored as it is, never hexed) or Unencrypted.
+type ManageRequest struct {
+	ID          string
+	Path        string // a mapped volume, or
+	Pool, Image string // an rbd volume
+	Engine      string // "qemu" ("") or "librbd"
+	KeyID       string
+	Key         []byte
+	Passphrase  []byte
+	Unencrypted bool
+	SizeBytes   uint64 // 0: what the header leaves; else it must match
+}
+
+// ManageVolume takes over an existing volume without writing to it.
+func (s *Service) ManageVolume(r ManageRequest) (*Volume, error) {
+	var req C.volcrypt_manage_request_t
+	req.struct_size = C.size_t(unsafe.Sizeof(req))
+	for _, f := range []struct {
+		v   string
+		dst **C.char
+	}{{r.ID, &req.id}, {r.Path, &req.path}, {r.Pool, &req.pool}, {r.Image, &req.image},
+		{r.Engine, &req.engine}, {r.KeyID, &req.key_id}} {
+		c, free := cstr(f.v)
+		defer free()
+		*f.dst = c
+	}
+	secret := r.Key
+	if r.Passphrase != nil {
+		secret = r.Passphrase
+		req.is_passphrase = 1
+	}
+	if len(secret) > 0 {
+		buf := C.CBytes(secret)
+		defer func() { C.volcrypt_wipe(buf, C.size_t(len(secret))); C.free(buf) }()
+		req.key = (*C.uchar)(buf)
+		req.key_len = C.size_t(len(secret))
+	}
+	if r.Unencrypted {
+		req.unencrypted = 1
+	}
+	req.size_bytes = C.uint64_t(r.SizeBytes)
+	var out, errmsg *C.char
+	if err := check(C.volcrypt_volume_manage(s.h, &req, &out, &errmsg), errmsg, "volume_manage"); err != nil {
+		return nil, err
+	}
+	v := &Volume{}
+	return v, json.Unmarshal([]byte(takeString(out)), v)
+}
+
+// UnmanageVolume forgets the record; the volume and its key stay.
+func (s *Service) UnmanageVolume(id string) error {
+	i, fi := cstr(id)
+	defer fi()
+	var errmsg *C.char
+	return check(C.volcrypt_volume_unmanage(s.h, i, &errmsg), errmsg, "volume_unmanage")
 }
 
 func (s *Service) DeleteVolume(id string) error {

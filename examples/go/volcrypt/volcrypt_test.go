@@ -148,3 +148,33 @@ func TestFixedKeyAndVersion(t *testing.T) {
 		t.Fatalf("%v %v", key, err)
 	}
 }
+
+func TestUnmanageThenManageWithTheKeyId(t *testing.T) {
+	dir, svc := setup(t)
+	path := filepath.Join(dir, "v1")
+	made, err := svc.CreateVolume(CreateRequest{ID: "v1", Path: path, SizeBytes: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.UnmanageVolume("v1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.opts.Store.Volume("v1"); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("record left: %v", err)
+	}
+	wrong := make([]byte, 32)
+	if _, err := svc.ManageVolume(ManageRequest{ID: "v2", Path: path, Key: wrong}); !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("a wrong key: %v", err)
+	}
+	vol, err := svc.ManageVolume(ManageRequest{ID: "v2", Path: path, KeyID: made.EncryptionKeyID})
+	if err != nil || vol.Status != "available" || vol.SizeBytes != 16<<20 {
+		t.Fatalf("manage: %+v %v", vol, err)
+	}
+	if _, err := svc.ManageVolume(ManageRequest{ID: "v3", Path: path, KeyID: made.EncryptionKeyID}); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("a location managed twice: %v", err)
+	}
+	id, err := svc.opts.Keys.StoreKey(wrong, "given")
+	if err != nil || len(id) != 36 {
+		t.Fatalf("store key: %q %v", id, err)
+	}
+}

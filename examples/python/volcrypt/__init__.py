@@ -212,6 +212,14 @@ class _Keys(_Handle):
     def delete_key(self, key_id):
         _call("keys_delete", self._h, _b(key_id))
 
+    def store_key(self, key, name):
+        """Stores the given bytes (16 to 64) as a new key; returns its id."""
+        data = bytes(key)
+        out = ctypes.c_void_p()
+        _call("keys_store", self._h, data, ctypes.c_size_t(len(data)), _b(name),
+              ctypes.byref(out))
+        return _take_string(out)
+
 
 class FileKeys(_Keys):
     def __init__(self, directory, master_key_path):
@@ -362,6 +370,16 @@ class _CreateRequest(ctypes.Structure):
                 ("user_id", ctypes.c_char_p), ("project_id", ctypes.c_char_p)]
 
 
+class _ManageRequest(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("id", ctypes.c_char_p),
+                ("path", ctypes.c_char_p), ("pool", ctypes.c_char_p),
+                ("image", ctypes.c_char_p), ("engine", ctypes.c_char_p),
+                ("key_id", ctypes.c_char_p), ("key", ctypes.c_char_p),
+                ("key_len", ctypes.c_size_t), ("is_passphrase", ctypes.c_int),
+                ("unencrypted", ctypes.c_int), ("size_bytes", ctypes.c_uint64),
+                ("user_id", ctypes.c_char_p), ("project_id", ctypes.c_char_p)]
+
+
 class AttachPlan:
     """The libvirt secret XML, disk XML, and the passphrase (a Secret) to set
     as the secret's value."""
@@ -399,6 +417,27 @@ class Service(_Handle):
 
     def delete_volume(self, volume_id):
         _call("volume_delete", self._h, _b(volume_id))
+
+    def manage_volume(self, path=None, pool=None, image=None, id=None, engine=None,
+                      key_id=None, key=None, passphrase=None, unencrypted=False,
+                      size_bytes=0, user_id=None, project_id=None):
+        """Takes over an existing volume without writing to it. Give exactly
+        one of key_id (a key in the key manager), key (raw bytes, stored),
+        passphrase (stored as it is, never hexed) or unencrypted=True."""
+        secret = key if key is not None else passphrase
+        data = bytes(secret) if secret is not None else None
+        r = _ManageRequest(ctypes.sizeof(_ManageRequest), _b(id), _b(path), _b(pool),
+                           _b(image), _b(engine), _b(key_id), data,
+                           len(data) if data is not None else 0,
+                           1 if passphrase is not None else 0, 1 if unencrypted else 0,
+                           size_bytes, _b(user_id), _b(project_id))
+        out = ctypes.c_void_p()
+        _call("volume_manage", self._h, ctypes.byref(r), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def unmanage_volume(self, volume_id):
+        """Forgets the record; the volume and its key stay."""
+        _call("volume_unmanage", self._h, _b(volume_id))
 
     def extend_volume(self, volume_id, size_bytes):
         _call("volume_extend", self._h, _b(volume_id), ctypes.c_uint64(size_bytes))
