@@ -254,6 +254,23 @@ TEST_F(ManageTest, APlainVolumeIsRecordedUnencryptedAndNeverAttachedWithEncrypti
   EXPECT_EQ(ReadFileOrDie(path), std::string(kRaw, '\0'));  // never formatted
 }
 
+// A plain volume has no header UUID to prove its location by: delete
+// removes a blank one, and leaves one holding a file system (someone's
+// data) in place.
+TEST_F(ManageTest, DeletingAPlainVolumeLeavesAFileSystemInPlace) {
+  const std::string fs = tmp_.File("fs");
+  const int fd = open(fs.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(kRaw)), 0);
+  close(fd);
+  ASSERT_EQ(::volcrypt::testing::RunCommand({"mkfs.ext4", "-q", "-F", fs}).exit_code, 0);
+  ManageVolumeRequest r = Request("p1", fs);
+  r.key_kind = ManagedKeyKind::kNone;
+  ASSERT_TRUE(service_->ManageVolume(r).ok());
+  VOLCRYPT_ASSERT_OK(service_->DeleteVolume("p1"));
+  EXPECT_EQ(access(fs.c_str(), F_OK), 0);
+  EXPECT_EQ(Records(), 0);
+}
+
 // Bad input: one short line, nothing recorded, no key stored, the volume
 // untouched.
 class ManageRefusalTest : public ManageTest {
