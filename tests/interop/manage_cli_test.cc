@@ -191,6 +191,24 @@ TEST_F(ManageCliTest, AFixedKeyCinderVolumeIsManagedThenMigratedOffTheFixedKey) 
   EXPECT_EQ(transcript_.find(std::string(hex.char_data(), hex.size())), std::string::npos);
 }
 
+// Hostile ids and paths: one short line, nothing recorded.
+TEST_F(ManageCliTest, HostileIdsAndPathsGiveOneShortLine) {
+  const std::string path = CryptsetupVolume("by-hand", Bytes(kPassphrase));
+  const std::string pass = SecretFile("pass", Bytes(kPassphrase));
+  const std::string hostile = std::string(10000, 'x') + "\n\x1b[31m\xff";
+  CommandResult r = Run({"volume", "manage", "--path", path, "--passphrase-file", pass,
+                         "--id", hostile});
+  EXPECT_EQ(r.exit_code, 1);
+  ExpectOneLine(r);
+  r = Run({"volume", "manage", "--path", "/nonexistent/" + hostile, "--passphrase-file", pass});
+  EXPECT_NE(r.exit_code, 0);
+  ExpectOneLine(r);
+  r = Run({"volume", "unmanage", hostile});
+  EXPECT_EQ(r.exit_code, 1);
+  ExpectOneLine(r);
+  EXPECT_EQ(Volumes(), 0u);
+}
+
 TEST_F(ManageCliTest, UnmanageOfAnUnknownVolumeFails) {
   CommandResult r = Run({"volume", "unmanage", "nope"});
   EXPECT_EQ(r.exit_code, 1);
