@@ -1,10 +1,14 @@
 // `volcrypt volume manage` / `volume unmanage` as an operator runs them, on
 // volumes cryptsetup made: exit codes, JSON, one-line errors, nothing
 // recorded on refusal, and no secret in anything printed.
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -207,6 +211,64 @@ TEST_F(ManageCliTest, HostileIdsAndPathsGiveOneShortLine) {
   EXPECT_EQ(r.exit_code, 1);
   ExpectOneLine(r);
   EXPECT_EQ(Volumes(), 0u);
+}
+
+// kill -9 of a manage that stores its key, at moments spread over its run,
+// then reconcile: either the volume is managed (one key, verified) or
+// nothing is (no record, no key); the volume is never touched.
+TEST_F(ManageCliTest, AKilledManageIsEitherDoneOrLeavesNothingAfterReconcile) {
+  const std::string path = CryptsetupVolume("by-hand", Bytes(kPassphrase));
+  const std::string before = ReadFileOrDie(path);
+  const std::string pass = SecretFile("pass", Bytes(kPassphrase));
+  int done = 0, undone = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string state = tmp_.File("state-" + std::to_string(i));
+    std::vector<std::string> argv = {Cli(), "--state-dir", state, "volume", "manage",
+                                     "--path", path, "--passphrase-file", pass, "--id", "k"};
+    std::vector<char*> raw;
+    for (std::string& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int null = open("/dev/null", O_WRONLY);
+      dup2(null, STDOUT_FILENO);
+      dup2(null, STDERR_FILENO);
+      execv(raw[0], raw.data());
+      _exit(127);
+    }
+    if (i < 7) {  // the last one runs to its end
+      usleep(static_cast<useconds_t>(i * 60000));
+      kill(pid, SIGKILL);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CommandResult r = RunCommand({Cli(), "--state-dir", state, "reconcile", "--grace", "0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = RunCommand({Cli(), "--state-dir", state, "volume", "list"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json volumes = nlohmann::json::parse(r.out);
+    int keys = 0;
+    if (DIR* d = opendir((state + "/keys").c_str())) {
+      while (dirent* e = readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.size() > 4 && name.substr(name.size() - 4) == ".key") ++keys;
+      }
+      closedir(d);
+    }
+    if (volumes.empty()) {
+      ++undone;
+      EXPECT_EQ(keys, 0) << "a key left by a killed manage, after " << i * 60 << " ms";
+    } else {
+      ++done;
+      ASSERT_EQ(volumes.size(), 1u);
+      EXPECT_EQ(volumes[0]["status"], "available");
+      EXPECT_EQ(keys, 1);
+      EXPECT_EQ(RunCommand({Cli(), "--state-dir", state, "volume", "verify", "k"}).exit_code, 0);
+    }
+    EXPECT_EQ(ReadFileOrDie(path), before) << "the volume was written to";
+  }
+  EXPECT_GT(done, 0);  // at least the one not killed
+  std::printf("killed manages: %d done, %d undone\n", done, undone);
 }
 
 TEST_F(ManageCliTest, UnmanageOfAnUnknownVolumeFails) {
