@@ -30,11 +30,12 @@
 //     characters (C0, DEL, C1: no NUL, newline, escape), 0 to 255 bytes
 //   path: the same, 0 to 4095 bytes; location_proof: the same, 0 to 256
 // Reads check what breaks readers (valid UTF-8, no control character) and
-// the enum fields (backend, format, kdf, engine, status), because a row may
-// predate the rules or have been written behind the store's back. A row that
-// fails is "unreadable": listings leave it out and report it (SkippedRow,
-// and a warning through the store's Logger), so one bad row never fails a
-// whole listing; reading it by id is DataLoss naming the id and the field.
+// the enum fields (backend, format, kdf, engine, status, key_format),
+// because a row may predate the rules or have been written behind the
+// store's back. A row that fails is "unreadable": listings leave it out and
+// report it (SkippedRow, and a warning through the store's Logger), so one
+// bad row never fails a whole listing; reading it by id is DataLoss naming
+// the id and the field.
 // The row is left as it is, for an operator to repair.
 //
 // Schema versions. Opening refuses, with FailedPrecondition and one line, a

@@ -267,6 +267,27 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaSixVolumeToAHexKeyFormat) {
             "passphrase\n");
 }
 
+// A key_format this build does not know (written by hand, or by a newer
+// volcrypt) is never guessed as hex: the row is skipped and named.
+TEST_F(SqliteVolumeStoreTest, AnUnknownKeyFormatMakesTheRowUnreadable) {
+  {
+    auto store = Open();
+    VOLCRYPT_ASSERT_OK(store->CreateVolume(TestVolume("v1")));
+    VOLCRYPT_ASSERT_OK(store->CreateVolume(TestVolume("v2")));
+  }
+  ASSERT_EQ(RunCommand({"sqlite3", path(), "UPDATE volumes SET key_format = 'rot13' "
+                                           "WHERE id = 'v2'"})
+                .exit_code, 0);
+  auto store = Open();
+  std::vector<SkippedRow> skipped;
+  absl::StatusOr<std::vector<VolumeRecord>> volumes = store->ListVolumes({}, &skipped);
+  ASSERT_TRUE(volumes.ok()) << volumes.status();
+  ASSERT_EQ(volumes->size(), 1u);
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_NE(skipped[0].reason.find("key_format"), std::string::npos) << skipped[0].reason;
+  EXPECT_THAT(store->GetVolume("v2"), StatusIsWith(absl::StatusCode::kDataLoss, "key_format"));
+}
+
 TEST_F(SqliteVolumeStoreTest, MigratesAVersionOneDatabase) {
   { Open()->CreateVolume(TestVolume("v1")).IgnoreError(); }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
