@@ -154,6 +154,16 @@ int volcrypt_keys_get(volcrypt_keys_t *keys, const char *id,
 int volcrypt_keys_delete(volcrypt_keys_t *keys, const char *id,
                          char **errmsg);
 
+/* Stores the `len` bytes at `key` (16 to 64: 128 to 512 bits) as a new key
+ * named `name`; *id (malloc'd) is its UUID, as for volcrypt_keys_create. The
+ * bytes are copied; wipe yours after the call.
+ * Errors: -EINVAL a NULL argument, another length or a bad name; -ENOTSUP a
+ * key manager that cannot store given keys (the fixed key stores only
+ * itself); -EACCES, -EAGAIN, -ETIMEDOUT as for volcrypt_keys_create. */
+int volcrypt_keys_store(volcrypt_keys_t *keys, const unsigned char *key,
+                        size_t len, const char *name, char **id,
+                        char **errmsg);
+
 /* ---- The volume database ------------------------------------------------ */
 
 /* Opens (creating 0600 if missing) the SQLite volume database at `path`,
@@ -416,6 +426,54 @@ int volcrypt_volume_detach(volcrypt_service_t *service, const char *id,
  * reached), after handling every other record; -EINVAL a NULL argument. */
 int volcrypt_reconcile(volcrypt_service_t *service, int64_t grace_seconds,
                        int *acted, char **errmsg);
+
+/* ---- Bringing existing volumes in ----------------------------------------- */
+
+typedef struct {
+  size_t struct_size;
+  const char *id;           /* NULL: a new UUID */
+  const char *path;         /* a mapped volume's host path, or NULL */
+  const char *pool;         /* an rbd volume's pool and image, or NULL */
+  const char *image;
+  const char *engine;       /* "qemu" (NULL) or "librbd" (rbd only; LUKS2) */
+  /* Exactly one way to open it: */
+  const char *key_id;       /* a key already in the key manager (a Barbican
+                               secret, castellan's all-zeros fixed key id) */
+  const unsigned char *key; /* raw key bytes (stored as a new key), or a
+                               passphrase when `is_passphrase` (stored as it
+                               is, never hexed); copied, wipe yours after */
+  size_t key_len;
+  int is_passphrase;
+  int unencrypted;          /* a plain volume: no key, never LUKS */
+  uint64_t size_bytes;      /* 0: what the header leaves; else must match */
+  const char *user_id;
+  const char *project_id;
+} volcrypt_manage_request_t;
+
+/* Takes over an existing volume without writing to it: reads its header,
+ * proves the key opens a keyslot, derives the usable size from the header's
+ * real payload offset and records it (docs/design.md, "Bringing an existing
+ * cloud in"). On failure nothing is recorded or stored. *json: the record.
+ * Errors: -EPERM the key opens no keyslot; -EEXIST the id or the location
+ * is taken, a key is already named for the id, or `unencrypted` for a
+ * volume holding LUKS; -EINVAL a NULL argument, no LUKS header, a truncated
+ * or malformed one, a header UUID that is not a UUID, a size that does not
+ * match, a volume the engine cannot open (LUKS2 with "qemu"), or not
+ * exactly one way to open it; -ENOENT nothing at the location, or no such
+ * key; -E2BIG a request struct from a newer header setting fields this
+ * library does not know; -EAGAIN, -ETIMEDOUT a key manager or cluster that
+ * cannot be reached (nothing is left; a crash leaves 'managing', which
+ * volcrypt_reconcile undoes without touching the volume). */
+int volcrypt_volume_manage(volcrypt_service_t *service,
+                           const volcrypt_manage_request_t *request,
+                           char **json, char **errmsg);
+
+/* Forgets volume `id`: its record goes, its volume and key stay.
+ * Errors: -ENOENT no such volume; -EBUSY not available (attached, used by a
+ * libvirt domain, or another operation under way); -ENOTEMPTY snapshots
+ * depend on it; -EINVAL a NULL argument. */
+int volcrypt_volume_unmanage(volcrypt_service_t *service, const char *id,
+                             char **errmsg);
 
 /* ---- LUKS headers --------------------------------------------------------- */
 

@@ -18,6 +18,7 @@
 #include "examples/cli/args.h"
 #include "examples/cli/keys_migrate.h"
 #include "examples/cli/process_guard.h"
+#include "examples/cli/volume_manage.h"
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
 #include "volcrypt/barbican_key_manager.h"
@@ -98,6 +99,16 @@ Commands:
   detach ID [--domain NAME] [--connect URI]
                           detach; the secret goes when no disk uses it
   luks inspect PATH       header facts as JSON
+  luks inspect --backend rbd --pool P --image I
+                          the same, read through librbd
+  volume manage (--backend mapped --path P | --backend rbd --pool P --image I
+                [--engine qemu|librbd]) (--key-id ID | --key-file F |
+                --passphrase-file F | --unencrypted) [--id ID] [--size SIZE]
+                [--user-id U] [--project-id P]
+                          take over an existing volume without writing to it:
+                          its key opens a keyslot, its size comes from its
+                          header (--size must match it); files read as is
+  volume unmanage ID      forget the record; the volume and its key stay
   keys migrate --fixed-key-file FILE (--barbican URL --project-id ID |
                --auth-url URL ... | --keys DIR --master-key FILE) [--host H]
                [--dry-run] [--json]
@@ -466,6 +477,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
                  "verify, passphrase, snapshot, clone or snapshot-delete");
   }
   if (verb == "create") return VolumeCreate(args, c);
+  if (verb == "manage") return VolumeManage(args, *c.service);
   if (verb == "list") {
     absl::StatusOr<std::vector<VolumeRecord>> all = c.store->ListVolumes({});
     if (!all.ok()) return Fail("volume list", all.status());
@@ -501,6 +513,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
     return 0;
   }
   if (verb == "passphrase") return VolumePassphrase(id, c);
+  if (verb == "unmanage") return VolumeUnmanage(id, *c.service);
   if (verb == "snapshot") {
     if (words.size() < 4) return Usage("volume snapshot needs a volume id and a snapshot id");
     absl::StatusOr<SnapshotRecord> snap = c.service->CreateSnapshot(id, words[3]);
@@ -557,7 +570,7 @@ int Main(int argc, char** argv) {
   std::string error;
   if (!args.Parse(argc, argv,
                   {"defer-format", "ephemeral", "help", "live", "config", "native-format",
-                   "dry-run", "json"},
+                   "dry-run", "json", "unencrypted"},
                   &error)) {
     return Usage(error);
   }
@@ -575,13 +588,18 @@ int Main(int argc, char** argv) {
       "image", "engine", "native-format", "barbican", "barbican-ca",
       "postgres", "dry-run", "json", "max-errors", "auth-url", "username",
       "password-file", "user-domain", "project-name", "project-domain",
-      "app-credential-id", "app-credential-secret-file", "region"};
+      "app-credential-id", "app-credential-secret-file", "region",
+      "key-id", "key-file", "passphrase-file", "unencrypted"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }
   if (words[0] != "keys" && (args.Has("fixed-key-file") + UsesBarbican(args) +
                              (args.Has("keys") || args.Has("master-key"))) > 1) {
     return Usage("choose one key manager: --keys/--master-key, --fixed-key-file or --barbican");
+  }
+  if (words[0] == "luks" && args.Has("backend")) {
+    if (words.size() != 2 || words[1] != "inspect") return Usage("luks inspect --backend rbd ...");
+    return LuksInspectRbd(args);
   }
   if (words[0] == "luks") {
     if (words.size() != 3 || words[1] != "inspect") return Usage("luks inspect PATH");

@@ -56,6 +56,29 @@ class VolcryptPythonTest(unittest.TestCase):
             self.assertFalse(os.path.exists(self.path("v1")))
             self.assertEqual(store.volumes(), [])
 
+    def test_unmanage_then_manage_with_the_key_bytes(self):
+        with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
+                volcrypt.SqliteStore(self.path("volumes.db")) as store, \
+                volcrypt.MappedBackend() as mapped, \
+                volcrypt.Service(keys, store, mapped=mapped, host="py") as svc:
+            made = svc.create_volume(path=self.path("v1"), size_bytes=16 << 20, id="v1")
+            svc.unmanage_volume("v1")
+            self.assertEqual(store.volumes(), [])
+            self.assertTrue(os.path.exists(self.path("v1")))
+            key = keys.get_key(made["encryption_key_id"])
+            with self.assertRaises(volcrypt.PermissionError_):
+                svc.manage_volume(path=self.path("v1"), key=b"\x01" * 32, id="v2")
+            with self.assertRaises(volcrypt.InvalidArgumentError):
+                svc.manage_volume(path=self.path("v1"), id="v2")
+            volume = svc.manage_volume(path=self.path("v1"), key=key, id="v2",
+                                       size_bytes=16 << 20)
+            self.assertEqual(volume["status"], "available")
+            self.assertNotEqual(volume["encryption_key_id"], made["encryption_key_id"])
+            self.assertEqual(bytes(keys.get_key(volume["encryption_key_id"])), bytes(key))
+            self.assertEqual(svc.verify_volume("v2"), 0)
+            stored = keys.store_key(b"\x07" * 32, "given")
+            self.assertEqual(bytes(keys.get_key(stored)), b"\x07" * 32)
+
     def test_attach_options_handoff_and_snapshot_refusal(self):
         with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
                 volcrypt.SqliteStore(self.path("volumes.db")) as store, \

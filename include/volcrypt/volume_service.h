@@ -92,6 +92,32 @@ struct CreateVolumeRequest {
   std::string project_id;
 };
 
+// How ManageVolume opens a volume volcrypt did not create.
+enum class ManagedKeyKind {
+  kKeyId,       // a key already in the key manager (a Barbican secret cinder
+                // made, the fixed key's all-zeros id); its hex opens a keyslot
+  kKeyBytes,    // raw key bytes; stored as a new key, its hex opens a keyslot
+  kPassphrase,  // a passphrase a person chose; stored as-is, never hexed
+                // (KeyFormat::kPassphrase)
+  kNone,        // a plain volume (--unencrypted): recorded, never attached
+                // with encryption; refused if the volume holds LUKS
+};
+
+struct ManageVolumeRequest {
+  std::string id;  // empty: a new UUID
+  VolumeLocation location;
+  // Who will decrypt at attach; LUKS2 needs kLibrbd (rbd volumes only).
+  EncryptionEngine engine = EncryptionEngine::kQemu;
+  ManagedKeyKind key_kind = ManagedKeyKind::kKeyId;
+  std::string key_id;  // kKeyId
+  SecretBytes secret;  // kKeyBytes: the key; kPassphrase: the passphrase
+  // 0: what the volume offers (raw size less the header's real payload
+  // offset); otherwise it must equal that.
+  uint64_t size_bytes = 0;
+  std::string user_id;
+  std::string project_id;
+};
+
 struct AttachPlanOptions {
   std::string target_dev = "sdb";
   std::string target_bus = "scsi";
@@ -180,11 +206,41 @@ class VolumeService {
   // write is DataLoss (or the errno's status).
   absl::Status WritePassphrase(const std::string& id, int fd);
 
+  // Takes over a volume that exists at request.location (a cinder, ceph-csi,
+  // CloudStack or cryptsetup volume) without writing to it: reads its
+  // header through the backend, proves the key opens a keyslot, derives the
+  // usable size from the header's real payload offset, and records it with
+  // the header's UUID as its location proof. Nothing is recorded or stored
+  // when it fails: InvalidArgument (bad id, truncated or malformed header,
+  // a header UUID that is not a UUID, a size that does not match, a cipher
+  // or engine that cannot attach it, such as LUKS2 with the qemu engine),
+  // AlreadyExists (id taken, location recorded for another volume, or a
+  // key already named for the id), NotFound (nothing at the location, no
+  // such key), PermissionDenied (the key opens no keyslot),
+  // FailedPrecondition (no LUKS header, or LUKS with kNone).
+  // A kKeyId or kNone volume is recorded in one step. A kKeyBytes or
+  // kPassphrase one is recorded 'managing', its key stored (named
+  // KeyNameForVolume(id)) and recorded, then 'available'; a failure removes
+  // the key and the record, and a crash leaves 'managing', which Reconcile
+  // undoes the same way. Neither ever touches the volume.
+  // A managed volume is then like any other: DeleteVolume removes its
+  // backing volume (after checking the header UUID) and its key, as
+  // cinder's delete does; UnmanageVolume leaves both.
+  absl::StatusOr<VolumeRecord> ManageVolume(const ManageVolumeRequest& request);
+
+  // Forgets volume `id`: removes its record and nothing else (the backing
+  // volume and the key stay). FailedPrecondition unless 'available' (never
+  // while attached, by the record or by libvirt) or while snapshots depend
+  // on it; NotFound if there is no such volume.
+  absl::Status UnmanageVolume(const std::string& id);
+
   // Finishes or undoes what a crash left: records in 'creating' or
   // 'attaching' whose last update is older than `grace_seconds` are undone;
   // records in 'extending' that old are finished at the size the guest sees;
   // records in 'deleting' or 'detaching' are finished (attachments need an
-  // attacher). Returns how many records it acted on.
+  // attacher); records in 'managing' that old lose the key the manage
+  // stored and the record, never the volume. Returns how many records it
+  // acted on.
   absl::StatusOr<int> Reconcile(int64_t grace_seconds);
 
   const std::string& host() const;

@@ -30,11 +30,12 @@
 //     characters (C0, DEL, C1: no NUL, newline, escape), 0 to 255 bytes
 //   path: the same, 0 to 4095 bytes; location_proof: the same, 0 to 256
 // Reads check what breaks readers (valid UTF-8, no control character) and
-// the enum fields (backend, format, kdf, engine, status), because a row may
-// predate the rules or have been written behind the store's back. A row that
-// fails is "unreadable": listings leave it out and report it (SkippedRow,
-// and a warning through the store's Logger), so one bad row never fails a
-// whole listing; reading it by id is DataLoss naming the id and the field.
+// the enum fields (backend, format, kdf, engine, status, key_format),
+// because a row may predate the rules or have been written behind the
+// store's back. A row that fails is "unreadable": listings leave it out and
+// report it (SkippedRow, and a warning through the store's Logger), so one
+// bad row never fails a whole listing; reading it by id is DataLoss naming
+// the id and the field.
 // The row is left as it is, for an operator to repair.
 //
 // Schema versions. Opening refuses, with FailedPrecondition and one line, a
@@ -77,12 +78,26 @@ enum class VolumeStatus {
   kExtending,  // being grown
   kDeleting,   // being deleted; a rerun of delete finishes it
   kError,      // needs an operator
+  kManaging,   // being taken over (VolumeService::ManageVolume); a reconcile
+               // undoes what the manage added, never the backing volume
 };
 
 // cinder's status strings: "creating", "available", "in-use", ...
 absl::string_view VolumeStatusName(VolumeStatus status);
 absl::StatusOr<VolumeStatus> ParseVolumeStatus(
     absl::string_view name);
+
+// How a volume's LUKS passphrase comes from its key's bytes (schema 7).
+//   kHex         the passphrase is the lowercase hex of the key (castellan's
+//                and cinder's rule; everything volcrypt creates)
+//   kPassphrase  the key's bytes are the passphrase itself: a volume someone
+//                made by hand with a passphrase that is not the hex of a
+//                key, brought in by ManageVolume. Never hexed again.
+enum class KeyFormat { kHex, kPassphrase };
+
+// "hex" / "passphrase" and back.
+absl::string_view KeyFormatName(KeyFormat format);
+absl::StatusOr<KeyFormat> ParseKeyFormat(absl::string_view name);
 
 struct VolumeRecord {
   std::string id;
@@ -103,6 +118,9 @@ struct VolumeRecord {
   // the store: UTF-8 text, at most 256 bytes; written by CreateVolume and
   // UpdateVolume, "" in rows from before schema 5.
   std::string location_proof;
+  // How the passphrase comes from the key (KeyFormat); kHex in rows from
+  // before schema 7.
+  KeyFormat key_format = KeyFormat::kHex;
 };
 
 struct SnapshotRecord {

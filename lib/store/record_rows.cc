@@ -121,6 +121,7 @@ std::string ReadVolume(const SqlRows& r, size_t i, VolumeRecord* out) {
   ParseEnum(r, i, 12, "kdf", ParseKdfPolicy, &v.encryption.kdf, &why);
   ParseEnum(r, i, 13, "engine", ParseEncryptionEngine, &v.encryption.engine, &why);
   ParseEnum(r, i, 17, "status", ParseVolumeStatus, &v.status, &why);
+  ParseEnum(r, i, 21, "key_format", ParseKeyFormat, &v.key_format, &why);
   if (!why.empty()) return why;
   v.id = r.Text(i, 0);
   v.host = r.Text(i, 1);

@@ -96,6 +96,11 @@ const char* const kMigrations[] = {
     ALTER TABLE backups ADD COLUMN key_claim TEXT NOT NULL DEFAULT '';
     ALTER TABLE backups ADD COLUMN key_claim_until BIGINT NOT NULL DEFAULT 0;
     )sql",
+    // 7: how a volume's passphrase comes from its key (KeyFormat): 'hex' or
+    // 'passphrase' (a managed volume's own passphrase).
+    R"sql(
+    ALTER TABLE volumes ADD COLUMN key_format TEXT NOT NULL DEFAULT 'hex';
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -182,9 +187,11 @@ class SqlVolumeStore final : public VolumeStore {
     std::vector<SqlParam> p = VolumeParams(record);
     p.push_back(Now());
     p.push_back(Now());
+    p.push_back(std::string(KeyFormatName(record.key_format)));
     return Exists(Run(absl::StrCat("INSERT INTO volumes (", kVolumeColumns,
                                    ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
-                                   "$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)"),
+                                   "$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,"
+                                   "$22)"),
                       p).status(),
                   absl::StrCat("volume ", record.id, " already exists"));
   }
@@ -237,6 +244,7 @@ class SqlVolumeStore final : public VolumeStore {
     std::vector<SqlParam> p = VolumeParams(record);
     p.push_back(Now());
     p.push_back(std::string(VolumeStatusName(expected)));
+    p.push_back(std::string(KeyFormatName(record.key_format)));
     VOLCRYPT_ASSIGN_OR_RETURN(
         SqlRows r,
         Run("UPDATE volumes SET host = $2, backend = $3, path = $4, pool = $5, "
@@ -245,7 +253,8 @@ class SqlVolumeStore final : public VolumeStore {
             "engine = $14, encryption_key_id = CASE WHEN encryption_key_id = '' "
             "THEN $15 ELSE encryption_key_id END, user_id = $16, "
             "project_id = $17, status = $18, location_proof = $19, "
-            "updated_at = $20 WHERE id = $1 AND status = $21", p));
+            "updated_at = $20, key_format = $22 WHERE id = $1 AND status = $21",
+            p));
     if (r.changes > 0) return absl::OkStatus();
     VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord current, GetVolume(record.id));
     return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
@@ -470,6 +479,7 @@ absl::string_view VolumeStatusName(VolumeStatus status) {
     case VolumeStatus::kExtending: return "extending";
     case VolumeStatus::kDeleting: return "deleting";
     case VolumeStatus::kError: return "error";
+    case VolumeStatus::kManaging: return "managing";
   }
   return "error";
 }
@@ -479,11 +489,23 @@ absl::StatusOr<VolumeStatus> ParseVolumeStatus(absl::string_view name) {
        {VolumeStatus::kCreating, VolumeStatus::kAvailable,
         VolumeStatus::kAttaching, VolumeStatus::kInUse,
         VolumeStatus::kDetaching, VolumeStatus::kExtending,
-        VolumeStatus::kDeleting, VolumeStatus::kError}) {
+        VolumeStatus::kDeleting, VolumeStatus::kError,
+        VolumeStatus::kManaging}) {
     if (VolumeStatusName(s) == name) return s;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("volume status '", name, "' is not known"));
+}
+
+absl::string_view KeyFormatName(KeyFormat format) {
+  return format == KeyFormat::kPassphrase ? "passphrase" : "hex";
+}
+
+absl::StatusOr<KeyFormat> ParseKeyFormat(absl::string_view name) {
+  if (name == "hex") return KeyFormat::kHex;
+  if (name == "passphrase") return KeyFormat::kPassphrase;
+  return absl::InvalidArgumentError(
+      absl::StrCat("key format '", name, "' is not known"));
 }
 
 absl::StatusOr<std::unique_ptr<VolumeStore>> OpenSqliteVolumeStore(

@@ -18,7 +18,8 @@ namespace {
 constexpr char kPrefix[] = "Not migrating encryption keys because ";
 
 bool InTransition(const VolumeRecord& v) {
-  return v.status == VolumeStatus::kCreating || v.status == VolumeStatus::kDeleting;
+  return v.status == VolumeStatus::kCreating || v.status == VolumeStatus::kDeleting ||
+         v.status == VolumeStatus::kManaging;
 }
 
 bool InTransition(const BackupRecord& b) {

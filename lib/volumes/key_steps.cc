@@ -51,6 +51,8 @@ absl::StatusOr<SecretBytes> PassphraseOf(const FlowContext& ctx,
                                          const VolumeRecord& record) {
   absl::StatusOr<SecretBytes> key = ctx.keys->GetKey(record.encryption_key_id);
   if (!key.ok()) return Annotate(key.status(), "volume " + record.id);
+  // A managed volume's own passphrase is stored as it is (KeyFormat).
+  if (record.key_format == KeyFormat::kPassphrase) return std::move(*key);
   return HexPassphrase(*key);
 }
 

@@ -27,7 +27,8 @@ absl::StatusOr<SecretBytes> CreateVolumeKey(const FlowContext& ctx,
 absl::Status StoreVolumeKey(const FlowContext& ctx, VolumeRecord& record,
                             const SecretBytes& bytes, CreateProgress& progress);
 
-// The LUKS passphrase of `record`: the hex of its key.
+// The LUKS passphrase of `record`: the hex of its key, or the key's bytes as
+// they are for a record whose key_format is KeyFormat::kPassphrase.
 absl::StatusOr<SecretBytes> PassphraseOf(const FlowContext& ctx,
                                          const VolumeRecord& record);
 

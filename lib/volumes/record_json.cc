@@ -41,6 +41,7 @@ nlohmann::json VolumeJsonValue(const volcrypt::VolumeRecord& v) {
       {"location", location},
       {"encrypted", v.encrypted},
       {"encryption_key_id", v.encryption_key_id},
+      {"key_format", std::string(volcrypt::KeyFormatName(v.key_format))},
       {"encryption",
        {{"provider", v.encryption.format == volcrypt::LuksFormat::kLuks1 ? "luks" : "luks2"},
         {"cipher", v.encryption.cipher},

@@ -15,6 +15,7 @@
 #include "lib/volumes/attach_flows.h"
 #include "lib/volumes/flow_support.h"
 #include "lib/volumes/key_steps.h"
+#include "lib/volumes/manage_flows.h"
 #include "lib/volumes/rbd_flows.h"
 #include "lib/volumes/volume_lifecycle.h"
 #include "volcrypt/errors.h"
@@ -126,6 +127,17 @@ absl::StatusOr<VolumeRecord> VolumeService::CloneVolume(
   return flows::CloneVolume(parts_->ctx, snapshot_id, new_volume_id, location);
 }
 
+absl::StatusOr<VolumeRecord> VolumeService::ManageVolume(
+    const ManageVolumeRequest& request) {
+  if (!request.id.empty()) VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(request.id));
+  return flows::ManageVolume(parts_->ctx, request);
+}
+
+absl::Status VolumeService::UnmanageVolume(const std::string& id) {
+  VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(id));
+  return flows::UnmanageVolume(parts_->ctx, id);
+}
+
 absl::StatusOr<int> VolumeService::VerifyVolumeKey(const std::string& id) {
   VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(id));
   const flows::FlowContext& ctx = parts_->ctx;
@@ -171,6 +183,8 @@ absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
     absl::Status s;
     if (record.status == VolumeStatus::kCreating && stale) {
       s = flows::UndoInterruptedCreate(ctx, record);
+    } else if (record.status == VolumeStatus::kManaging && stale) {
+      s = flows::UndoInterruptedManage(ctx, record);
     } else if (record.status == VolumeStatus::kDeleting) {
       s = flows::FinishDelete(ctx, record);
     } else if (record.status == VolumeStatus::kExtending && stale) {

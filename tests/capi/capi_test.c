@@ -374,6 +374,100 @@ static void test_barbican_and_postgres_options(void) {
   volcrypt_free(err);
 }
 
+/* The key id in a record's JSON ("encryption_key_id": "..."), into `out`. */
+static void key_id_of(const char *json, char *out, size_t cap) {
+  out[0] = '\0';
+  const char *at = json ? strstr(json, "\"encryption_key_id\": \"") : NULL;
+  if (at == NULL) return;
+  at += strlen("\"encryption_key_id\": \"");
+  size_t n = 0;
+  while (at[n] != '"' && at[n] != '\0' && n + 1 < cap) ++n;
+  memcpy(out, at, n);
+  out[n] = '\0';
+}
+
+static void test_manage(void) {
+  char *err = NULL, *json = NULL, *id = NULL;
+  volcrypt_keys_t *keys = NULL;
+  volcrypt_store_t *store = NULL;
+  volcrypt_backend_t *mapped = NULL;
+  volcrypt_service_t *svc = NULL;
+  EXPECT(volcrypt_keys_open_file(in_dir("m-keys"), in_dir("master"), &keys, NULL) == 0);
+  EXPECT(volcrypt_store_open_sqlite(in_dir("m.db"), &store, NULL) == 0);
+  EXPECT(volcrypt_backend_open_mapped(&mapped, NULL) == 0);
+  volcrypt_service_options_t o = {sizeof o, keys, store, mapped, NULL, NULL, "capi"};
+  EXPECT(volcrypt_service_create(&o, &svc, NULL) == 0);
+
+  /* keys_store: the given bytes, under a new id. */
+  unsigned char bytes[32], back[64];
+  for (size_t i = 0; i < sizeof bytes; ++i) bytes[i] = (unsigned char)(i * 7 + 1);
+  EXPECT(volcrypt_keys_store(keys, bytes, sizeof bytes, "given", &id, &err) == 0);
+  size_t len = sizeof back;
+  EXPECT(id != NULL && volcrypt_keys_get(keys, id, back, &len, NULL) == 0);
+  EXPECT(len == sizeof bytes && memcmp(back, bytes, len) == 0);
+  volcrypt_free(id);
+  id = (char *)0x1;
+  EXPECT(volcrypt_keys_store(keys, bytes, 8, "short", &id, &err) == -EINVAL);
+  EXPECT(id == (char *)0x1 && err != NULL);
+  volcrypt_free(err);
+  err = NULL;
+  EXPECT(volcrypt_keys_store(keys, NULL, 32, "null", &id, NULL) == -EINVAL);
+
+  /* A volume made, then forgotten: file and key stay; managed back. */
+  volcrypt_create_request_t c;
+  memset(&c, 0, sizeof c);
+  c.struct_size = sizeof c;
+  c.id = "made";
+  c.path = in_dir("made");
+  c.size_bytes = 16u << 20;
+  EXPECT(volcrypt_volume_create(svc, &c, &json, NULL) == 0);
+  char key_id[64];
+  key_id_of(json, key_id, sizeof key_id);
+  volcrypt_free(json);
+  json = NULL;
+  EXPECT(volcrypt_volume_unmanage(svc, "made", NULL) == 0);
+  EXPECT(volcrypt_volume_unmanage(svc, "made", NULL) == -ENOENT);
+  EXPECT(access(in_dir("made"), F_OK) == 0);
+
+  volcrypt_manage_request_t m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  m.id = "adopted";
+  m.path = in_dir("made");
+  EXPECT(volcrypt_volume_manage(svc, &m, &json, &err) == -EINVAL); /* no key given */
+  volcrypt_free(err);
+  err = NULL;
+  m.key = bytes; /* not this volume's key */
+  m.key_len = sizeof bytes;
+  EXPECT(volcrypt_volume_manage(svc, &m, &json, &err) == -EPERM);
+  EXPECT(json == NULL && err != NULL && strstr(err, "keyslot") != NULL);
+  volcrypt_free(err);
+  err = NULL;
+  m.key = NULL;
+  m.key_len = 0;
+  m.key_id = key_id;
+  m.size_bytes = 1u << 20; /* not what the header leaves */
+  EXPECT(volcrypt_volume_manage(svc, &m, &json, NULL) == -EINVAL);
+  m.size_bytes = 16u << 20;
+  EXPECT(volcrypt_volume_manage(svc, &m, &json, &err) == 0);
+  EXPECT(json != NULL && strstr(json, key_id) != NULL);
+  volcrypt_free(json);
+  json = NULL;
+  int slot = -1;
+  EXPECT(volcrypt_volume_verify(svc, "adopted", &slot, NULL) == 0 && slot == 0);
+  m.id = "again";
+  EXPECT(volcrypt_volume_manage(svc, &m, &json, NULL) == -EEXIST);
+  m.struct_size = 8;
+  EXPECT(volcrypt_volume_manage(svc, &m, &json, NULL) == -EINVAL);
+  EXPECT(volcrypt_volume_manage(NULL, &m, &json, NULL) == -EINVAL);
+  EXPECT(volcrypt_volume_delete(svc, "adopted", NULL) == 0);
+
+  volcrypt_service_destroy(svc);
+  volcrypt_backend_destroy(mapped);
+  volcrypt_store_destroy(store);
+  volcrypt_keys_destroy(keys);
+}
+
 /* Attach options, the passphrase handoff through a file descriptor, and the
  * snapshot calls' refusal for a mapped volume. */
 static void test_attach_options_and_handoff(void) {
@@ -448,6 +542,7 @@ int main(void) {
   test_basics();
   test_keys();
   test_volumes();
+  test_manage();
   test_attach_options_and_handoff();
   test_migrate();
   test_barbican_and_postgres_options();

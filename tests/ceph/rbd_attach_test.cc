@@ -151,5 +151,86 @@ TEST_F(RbdAttachTest, LibrbdEngineLuks2AttachesColdAndIsRefusedLive) {
   EXPECT_EQ(probe_.SecretWithUsage(SecretUsageId(v.id)), "");
 }
 
+// Issue #13: an image cinder made (qemu-img create -f luks, rbd import) and
+// QEMU wrote to before volcrypt knew it, managed with its key, hot-plugs
+// and the guest reads what was written before the adoption.
+TEST_F(RbdAttachTest, AManagedCinderImageHotPlugsAndTheGuestReadsItsOldData) {
+  const SecretBytes key = SecretBytes::Random(32).value();
+  const SecretBytes pass = HexPassphrase(key);
+  const std::string file = tmp_.File("cinder.luks");
+  ::volcrypt::testing::CommandResult made;
+  for (int attempt = 0; attempt < 8 && made.exit_code != 0; ++attempt) {
+    made = RunCommand({"qemu-img", "create", "-f", "luks", "--object",
+                       "secret,id=s0,file=/dev/fd/3", "-o", "key-secret=s0,iter-time=50",
+                       file, "32M"},
+                      &pass);
+  }
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto written = RunCommand({"qemu-io", "--object", "secret,id=s0,file=/dev/fd/3",
+                             "--image-opts", "driver=luks,key-secret=s0,file.filename=" + file,
+                             "-c", "write -P 0x4d 0 64k"},
+                            &pass);
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  ASSERT_EQ(RunCommand({"rbd", "-c", CephTestbed::conf(), "import", file,
+                        "rbd/managed-cinder"}).exit_code, 0);
+  ManageVolumeRequest req;
+  req.id = "managed";
+  req.location = VolumeLocation::Rbd("rbd", "managed-cinder");
+  req.key_kind = ManagedKeyKind::kKeyBytes;
+  req.secret = key.Clone();
+  absl::StatusOr<VolumeRecord> v = service_->ManageVolume(req);
+  ASSERT_TRUE(v.ok()) << v.status();
+  probe_.DefineDomain(kDomain, /*start=*/true);
+  AttachTarget live;
+  live.domain = kDomain;
+  absl::StatusOr<VolumeRecord> a = service_->AttachVolume(v->id, live, {});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(probe_.Capacity(kDomain, "sdb"), 32u << 20);
+  const std::string read = probe_.Hmp(kDomain, "qemu-io -d scsi0-0-0-1 \"read -P 0x4d 0 64k\"");
+  EXPECT_EQ(read.find("Pattern verification failed"), std::string::npos) << read;
+  EXPECT_EQ(read.find("rror"), std::string::npos) << read;
+  ASSERT_TRUE(service_->DetachVolume(v->id).ok());
+  ASSERT_TRUE(service_->UnmanageVolume(v->id).ok());
+  EXPECT_TRUE(rbd_->Stat(req.location).ok());
+}
+
+// An `rbd encryption format` LUKS2 image (ceph-csi), managed with its
+// passphrase for the librbd engine: refused live, attached cold, and
+// librbd opens it with the passphrase as it is (the guest sees the payload).
+TEST_F(RbdAttachTest, AManagedLibrbdLuks2ImageAttachesColdWithItsPassphrase) {
+  const std::string conf = CephTestbed::conf();
+  ASSERT_EQ(RunCommand({"rbd", "-c", conf, "create", "--size", "48M", "rbd/managed-csi"})
+                .exit_code, 0);
+  const std::string phrase = "a ceph-csi passphrase of some length";
+  const SecretBytes pass = SecretBytes::CopyOf(phrase.data(), phrase.size());
+  auto f = RunCommand({"rbd", "-c", conf, "encryption", "format", "rbd/managed-csi", "luks2",
+                       "/dev/fd/3"},
+                      &pass);
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  ManageVolumeRequest req;
+  req.id = "csi";
+  req.location = VolumeLocation::Rbd("rbd", "managed-csi");
+  req.engine = EncryptionEngine::kLibrbd;
+  req.key_kind = ManagedKeyKind::kPassphrase;
+  req.secret = pass.Clone();
+  absl::StatusOr<VolumeRecord> v = service_->ManageVolume(req);
+  ASSERT_TRUE(v.ok()) << v.status();
+  probe_.DefineDomain(kDomain, /*start=*/false);
+  AttachTarget live;
+  live.domain = kDomain;
+  EXPECT_FALSE(service_->AttachVolume(v->id, live, {}).ok());
+  AttachTarget config;
+  config.domain = kDomain;
+  config.live = false;
+  config.config = true;
+  ASSERT_TRUE(service_->AttachVolume(v->id, config, {}).ok());
+  probe_.StartPaused(kDomain);
+  EXPECT_EQ(probe_.Capacity(kDomain, "sdb"), v->size_bytes);
+  EXPECT_LT(v->size_bytes, 48u << 20);
+  probe_.DestroyAndUndefine(kDomain);
+  probe_.DefineDomain(kDomain, false);
+  ASSERT_TRUE(service_->DetachVolume(v->id).ok());
+}
+
 }  // namespace
 }  // namespace volcrypt

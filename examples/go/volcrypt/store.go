@@ -95,10 +95,14 @@ type Volume struct {
 	Encrypted       bool       `json:"encrypted"`
 	EncryptionKeyID string     `json:"encryption_key_id"`
 	Encryption      Encryption `json:"encryption"`
-	UserID          string     `json:"user_id"`
-	ProjectID       string     `json:"project_id"`
-	CreatedAt       time.Time  `json:"created_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
+	// KeyFormat is how the passphrase comes from the key: "hex" (the hex of
+	// the key's bytes, everything volcrypt creates) or "passphrase" (the
+	// bytes themselves: a managed volume's own passphrase).
+	KeyFormat string    `json:"key_format"`
+	UserID    string    `json:"user_id"`
+	ProjectID string    `json:"project_id"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Snapshot is a snapshot record; it shares its volume's key id.

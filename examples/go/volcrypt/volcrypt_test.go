@@ -546,3 +546,36 @@ func TestAStringWithANulByteIsRefusedNotCutShort(t *testing.T) {
 		t.Fatalf("AttachPlan: want ErrInvalid, got %v", err)
 	}
 }
+
+func TestUnmanageThenManageWithTheKeyID(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	made := f.create(t, "v1")
+	if err := f.svc.UnmanageVolume(ctx, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Volume(ctx, "v1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("record left: %v", err)
+	}
+	wrong := make([]byte, 32)
+	if _, err := f.svc.ManageVolume(ctx, ManageRequest{ID: "v2", Path: f.path("v1"), Key: wrong}); !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("a wrong key: %v", err)
+	}
+	vol, err := f.svc.ManageVolume(ctx, ManageRequest{ID: "v2", Path: f.path("v1"), KeyID: made.EncryptionKeyID})
+	if err != nil || vol.Status != "available" || vol.SizeBytes != 16<<20 || vol.KeyFormat != "hex" {
+		t.Fatalf("manage: %+v %v", vol, err)
+	}
+	if _, err := f.svc.ManageVolume(ctx, ManageRequest{ID: "v3", Path: f.path("v1"), KeyID: made.EncryptionKeyID}); !errors.Is(err, ErrExists) {
+		t.Fatalf("a location managed twice: %v", err)
+	}
+	if _, err := f.svc.ManageVolume(ctx, ManageRequest{ID: "v4", Path: f.path("v1"), KeyID: "x", Key: wrong}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("two ways to open it: %v", err)
+	}
+	id, err := f.keys.StoreKey(ctx, wrong, "given")
+	if err != nil || len(id) != 36 {
+		t.Fatalf("store key: %q %v", id, err)
+	}
+	if _, err := f.keys.StoreKey(ctx, nil, "empty"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("an empty key: %v", err)
+	}
+}

@@ -248,6 +248,14 @@ class _Keys(_Handle):
     def delete_key(self, key_id: str) -> None:
         _call("keys_delete", self._h, _b(key_id))
 
+    def store_key(self, key: bytes, name: str) -> str:
+        """Stores the given bytes (16 to 64) as a new key; returns its id."""
+        data = bytes(key)
+        out = ctypes.c_void_p()
+        _call("keys_store", self._h, data, ctypes.c_size_t(len(data)), _b(name),
+              ctypes.byref(out))
+        return _take_string(out)
+
 
 class FileKeys(_Keys):
     def __init__(self, directory: str, master_key_path: str) -> None:
@@ -420,6 +428,16 @@ def _attach_options(target_dev: Optional[str], target_bus: Optional[str],
                           int(ephemeral_secret), int(live), int(config))
 
 
+class _ManageRequest(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("id", ctypes.c_char_p),
+                ("path", ctypes.c_char_p), ("pool", ctypes.c_char_p),
+                ("image", ctypes.c_char_p), ("engine", ctypes.c_char_p),
+                ("key_id", ctypes.c_char_p), ("key", ctypes.c_char_p),
+                ("key_len", ctypes.c_size_t), ("is_passphrase", ctypes.c_int),
+                ("unencrypted", ctypes.c_int), ("size_bytes", ctypes.c_uint64),
+                ("user_id", ctypes.c_char_p), ("project_id", ctypes.c_char_p)]
+
+
 class AttachPlan:
     """The libvirt secret XML, disk XML, and the passphrase (a Secret) to set
     as the secret's value."""
@@ -466,6 +484,31 @@ class Service(_Handle):
 
     def delete_volume(self, volume_id: str) -> None:
         _call("volume_delete", self._h, _b(volume_id))
+
+    def manage_volume(self, path: Optional[str] = None, pool: Optional[str] = None,
+                      image: Optional[str] = None, id: Optional[str] = None,
+                      engine: Optional[str] = None, key_id: Optional[str] = None,
+                      key: Optional[bytes] = None, passphrase: Optional[bytes] = None,
+                      unencrypted: bool = False, size_bytes: int = 0,
+                      user_id: Optional[str] = None,
+                      project_id: Optional[str] = None) -> Dict[str, Any]:
+        """Takes over an existing volume without writing to it. Give exactly
+        one of key_id (a key in the key manager), key (raw bytes, stored),
+        passphrase (stored as it is, never hexed) or unencrypted=True."""
+        secret = key if key is not None else passphrase
+        data = bytes(secret) if secret is not None else None
+        r = _ManageRequest(ctypes.sizeof(_ManageRequest), _b(id), _b(path), _b(pool),
+                           _b(image), _b(engine), _b(key_id), data,
+                           len(data) if data is not None else 0,
+                           1 if passphrase is not None else 0, 1 if unencrypted else 0,
+                           size_bytes, _b(user_id), _b(project_id))
+        out = ctypes.c_void_p()
+        _call("volume_manage", self._h, ctypes.byref(r), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def unmanage_volume(self, volume_id: str) -> None:
+        """Forgets the record; the volume and its key stay."""
+        _call("volume_unmanage", self._h, _b(volume_id))
 
     def extend_volume(self, volume_id: str, size_bytes: int) -> None:
         """Grows the volume so the guest sees exactly `size_bytes`."""
