@@ -77,6 +77,7 @@ enum class VolumeStatus {
   kExtending,  // being grown
   kDeleting,   // being deleted; a rerun of delete finishes it
   kError,      // needs an operator
+  kRekeying,   // its key is being replaced (key_rotation.h); a reconcile finishes it
 };
 
 // cinder's status strings: "creating", "available", "in-use", ...
@@ -103,6 +104,13 @@ struct VolumeRecord {
   // the store: UTF-8 text, at most 256 bytes; written by CreateVolume and
   // UpdateVolume, "" in rows from before schema 5.
   std::string location_proof;
+  // When the recorded key was made (Unix seconds): set at create and by each
+  // key rotation; rows from before schema 7 take their created_at. A fixed-key
+  // migration keeps it (the key bytes are the old ones).
+  int64_t key_created_at = 0;
+  // While 'rekeying': the rotation's other key id ("" until it is recorded),
+  // the new key before the swap and the old one after it (key_rotation.h).
+  std::string rekey_key_id;
 };
 
 struct SnapshotRecord {
@@ -181,6 +189,8 @@ struct VolumeFilter {
   absl::optional<std::string> encryption_key_id;
   // Records naming this location (the path, or the pool and image).
   absl::optional<VolumeLocation> location;
+  // Records whose key was made before this time (key_created_at, Unix s).
+  absl::optional<int64_t> key_created_before;
 };
 
 class VolumeStore {
@@ -272,6 +282,30 @@ class VolumeStore {
   virtual absl::StatusOr<std::unique_ptr<KeyIdChange>> BeginKeyIdChange(
       KeyHolderKind kind, const std::string& id,
       const std::string& expected_key_id) = 0;
+
+  // Key rotation (key_rotation.h). Each is one compare-and-set statement on
+  // the volume's row; FailedPrecondition (errno EBUSY) when the row is not
+  // in the state named, NotFound when there is no such volume.
+  //
+  // Moves volume `id` from `expected` to 'rekeying' with no other key, only
+  // while its key was made before `key_created_before` (Unix seconds): a key
+  // already rotated since is FailedPrecondition with errno EALREADY, so two
+  // hosts rotating one fleet rotate each volume once.
+  virtual absl::Status BeginKeyRotation(const std::string& id,
+                                        VolumeStatus expected,
+                                        int64_t key_created_before) = 0;
+  // Records `key_id` as the other key of a 'rekeying' volume whose other key
+  // is `expected` ("" before the new key is recorded).
+  virtual absl::Status SetRotationKey(const std::string& id,
+                                      const std::string& expected,
+                                      const std::string& key_id) = 0;
+  // Swaps the recorded key id and the other key of a 'rekeying' volume that
+  // holds `recorded` and `other`, and sets key_created_at to now.
+  virtual absl::Status SwapRotationKey(const std::string& id,
+                                       const std::string& recorded,
+                                       const std::string& other) = 0;
+  // Ends a rotation: 'rekeying' -> `to`, the other key cleared.
+  virtual absl::Status EndKeyRotation(const std::string& id, VolumeStatus to) = 0;
 };
 
 struct VolumeStoreOptions {
