@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "examples/cli/args.h"
 #include "examples/cli/keys_migrate.h"
+#include "examples/cli/volume_rekey.h"
 #include "examples/cli/process_guard.h"
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
@@ -84,6 +85,11 @@ Commands:
                           (checked at URI, default qemu:///system; if that
                           default is unreachable, a warning and no check)
   volume extend ID SIZE   volume verify ID
+  volume rekey ID [--connect URI]
+                          a new key, same data: new keyslot, new key id
+                          recorded, old keyslots removed, old key deleted
+                          unless a snapshot or backup uses it (attached
+                          volumes need --connect: the secret follows)
   reconcile [--grace SECONDS] [--connect URI]
                           finish or undo what a crash left (attachments need
                           --connect)
@@ -463,7 +469,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   const std::string id = words.size() > 2 ? words[2] : "";
   if (verb.empty()) {
     return Usage("volume needs a command: create, show, list, delete, extend, "
-                 "verify, passphrase, snapshot, clone or snapshot-delete");
+                 "verify, passphrase, rekey, snapshot, clone or snapshot-delete");
   }
   if (verb == "create") return VolumeCreate(args, c);
   if (verb == "list") {
@@ -501,6 +507,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
     return 0;
   }
   if (verb == "passphrase") return VolumePassphrase(id, c);
+  if (verb == "rekey") return VolumeRekey(id, *c.service);
   if (verb == "snapshot") {
     if (words.size() < 4) return Usage("volume snapshot needs a volume id and a snapshot id");
     absl::StatusOr<SnapshotRecord> snap = c.service->CreateSnapshot(id, words[3]);
@@ -601,7 +608,8 @@ int Main(int argc, char** argv) {
     return Usage(words[0] + " needs a volume id");
   }
   const bool deleting = words[0] == "volume" && words.size() > 1 && words[1] == "delete";
-  const LibvirtUse use = libvirt || (deleting && args.Has("connect")) ? LibvirtUse::kRequired
+  const bool rekeying = words[0] == "volume" && words.size() > 1 && words[1] == "rekey";
+  const LibvirtUse use = libvirt || ((deleting || rekeying) && args.Has("connect")) ? LibvirtUse::kRequired
                          : deleting                                   ? LibvirtUse::kIfReachable
                                                                       : LibvirtUse::kNo;
   absl::StatusOr<Context> context = OpenContext(args, use, ReadsOnly(words));

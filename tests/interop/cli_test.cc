@@ -359,6 +359,34 @@ TEST_F(CliTest, PassphraseGoesToAPipeAndOpensTheVolume) {
   EXPECT_EQ(*luks::VerifyPassphrase(Vol("v1"), pass), 0);
 }
 
+TEST_F(CliTest, RekeyRecordsANewKeyAndOnlyItsPassphraseOpensTheVolume) {
+  ASSERT_EQ(Run({"volume", "create", "--path", Vol("v1"), "--size", "8M", "--id", "v1"}).exit_code, 0);
+  auto passphrase = [&]() {
+    CommandResult r = Run({"volume", "passphrase", "v1"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return SecretBytes::CopyOf(r.out.data(), r.out.size());
+  };
+  const SecretBytes old_pass = passphrase();
+  const std::string before = Run({"volume", "show", "v1"}).out;
+  CommandResult r = Run({"volume", "rekey", "v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"status\": \"available\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out, Run({"volume", "show", "v1"}).out);
+  EXPECT_NE(r.out, before) << "the key id did not change";
+  const SecretBytes new_pass = passphrase();
+  auto opens = [&](const SecretBytes& pass) {
+    return RunCommand({"cryptsetup", "open", "--test-passphrase", "--key-file", "/dev/fd/3",
+                       Vol("v1")}, &pass).exit_code;
+  };
+  EXPECT_EQ(opens(new_pass), 0);
+  EXPECT_EQ(opens(old_pass), 2) << "cryptsetup still accepts the old passphrase";
+  EXPECT_EQ(Run({"volume", "verify", "v1"}).exit_code, 0);
+  EXPECT_EQ(Run({"volume", "rekey"}).exit_code, 2);
+  CommandResult missing = Run({"volume", "rekey", "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "volcrypt: volume rekey nope: volume nope not found\n");
+}
+
 TEST_F(CliTest, ExplicitKeyDirectoryAndHexMasterKey) {
   const std::string master = tmp_.File("master.hex");
   {
