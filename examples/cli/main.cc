@@ -18,6 +18,7 @@
 #include "examples/cli/args.h"
 #include "examples/cli/keys_migrate.h"
 #include "examples/cli/volume_rekey.h"
+#include "examples/cli/keys_rotate.h"
 #include "examples/cli/process_guard.h"
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
@@ -111,6 +112,13 @@ Commands:
                           move this host's volumes and backups off the fixed
                           key (the all-zeros id), cinder's way; rerun after
                           any failure. Exit 1 if an item failed.
+  keys rotate [--host H] [--older-than DURATION | --created-before UNIX]
+              [--dry-run] [--json] [--max-errors N] [--connect URI]
+                          a new key for every volume of the host whose key
+                          is older (90d, 12h, 30m, 45s; default: made before
+                          now); hosts sharing a database rotate each volume
+                          once; after a kill: reconcile, then rerun with the
+                          --created-before the first line printed
 SIZE takes K, M, G, T suffixes (binary units).
 )";
 
@@ -582,7 +590,8 @@ int Main(int argc, char** argv) {
       "image", "engine", "native-format", "barbican", "barbican-ca",
       "postgres", "dry-run", "json", "max-errors", "auth-url", "username",
       "password-file", "user-domain", "project-name", "project-domain",
-      "app-credential-id", "app-credential-secret-file", "region"};
+      "app-credential-id", "app-credential-secret-file", "region", "older-than",
+      "created-before"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }
@@ -597,11 +606,12 @@ int Main(int argc, char** argv) {
     std::cout << LuksInfoToJson(*info) << std::endl;
     return 0;
   }
-  if (words[0] == "keys") return RunKeys(args, words);
+  const bool rotating = words[0] == "keys" && words.size() == 2 && words[1] == "rotate";
+  if (words[0] == "keys" && !rotating) return RunKeys(args, words);
   const bool libvirt = words[0] == "attach" || words[0] == "detach" ||
                        (words[0] == "reconcile" && args.Has("connect"));
   if (words[0] != "volume" && words[0] != "attach-xml" && words[0] != "reconcile" &&
-      !libvirt) {
+      !libvirt && !rotating) {
     return Usage("unknown command '" + words[0] + "'");
   }
   if ((words[0] == "attach" || words[0] == "detach") && words.size() < 2) {
@@ -609,11 +619,15 @@ int Main(int argc, char** argv) {
   }
   const bool deleting = words[0] == "volume" && words.size() > 1 && words[1] == "delete";
   const bool rekeying = words[0] == "volume" && words.size() > 1 && words[1] == "rekey";
-  const LibvirtUse use = libvirt || ((deleting || rekeying) && args.Has("connect")) ? LibvirtUse::kRequired
+  const LibvirtUse use = libvirt || ((deleting || rekeying || rotating) && args.Has("connect")) ? LibvirtUse::kRequired
                          : deleting                                   ? LibvirtUse::kIfReachable
                                                                       : LibvirtUse::kNo;
+  absl::StatusOr<FleetRotationOptions> rotation = FleetRotationOptions();
+  if (rotating) rotation = RotationOptionsFrom(args);
+  if (!rotation.ok()) return Usage(std::string(rotation.status().message()));
   absl::StatusOr<Context> context = OpenContext(args, use, ReadsOnly(words));
   if (!context.ok()) return Fail("open", context.status());
+  if (rotating) return KeysRotate(args, *std::move(rotation), *context->service, *context->store);
   if (words[0] == "volume") return RunVolume(args, words, *context);
   if (words[0] == "reconcile") {
     int64_t grace = 600;

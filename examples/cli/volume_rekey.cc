@@ -1,9 +1,11 @@
 #include "examples/cli/volume_rekey.h"
 
+#include "examples/cli/args.h"
+
 #include <cstdio>
 #include <iostream>
 
-#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "volcrypt/json.h"
 
 namespace volcrypt_cli {
@@ -14,8 +16,8 @@ int VolumeRekey(const std::string& id, volcrypt::VolumeService& service) {
     // The library's messages are one line and quote outside text already;
     // escaping again keeps that true of any message.
     std::fprintf(stderr, "volcrypt: volume rekey %s: %s\n",
-                 absl::CHexEscape(id.substr(0, 64)).c_str(),
-                 absl::CHexEscape(v.status().message().substr(0, 240)).c_str());
+                 OneLineText(id, 64).c_str(),
+                 OneLineText(std::string(v.status().message()), 240).c_str());
     return 1;
   }
   std::cout << volcrypt::VolumeToJson(*v) << std::endl;

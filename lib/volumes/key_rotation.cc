@@ -86,6 +86,20 @@ absl::Status RemoveKeyslotsOf(BlockBackend& backend,
                                  record.encryption.sector_size, /*force=*/true);
 }
 
+// Neither key opens what the location holds (a header replaced behind our
+// back, or none at all): the location and the recorded key are left alone.
+// The other key opens nothing there and only the rotation named it: it goes.
+// The volume is marked 'error' for an operator.
+absl::Status NotThisRecordsHeader(const FlowContext& ctx, const VolumeRecord& record) {
+  VOLCRYPT_ASSIGN_OR_RETURN(int refs, ctx.store->CountKeyReferences(record.rekey_key_id));
+  if (refs == 0) VOLCRYPT_RETURN_IF_ERROR(ForgetKey(ctx, record.id, record.rekey_key_id));
+  VOLCRYPT_RETURN_IF_ERROR(ctx.store->EndKeyRotation(record.id, VolumeStatus::kError));
+  return ErrnoError(absl::StatusCode::kDataLoss, EBADMSG,
+                    absl::StrCat("volume ", record.id, ": its recorded key opens no "
+                                 "header at ", record.location.DebugString(),
+                                 "; left as it is, volume marked 'error' for an operator"));
+}
+
 // Steps 1 to 5 on a record in 'rekeying'.
 absl::Status RotateSteps(const FlowContext& ctx, VolumeRecord& record,
                          BlockBackend& backend, const AttachmentRecord* attachment) {
@@ -167,9 +181,9 @@ absl::StatusOr<VolumeRecord> RotateKey(const FlowContext& ctx, const std::string
   absl::Status finished = now.ok() ? FinishRotation(ctx, *now) : now.status();
   if (!s.ok()) {
     if (finished.ok()) return s;
-    return WithMessage(s, absl::StrCat(s.message(), "; the rotation could not be "
-                                       "finished either (", finished.message(),
-                                       "): the volume stays 'rekeying' for Reconcile"));
+    // Left 'rekeying' (Reconcile finishes it) unless the finish said otherwise.
+    return WithMessage(s, absl::StrCat(s.message(), "; then, finishing the rotation: ",
+                                       finished.message()));
   }
   VOLCRYPT_RETURN_IF_ERROR(finished);
   return ctx.store->GetVolume(id);
@@ -183,8 +197,11 @@ absl::Status FinishRotation(const FlowContext& ctx, const VolumeRecord& record) 
   if (record.rekey_key_id.empty()) return ctx.store->EndKeyRotation(record.id, before);
 
   VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend * backend, ctx.BackendFor(record.location));
-  VOLCRYPT_ASSIGN_OR_RETURN(luks::LuksHeaderImage header,
-                            backend->ReadLuksHeader(record.location));
+  absl::StatusOr<luks::LuksHeaderImage> read = backend->ReadLuksHeader(record.location);
+  // A location that is gone holds no header for either key to open.
+  if (absl::IsNotFound(read.status())) return NotThisRecordsHeader(ctx, record);
+  if (!read.ok()) return read.status();
+  luks::LuksHeaderImage header = *std::move(read);
   VOLCRYPT_ASSIGN_OR_RETURN(SecretBytes recorded,
                             PassphraseOfKey(ctx, record.encryption_key_id));
   absl::StatusOr<SecretBytes> other = PassphraseOfKey(ctx, record.rekey_key_id);
@@ -197,18 +214,7 @@ absl::Status FinishRotation(const FlowContext& ctx, const VolumeRecord& record) 
     absl::StatusOr<bool> other_opens = false;
     if (other.ok()) other_opens = Opens(header.path(), *other);
     if (!other_opens.ok()) return other_opens.status();
-    if (!*other_opens) {
-      // Not this record's header (replaced behind our back, or never ours):
-      // it is left alone, and so is the recorded key. The other key opens
-      // nothing here and no record names it any more: it goes.
-      VOLCRYPT_ASSIGN_OR_RETURN(int refs, ctx.store->CountKeyReferences(record.rekey_key_id));
-      if (refs == 0) VOLCRYPT_RETURN_IF_ERROR(ForgetKey(ctx, record.id, record.rekey_key_id));
-      VOLCRYPT_RETURN_IF_ERROR(ctx.store->EndKeyRotation(record.id, VolumeStatus::kError));
-      return ErrnoError(absl::StatusCode::kDataLoss, EBADMSG,
-                        absl::StrCat("volume ", record.id, ": its recorded key does not "
-                                     "open its header; header left as it is, volume "
-                                     "marked 'error' for an operator"));
-    }
+    if (!*other_opens) return NotThisRecordsHeader(ctx, record);
     // Only the other key opens the header: it becomes the recorded one.
     VOLCRYPT_RETURN_IF_ERROR(ctx.store->SwapRotationKey(
         record.id, record.encryption_key_id, record.rekey_key_id));

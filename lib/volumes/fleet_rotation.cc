@@ -1,0 +1,81 @@
+#include "volcrypt/fleet_rotation.h"
+
+#include <cerrno>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "volcrypt/errors.h"
+
+namespace volcrypt {
+
+absl::string_view FleetRotationOutcomeName(FleetRotationOutcome outcome) {
+  switch (outcome) {
+    case FleetRotationOutcome::kRotated: return "rotated";
+    case FleetRotationOutcome::kWouldRotate: return "would-rotate";
+    case FleetRotationOutcome::kSkipped: return "skipped";
+    case FleetRotationOutcome::kFailed: return "failed";
+  }
+  return "failed";
+}
+
+absl::StatusOr<FleetRotationReport> RotateFleetKeys(VolumeService& service,
+                                                    VolumeStore& store,
+                                                    const FleetRotationOptions& o) {
+  if (o.key_created_before <= 0) {
+    return absl::InvalidArgumentError("a fleet rotation needs a cutoff (keys made before)");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  FleetRotationReport report;
+  report.host = o.host.empty() ? service.host() : o.host;
+  VolumeFilter filter;
+  filter.host = report.host;
+  filter.key_created_before = o.key_created_before;
+  absl::StatusOr<std::vector<VolumeRecord>> listed = store.ListVolumes(filter);
+  if (!listed.ok()) return listed.status();
+  std::vector<VolumeRecord> todo;
+  for (VolumeRecord& v : *listed) {
+    if (v.encrypted && !v.encryption_key_id.empty() &&
+        (v.status == VolumeStatus::kAvailable || v.status == VolumeStatus::kInUse)) {
+      todo.push_back(std::move(v));
+    }
+  }
+  FleetRotationProgress progress;
+  progress.total = static_cast<int>(todo.size());
+  for (const VolumeRecord& v : todo) {
+    FleetRotationItem item;
+    item.volume_id = v.id;
+    item.old_key_id = v.encryption_key_id;
+    if (o.dry_run) {
+      item.outcome = FleetRotationOutcome::kWouldRotate;
+    } else {
+      absl::StatusOr<VolumeRecord> r = service.RotateKey(v.id, o.key_created_before);
+      if (r.ok()) {
+        item.outcome = FleetRotationOutcome::kRotated;
+        item.new_key_id = r->encryption_key_id;
+        ++report.rotated;
+      } else if (absl::IsFailedPrecondition(r.status()) &&
+                 (ErrnoOf(r.status()) == EALREADY || ErrnoOf(r.status()) == EBUSY)) {
+        // Rotated by another run since the listing, or in another flow now.
+        item.outcome = FleetRotationOutcome::kSkipped;
+        item.error = std::string(r.status().message());
+        ++report.skipped;
+      } else {
+        item.outcome = FleetRotationOutcome::kFailed;
+        item.error = std::string(r.status().message());
+        ++report.failed;
+      }
+    }
+    ++progress.done;
+    progress.elapsed_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (o.on_item) o.on_item(item, progress);
+    report.items.push_back(std::move(item));
+    if (report.failed > o.max_errors) {
+      report.aborted = true;
+      break;
+    }
+  }
+  return report;
+}
+
+}  // namespace volcrypt
