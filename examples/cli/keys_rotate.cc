@@ -112,10 +112,15 @@ int KeysRotate(const Args& args, FleetRotationOptions o, VolumeService& service,
                VolumeStore& store) {
   const bool json = args.Has("json");
   const bool tty = isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
-  std::fprintf(stderr, "volcrypt: INFO: rotating keys made before %lld; after a kill, "
-               "run 'volcrypt reconcile', then rerun with --created-before %lld\n",
-               static_cast<long long>(o.key_created_before),
-               static_cast<long long>(o.key_created_before));
+  if (o.only_key_bytes == nullptr) {
+    std::fprintf(stderr, "volcrypt: INFO: rotating keys made before %lld; after a kill, "
+                 "run 'volcrypt reconcile', then rerun with --created-before %lld\n",
+                 static_cast<long long>(o.key_created_before),
+                 static_cast<long long>(o.key_created_before));
+  } else {
+    std::fprintf(stderr, "volcrypt: INFO: rotating the keys that hold the fixed key's "
+                 "bytes; after a kill, run 'volcrypt reconcile', then rerun\n");
+  }
   o.on_item = [&](const FleetRotationItem& item, const FleetRotationProgress& p) {
     if (json) {
       std::cout << ItemJson(item).dump(-1, ' ', false,
@@ -150,6 +155,23 @@ int KeysRotate(const Args& args, FleetRotationOptions o, VolumeService& service,
               << std::endl;
   }
   return (r->failed > 0 || r->aborted) ? 1 : 0;
+}
+
+int RekeyOffFixedKey(const Args& args, VolumeService& service, VolumeStore& store,
+                     KeyManager& destination, const SecretBytes& fixed_key) {
+  FleetRotationOptions o;
+  o.host = args.Get("host").value_or("");
+  o.key_created_before = INT64_MAX;  // whatever its age: the bytes decide
+  o.only_key_bytes = &fixed_key;
+  o.keys = &destination;
+  if (auto m = args.Get("max-errors")) {
+    int64_t max_errors = 0;
+    std::string error;
+    if (ParseCount("max-errors", *m, kMaxErrorsLimit, &max_errors, &error)) {
+      o.max_errors = static_cast<int>(max_errors);
+    }
+  }
+  return KeysRotate(args, std::move(o), service, store);
 }
 
 }  // namespace volcrypt_cli

@@ -20,6 +20,13 @@ absl::StatusOr<volcrypt::FleetRotationOptions> RotationOptionsFrom(const Args& a
 int KeysRotate(const Args& args, volcrypt::FleetRotationOptions options,
                volcrypt::VolumeService& service, volcrypt::VolumeStore& store);
 
+// keys migrate --rekey, after the migration: rotates every volume of the
+// host whose key (in `destination`) holds the fixed key's bytes, so that no
+// volume opens with the fixed key any more. Returns the exit code.
+int RekeyOffFixedKey(const Args& args, volcrypt::VolumeService& service,
+                     volcrypt::VolumeStore& store, volcrypt::KeyManager& destination,
+                     const volcrypt::SecretBytes& fixed_key);
+
 }  // namespace volcrypt_cli
 
 #endif  // VOLCRYPT_EXAMPLES_CLI_KEYS_ROTATE_H_

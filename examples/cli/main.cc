@@ -107,11 +107,14 @@ Commands:
   luks inspect PATH       header facts as JSON
   keys migrate --fixed-key-file FILE (--barbican URL --project-id ID |
                --auth-url URL ... | --keys DIR --master-key FILE) [--host H]
-               [--dry-run] [--json]
+               [--dry-run] [--json] [--rekey [--ceph-conf F] [--connect URI]]
                [--max-errors N]
                           move this host's volumes and backups off the fixed
                           key (the all-zeros id), cinder's way; rerun after
-                          any failure. Exit 1 if an item failed.
+                          any failure. Exit 1 if an item failed. --rekey:
+                          then a random key of its own for every volume (no
+                          volume opens with the fixed key afterwards; its
+                          snapshots and old header copies still do)
   keys rotate [--host H] [--older-than DURATION | --created-before UNIX]
               [--dry-run] [--json] [--max-errors N] [--connect URI]
                           a new key for every volume of the host whose key
@@ -540,6 +543,41 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   return Usage("unknown volume command '" + verb + "'");
 }
 
+// keys migrate --rekey, after the migration: each volume still opening with
+// the fixed key's bytes (under its new id) gets a random key of its own.
+int MigratedOffFixedKey(const Args& args, int migrated, VolumeStore& store,
+                        KeyManager& dest, KeyManager& fixed) {
+  absl::StatusOr<SecretBytes> fixed_key = fixed.GetKey(kFixedKeyId);
+  if (!fixed_key.ok()) return Fail("read fixed key", fixed_key.status());
+  Context c;
+  c.mapped = NewMappedBackend();
+  if (args.Has("ceph-conf")) {
+    RbdBackendOptions ro;
+    ro.ceph_conf = *args.Get("ceph-conf");
+    ro.client_id = args.Get("ceph-id").value_or("admin");
+    ro.keyring = args.Get("ceph-keyring").value_or("");
+    absl::StatusOr<std::unique_ptr<RbdBackend>> rbd = RbdBackend::Connect(ro);
+    if (!rbd.ok()) return Fail("connect to ceph", rbd.status());
+    c.rbd = std::move(*rbd);
+  }
+  if (auto uri = args.Get("connect")) {
+    absl::StatusOr<std::unique_ptr<Attacher>> attacher = Attacher::Connect(*uri);
+    if (!attacher.ok()) return Fail("connect to libvirt", attacher.status());
+    c.attacher = std::move(*attacher);
+  }
+  VolumeServiceOptions o;
+  o.keys = &dest;
+  o.store = &store;
+  o.mapped = c.mapped.get();
+  o.rbd = c.rbd.get();
+  o.attacher = c.attacher.get();
+  o.host = args.Get("host").value_or("");
+  absl::StatusOr<std::unique_ptr<VolumeService>> service = VolumeService::Create(o);
+  if (!service.ok()) return Fail("keys migrate --rekey", service.status());
+  const int rekeyed = RekeyOffFixedKey(args, **service, store, dest, *fixed_key);
+  return migrated != 0 ? migrated : rekeyed;
+}
+
 // keys migrate: from --fixed-key-file to --barbican (or --keys).
 int RunKeys(const Args& args, const std::vector<std::string>& words) {
   if (words.size() != 2 || words[1] != "migrate") {
@@ -564,7 +602,11 @@ int RunKeys(const Args& args, const std::vector<std::string>& words) {
   if (!dest.ok()) return Fail("open destination key manager", dest.status());
   absl::StatusOr<std::unique_ptr<VolumeStore>> store = OpenStore(args);
   if (!store.ok()) return Fail("open volume database", store.status());
-  return KeysMigrate(args, *std::move(options), **store, fixed.get(), **dest);
+  if (args.Has("rekey") && !fixed) return Usage("keys migrate --rekey needs --fixed-key-file");
+  const bool dry_run = options->dry_run;
+  const int migrated = KeysMigrate(args, *std::move(options), **store, fixed.get(), **dest);
+  if (!args.Has("rekey") || dry_run) return migrated;
+  return MigratedOffFixedKey(args, migrated, **store, **dest, *fixed);
 }
 
 int Main(int argc, char** argv) {
@@ -572,7 +614,7 @@ int Main(int argc, char** argv) {
   std::string error;
   if (!args.Parse(argc, argv,
                   {"defer-format", "ephemeral", "help", "live", "config", "native-format",
-                   "dry-run", "json"},
+                   "dry-run", "json", "rekey"},
                   &error)) {
     return Usage(error);
   }
@@ -591,7 +633,7 @@ int Main(int argc, char** argv) {
       "postgres", "dry-run", "json", "max-errors", "auth-url", "username",
       "password-file", "user-domain", "project-name", "project-domain",
       "app-credential-id", "app-credential-secret-file", "region", "older-than",
-      "created-before"};
+      "created-before", "rekey"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }

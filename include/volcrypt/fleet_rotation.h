@@ -27,6 +27,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "volcrypt/key_manager.h"
+#include "volcrypt/secret_bytes.h"
 #include "volcrypt/volume_service.h"
 #include "volcrypt/volume_store.h"
 
@@ -61,6 +63,11 @@ struct FleetRotationOptions {
   int64_t key_created_before = 0;  // Unix seconds; required (> 0)
   bool dry_run = false;
   int max_errors = 3;              // stop once more volumes than this failed
+  // Only volumes whose key holds these bytes, read through `keys` (keys
+  // migrate --rekey: the fixed key's, now under per-volume ids). Both or
+  // neither; not owned.
+  const SecretBytes* only_key_bytes = nullptr;
+  KeyManager* keys = nullptr;
   std::function<void(const FleetRotationItem&, const FleetRotationProgress&)> on_item;
 };
 

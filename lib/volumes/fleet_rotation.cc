@@ -21,6 +21,9 @@ absl::string_view FleetRotationOutcomeName(FleetRotationOutcome outcome) {
 absl::StatusOr<FleetRotationReport> RotateFleetKeys(VolumeService& service,
                                                     VolumeStore& store,
                                                     const FleetRotationOptions& o) {
+  if ((o.only_key_bytes == nullptr) != (o.keys == nullptr)) {
+    return absl::InvalidArgumentError("only_key_bytes and keys go together");
+  }
   if (o.key_created_before <= 0) {
     return absl::InvalidArgumentError("a fleet rotation needs a cutoff (keys made before)");
   }
@@ -36,6 +39,12 @@ absl::StatusOr<FleetRotationReport> RotateFleetKeys(VolumeService& service,
   for (VolumeRecord& v : *listed) {
     if (v.encrypted && !v.encryption_key_id.empty() &&
         (v.status == VolumeStatus::kAvailable || v.status == VolumeStatus::kInUse)) {
+      if (o.only_key_bytes != nullptr) {
+        absl::StatusOr<SecretBytes> key = o.keys->GetKey(v.encryption_key_id);
+        if (absl::IsNotFound(key.status())) continue;  // not in this key manager
+        if (!key.ok()) return key.status();
+        if (!key->Equals(*o.only_key_bytes)) continue;
+      }
       todo.push_back(std::move(v));
     }
   }
