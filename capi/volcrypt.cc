@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <openssl/crypto.h>
 
 #include <memory>
@@ -14,6 +15,7 @@
 #include "volcrypt/barbican_key_manager.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/fixed_key_manager.h"
+#include "volcrypt/fleet_rotation.h"
 #include "volcrypt/json.h"
 #include "volcrypt/key_migration.h"
 #include "volcrypt/keystone_auth.h"
@@ -502,3 +504,46 @@ int volcrypt_luks_verify_passphrase(const char* path, const unsigned char* passp
 }
 
 }  // extern "C"
+
+int volcrypt_volume_rekey(volcrypt_service_t* service, const char* id, char** json,
+                          char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || id == nullptr) return NullArgument("service and id", errmsg);
+    absl::StatusOr<volcrypt::VolumeRecord> v = service->rep->RotateKey(id);
+    if (!v.ok()) return FromStatus(v.status(), errmsg);
+    if (json == nullptr) return 0;
+    return ReturnString(volcrypt::VolumeToJson(*v), json, errmsg);
+  });
+}
+
+int volcrypt_keys_rotate(volcrypt_service_t* service, volcrypt_store_t* store,
+                         const volcrypt_rotate_options_t* options, char** report_json,
+                         char** errmsg) {
+  return Guard(errmsg, [&] {
+    if (service == nullptr || store == nullptr || options == nullptr ||
+        report_json == nullptr) {
+      return NullArgument("service, store, options and report_json", errmsg);
+    }
+    if (options->struct_size < sizeof(volcrypt_rotate_options_t)) {
+      return Fail(EINVAL, "volcrypt_rotate_options_t.struct_size is too small", errmsg);
+    }
+    volcrypt::FleetRotationOptions o;
+    o.host = Str(options->host);
+    o.key_created_before = options->key_created_before > 0
+                               ? options->key_created_before
+                               : static_cast<int64_t>(std::time(nullptr));
+    o.dry_run = options->dry_run != 0;
+    if (options->max_errors != 0) o.max_errors = std::max(options->max_errors, 0);
+    if (options->on_item != nullptr) {
+      o.on_item = [options](const volcrypt::FleetRotationItem& item,
+                            const volcrypt::FleetRotationProgress& p) {
+        options->on_item(options->context, volcrypt::FleetRotationItemToJson(item).c_str(),
+                         p.done, p.total);
+      };
+    }
+    absl::StatusOr<volcrypt::FleetRotationReport> r =
+        volcrypt::RotateFleetKeys(*service->rep, *store->rep, o);
+    if (!r.ok()) return FromStatus(r.status(), errmsg);
+    return ReturnString(volcrypt::FleetRotationReportToJson(*r), report_json, errmsg);
+  });
+}

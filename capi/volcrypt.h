@@ -274,6 +274,53 @@ int volcrypt_volume_detach(volcrypt_service_t *service, const char *id,
 int volcrypt_reconcile(volcrypt_service_t *service, int64_t grace_seconds,
                        int *acted, char **errmsg);
 
+/* ---- Key rotation (docs/flows.md, "Key rotation") ------------------------- */
+
+/* Gives volume `id` a new key without copying its data: a new key in the
+ * key manager, a keyslot for its passphrase, the new key id recorded, the
+ * old passphrase's keyslots removed, the old key deleted unless a snapshot
+ * or backup names it. An attached volume needs a service with an attacher:
+ * its libvirt secret gets the new passphrase first. A failure is undone (or
+ * finished) before returning; a crash leaves 'rekeying' for
+ * volcrypt_reconcile. *json (may be NULL): the record afterwards.
+ * @return 0 or a negative errno:
+ *   -EINVAL   bad id, a volume without a key, or attached without an
+ *             attacher (or with a secret from before per-attach secrets)
+ *   -ENOENT   no such volume
+ *   -EBUSY    the volume is neither available nor in use (another flow)
+ *   -EPERM    the recorded key does not open the volume's header (nothing
+ *             written; the volume is marked error)
+ *   -EAGAIN   the key manager, the store or libvirt could not be reached
+ *   other     the errno of the failing step (I/O, libcryptsetup, librbd) */
+int volcrypt_volume_rekey(volcrypt_service_t *service, const char *id,
+                          char **json, char **errmsg);
+
+typedef struct {
+  size_t struct_size;
+  const char *host;            /* whose volumes; NULL: the service's host */
+  int64_t key_created_before;  /* Unix seconds: rotate keys made before;
+                                  0: now. Reruns pass the same value */
+  int dry_run;                 /* report what would be rotated, change nothing */
+  int max_errors;              /* stop when more volumes failed; 0: 3,
+                                  < 0: stop at the first failure */
+  /* Called after each volume with its result as JSON ({"outcome":
+   * "rotated"|"would-rotate"|"skipped"|"failed", "volume_id", "old_key_id",
+   * "new_key_id"?, "error"?}), volumes done and the total. May be NULL. */
+  void (*on_item)(void *context, const char *item_json, int done, int total);
+  void *context;
+} volcrypt_rotate_options_t;
+
+/* Rotates the key of every available or attached volume of `options->host`
+ * whose key was made before the cutoff, one volume at a time (`store` is the
+ * service's). Hosts sharing a database rotate each volume once.
+ * *report_json: {"host", "rotated", "failed", "skipped", "aborted", "items"}.
+ * Volume failures are in the report, not the return value.
+ * @return 0 or a negative errno: -EINVAL (a NULL argument, struct_size too
+ *   small), or the store's error listing the volumes (-EAGAIN unreachable). */
+int volcrypt_keys_rotate(volcrypt_service_t *service, volcrypt_store_t *store,
+                         const volcrypt_rotate_options_t *options,
+                         char **report_json, char **errmsg);
+
 /* ---- LUKS headers --------------------------------------------------------- */
 
 /* *json: header facts of the LUKS volume at `path`. -EINVAL if not LUKS. */

@@ -54,15 +54,6 @@ void PrintItemLine(const FleetRotationItem& item) {
   std::cout << std::endl;
 }
 
-nlohmann::json ItemJson(const FleetRotationItem& item) {
-  nlohmann::json j = {{"outcome", FleetRotationOutcomeName(item.outcome)},
-                      {"volume_id", item.volume_id},
-                      {"old_key_id", item.old_key_id}};
-  if (!item.new_key_id.empty()) j["new_key_id"] = item.new_key_id;
-  if (!item.error.empty()) j["error"] = item.error;
-  return j;
-}
-
 void PrintProgress(const FleetRotationProgress& p) {
   const double rate = p.elapsed_seconds > 0 ? p.done / p.elapsed_seconds : 0;
   const int left = rate > 0 ? static_cast<int>((p.total - p.done) / rate + 0.5) : 0;
@@ -123,9 +114,7 @@ int KeysRotate(const Args& args, FleetRotationOptions o, VolumeService& service,
   }
   o.on_item = [&](const FleetRotationItem& item, const FleetRotationProgress& p) {
     if (json) {
-      std::cout << ItemJson(item).dump(-1, ' ', false,
-                                       nlohmann::json::error_handler_t::replace)
-                << std::endl;
+      std::cout << FleetRotationItemToJson(item) << std::endl;
     } else if (tty) {
       PrintProgress(p);
     } else {

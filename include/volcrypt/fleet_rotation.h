@@ -87,6 +87,11 @@ absl::StatusOr<FleetRotationReport> RotateFleetKeys(VolumeService& service,
                                                     VolumeStore& store,
                                                     const FleetRotationOptions& options);
 
+// {"outcome", "volume_id", "old_key_id", "new_key_id"?, "error"?} on one line.
+std::string FleetRotationItemToJson(const FleetRotationItem& item);
+// {"host", "rotated", "failed", "skipped", "aborted", "items": [...]}.
+std::string FleetRotationReportToJson(const FleetRotationReport& report);
+
 }  // namespace volcrypt
 
 #endif  // VOLCRYPT_FLEET_ROTATION_H_

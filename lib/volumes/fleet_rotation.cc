@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "volcrypt/errors.h"
 
@@ -16,6 +18,34 @@ absl::string_view FleetRotationOutcomeName(FleetRotationOutcome outcome) {
     case FleetRotationOutcome::kFailed: return "failed";
   }
   return "failed";
+}
+
+namespace {
+
+nlohmann::json ItemJson(const FleetRotationItem& item) {
+  nlohmann::json j = {{"outcome", std::string(FleetRotationOutcomeName(item.outcome))},
+                      {"volume_id", item.volume_id},
+                      {"old_key_id", item.old_key_id}};
+  if (!item.new_key_id.empty()) j["new_key_id"] = item.new_key_id;
+  if (!item.error.empty()) j["error"] = item.error;
+  return j;
+}
+
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string FleetRotationItemToJson(const FleetRotationItem& item) {
+  return Dump(ItemJson(item));
+}
+
+std::string FleetRotationReportToJson(const FleetRotationReport& r) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const FleetRotationItem& item : r.items) items.push_back(ItemJson(item));
+  return Dump({{"host", r.host}, {"rotated", r.rotated}, {"failed", r.failed},
+               {"skipped", r.skipped}, {"aborted", r.aborted}, {"items", items}});
 }
 
 absl::StatusOr<FleetRotationReport> RotateFleetKeys(VolumeService& service,
