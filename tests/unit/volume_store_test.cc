@@ -12,7 +12,6 @@
 
 #include "tests/store/store_under_test.h"
 #include "tests/support/test_support.h"
-#include "volcrypt/errors.h"
 
 namespace volcrypt {
 namespace testing {
@@ -275,43 +274,6 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaSixVolumeWhoseKeyDatesFromItsCreati
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(v->key_created_at, 1000);
   EXPECT_EQ(v->rekey_key_id, "");
-}
-
-TEST_F(SqliteVolumeStoreTest, RotationStepsAreCompareAndSetOnTheRow) {
-  auto store = Open();
-  VolumeRecord v = TestVolume("v1");
-  VOLCRYPT_ASSERT_OK(store->CreateVolume(v));
-  const std::string old_id = store->GetVolume("v1")->encryption_key_id;
-  const int64_t made = store->GetVolume("v1")->key_created_at;
-  EXPECT_GT(made, 0);
-  // Not before the key was made: already rotated.
-  EXPECT_EQ(ErrnoOf(store->BeginKeyRotation("v1", VolumeStatus::kAvailable, made)), EALREADY);
-  EXPECT_EQ(ErrnoOf(store->BeginKeyRotation("v1", VolumeStatus::kInUse, made + 1)), EBUSY);
-  VOLCRYPT_ASSERT_OK(store->BeginKeyRotation("v1", VolumeStatus::kAvailable, made + 1));
-  EXPECT_EQ(ErrnoOf(store->BeginKeyRotation("v1", VolumeStatus::kAvailable, made + 1)), EBUSY);
-  EXPECT_EQ(ErrnoOf(store->SwapRotationKey("v1", old_id, "")), EBUSY) << "no other key yet";
-  VOLCRYPT_ASSERT_OK(store->SetRotationKey("v1", "", "k2"));
-  EXPECT_EQ(ErrnoOf(store->SetRotationKey("v1", "", "k3")), EBUSY);
-  EXPECT_THAT(store->SetRotationKey("v1", "k2", "bad\nid"),
-              StatusIs(absl::StatusCode::kInvalidArgument));
-  VOLCRYPT_ASSERT_OK(store->SwapRotationKey("v1", old_id, "k2"));
-  EXPECT_EQ(ErrnoOf(store->SwapRotationKey("v1", old_id, "k2")), EBUSY);
-  VolumeRecord now = store->GetVolume("v1").value();
-  EXPECT_EQ(now.status, VolumeStatus::kRekeying);
-  EXPECT_EQ(now.encryption_key_id, "k2");
-  EXPECT_EQ(now.rekey_key_id, old_id);
-  VOLCRYPT_ASSERT_OK(store->EndKeyRotation("v1", VolumeStatus::kAvailable));
-  EXPECT_EQ(ErrnoOf(store->EndKeyRotation("v1", VolumeStatus::kAvailable)), EBUSY);
-  now = store->GetVolume("v1").value();
-  EXPECT_EQ(now.status, VolumeStatus::kAvailable);
-  EXPECT_EQ(now.rekey_key_id, "");
-  EXPECT_THAT(store->EndKeyRotation("nope", VolumeStatus::kAvailable),
-              StatusIs(absl::StatusCode::kNotFound));
-  VolumeFilter older;
-  older.key_created_before = now.key_created_at;
-  EXPECT_TRUE(store->ListVolumes(older)->empty());
-  older.key_created_before = now.key_created_at + 1;
-  EXPECT_EQ(store->ListVolumes(older)->size(), 1u);
 }
 
 TEST_F(SqliteVolumeStoreTest, DatabaseFileIsPrivate) {
