@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "bench/bench_support.h"
-#include "capi/volcrypt.h"
+#include "volcrypt.h"
 #include "tests/support/embedded_stack.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/volume_service.h"

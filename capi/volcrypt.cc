@@ -10,7 +10,9 @@
 #include <memory>
 #include <string>
 
+#include "capi/c_handles.h"
 #include "capi/c_status.h"
+#include "capi/c_struct.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/barbican_key_manager.h"
 #include "volcrypt/file_key_manager.h"
@@ -28,60 +30,16 @@ using volcrypt::capi::CopyString;
 using volcrypt::capi::Fail;
 using volcrypt::capi::FromStatus;
 using volcrypt::capi::Guard;
-
-struct volcrypt_keys_t { std::unique_ptr<volcrypt::KeyManager> rep; };
-struct volcrypt_store_t { std::unique_ptr<volcrypt::VolumeStore> rep; };
-struct volcrypt_backend_t {
-  std::unique_ptr<volcrypt::BlockBackend> rep;
-  volcrypt::RbdBackend* rbd = nullptr;  // rep, when it is an RBD backend
-};
-struct volcrypt_attacher_t { std::unique_ptr<volcrypt::Attacher> rep; };
-struct volcrypt_service_t { std::unique_ptr<volcrypt::VolumeService> rep; };
-
-namespace {
-
-std::string Str(const char* s, const char* fallback = "") {
-  return s != nullptr ? s : fallback;
-}
-
-int NullArgument(const char* name, char** errmsg) {
-  return Fail(EINVAL, std::string(name) + " must not be NULL", errmsg);
-}
-
-// Sets *out to a malloc'd copy of `s`.
-int ReturnString(const std::string& s, char** out, char** errmsg) {
-  char* copy = CopyString(s);
-  if (copy == nullptr) return Fail(ENOMEM, "out of memory", errmsg);
-  *out = copy;
-  return 0;
-}
-
-// Copies secret bytes into a caller buffer with an in/out size.
-int ReturnSecret(const volcrypt::SecretBytes& secret, unsigned char* buf,
-                 size_t* len, char** errmsg) {
-  const size_t capacity = *len;
-  *len = secret.size();
-  if (buf == nullptr || capacity < secret.size()) {
-    return Fail(ERANGE, "buffer too small: " + std::to_string(secret.size()) +
-                            " bytes needed", errmsg);
-  }
-  std::memcpy(buf, secret.data(), secret.size());
-  return 0;
-}
-
-// Sets *out to a new handle holding `value` of a StatusOr<unique_ptr<T>>.
-template <typename Handle, typename StatusOrPtr>
-int ReturnHandle(StatusOrPtr&& made, Handle** out, char** errmsg) {
-  if (!made.ok()) return FromStatus(made.status(), errmsg);
-  *out = new Handle{std::move(*made)};
-  return 0;
-}
-
-}  // namespace
+using volcrypt::capi::NullArgument;
+using volcrypt::capi::ReturnHandle;
+using volcrypt::capi::ReturnSecret;
+using volcrypt::capi::ReturnString;
+using volcrypt::capi::Str;
+using volcrypt::capi::ReadStruct;
 
 extern "C" {
 
-const char* volcrypt_version(void) { return "0.1.0"; }
+const char* volcrypt_version(void) { return VOLCRYPT_VERSION_STRING; }
 
 void volcrypt_free(void* ptr) { std::free(ptr); }
 
@@ -147,9 +105,12 @@ int volcrypt_keys_open_barbican(const volcrypt_barbican_options_t* options,
                                 volcrypt_keys_t** keys, char** errmsg) {
   return Guard(errmsg, [&] {
     if (options == nullptr || keys == nullptr) return NullArgument("options and keys", errmsg);
-    if (options->struct_size < sizeof(volcrypt_barbican_options_t)) {
-      return Fail(EINVAL, "volcrypt_barbican_options_t.struct_size is too small", errmsg);
+    volcrypt_barbican_options_t options_copy;
+    if (int r = ReadStruct(options, VOLCRYPT_FIRST_SIZE(volcrypt_barbican_options_t, region), "volcrypt_barbican_options_t",
+                           &options_copy, errmsg)) {
+      return r;
     }
+    options = &options_copy;
     volcrypt::BarbicanOptions b;
     b.endpoint = Str(options->endpoint);
     b.ca_path = Str(options->ca_path);
@@ -228,9 +189,12 @@ int volcrypt_keys_migrate(volcrypt_store_t* store, volcrypt_keys_t* fixed,
         report_json == nullptr) {
       return NullArgument("store, destination, options and report_json", errmsg);
     }
-    if (options->struct_size < sizeof(volcrypt_migrate_options_t)) {
-      return Fail(EINVAL, "volcrypt_migrate_options_t.struct_size is too small", errmsg);
+    volcrypt_migrate_options_t options_copy;
+    if (int r = ReadStruct(options, VOLCRYPT_FIRST_SIZE(volcrypt_migrate_options_t, context), "volcrypt_migrate_options_t",
+                           &options_copy, errmsg)) {
+      return r;
     }
+    options = &options_copy;
     volcrypt::KeyMigrationOptions o;
     o.host = Str(options->host);
     o.dry_run = options->dry_run != 0;
@@ -289,9 +253,12 @@ int volcrypt_backend_open_rbd(const volcrypt_rbd_options_t* options,
     if (options == nullptr || backend == nullptr) {
       return NullArgument("options and backend", errmsg);
     }
-    if (options->struct_size < sizeof(volcrypt_rbd_options_t)) {
-      return Fail(EINVAL, "volcrypt_rbd_options_t.struct_size is too small", errmsg);
+    volcrypt_rbd_options_t options_copy;
+    if (int r = ReadStruct(options, VOLCRYPT_FIRST_SIZE(volcrypt_rbd_options_t, libvirt_auth_secret_uuid), "volcrypt_rbd_options_t",
+                           &options_copy, errmsg)) {
+      return r;
     }
+    options = &options_copy;
     volcrypt::RbdBackendOptions o;
     o.ceph_conf = Str(options->ceph_conf);
     o.client_id = Str(options->client_id, "admin");
@@ -325,9 +292,12 @@ int volcrypt_service_create(const volcrypt_service_options_t* options,
     if (options == nullptr || service == nullptr) {
       return NullArgument("options and service", errmsg);
     }
-    if (options->struct_size < sizeof(volcrypt_service_options_t)) {
-      return Fail(EINVAL, "volcrypt_service_options_t.struct_size is too small", errmsg);
+    volcrypt_service_options_t options_copy;
+    if (int r = ReadStruct(options, VOLCRYPT_FIRST_SIZE(volcrypt_service_options_t, host), "volcrypt_service_options_t",
+                           &options_copy, errmsg)) {
+      return r;
     }
+    options = &options_copy;
     if (options->keys == nullptr || options->store == nullptr) {
       return NullArgument("options->keys and options->store", errmsg);
     }
@@ -354,9 +324,12 @@ int volcrypt_volume_create(volcrypt_service_t* service,
     if (service == nullptr || request == nullptr || json == nullptr) {
       return NullArgument("service, request and json", errmsg);
     }
-    if (request->struct_size < sizeof(volcrypt_create_request_t)) {
-      return Fail(EINVAL, "volcrypt_create_request_t.struct_size is too small", errmsg);
+    volcrypt_create_request_t request_copy;
+    if (int r = ReadStruct(request, VOLCRYPT_FIRST_SIZE(volcrypt_create_request_t, project_id), "volcrypt_create_request_t",
+                           &request_copy, errmsg)) {
+      return r;
     }
+    request = &request_copy;
     volcrypt::CreateVolumeRequest r;
     r.id = Str(request->id);
     if (request->path != nullptr) {
@@ -382,6 +355,7 @@ int volcrypt_volume_create(volcrypt_service_t* service,
     r.defer_format = request->defer_format != 0;
     r.user_id = Str(request->user_id);
     r.project_id = Str(request->project_id);
+    r.native_rbd_format = request->native_format != 0;
     absl::StatusOr<volcrypt::VolumeRecord> v = service->rep->CreateVolume(r);
     if (!v.ok()) return FromStatus(v.status(), errmsg);
     return ReturnString(volcrypt::VolumeToJson(*v), json, errmsg);
@@ -420,46 +394,19 @@ int volcrypt_volume_attach_plan(volcrypt_service_t* service, const char* id,
                                 const char* target_dev, char** secret_xml,
                                 char** disk_xml, unsigned char* passphrase, size_t* len,
                                 char** errmsg) {
-  return Guard(errmsg, [&] {
-    if (service == nullptr || id == nullptr || secret_xml == nullptr ||
-        disk_xml == nullptr || len == nullptr) {
-      return NullArgument("service, id, secret_xml, disk_xml and len", errmsg);
-    }
-    volcrypt::AttachPlanOptions o;
-    o.target_dev = Str(target_dev, "sdb");
-    absl::StatusOr<volcrypt::AttachPlan> plan = service->rep->PlanAttach(id, o);
-    if (!plan.ok()) return FromStatus(plan.status(), errmsg);
-    int r = ReturnSecret(plan->passphrase, passphrase, len, errmsg);
-    if (r != 0) return r;
-    char* secret = CopyString(plan->secret_xml);
-    char* disk = CopyString(plan->disk_xml);
-    if (secret == nullptr || disk == nullptr) {
-      std::free(secret);
-      std::free(disk);
-      volcrypt_wipe(passphrase, *len);
-      return Fail(ENOMEM, "out of memory", errmsg);
-    }
-    *secret_xml = secret;
-    *disk_xml = disk;
-    return 0;
-  });
+  volcrypt_attach_options_t o = {sizeof o, target_dev, nullptr, 0, 0, 0};
+  return volcrypt_volume_attach_plan_with_options(service, id, &o, secret_xml, disk_xml,
+                                                  passphrase, len, errmsg);
 }
 
 int volcrypt_volume_attach(volcrypt_service_t* service, const char* id,
                            const char* domain, int live, int config,
                            const char* target_dev, char** errmsg) {
-  return Guard(errmsg, [&] {
-    if (service == nullptr || id == nullptr || domain == nullptr) {
-      return NullArgument("service, id and domain", errmsg);
-    }
-    volcrypt::AttachTarget target;
-    target.domain = domain;
-    target.live = live != 0;
-    target.config = config != 0;
-    volcrypt::AttachPlanOptions o;
-    o.target_dev = Str(target_dev, "sdb");
-    return FromStatus(service->rep->AttachVolume(id, target, o).status(), errmsg);
-  });
+  if (live == 0 && config == 0) {
+    return Fail(EINVAL, "attach needs live, config or both", errmsg);
+  }
+  volcrypt_attach_options_t o = {sizeof o, target_dev, nullptr, 0, live, config};
+  return volcrypt_volume_attach_with_options(service, id, domain, &o, errmsg);
 }
 
 int volcrypt_volume_detach(volcrypt_service_t* service, const char* id, char** errmsg) {
@@ -524,9 +471,12 @@ int volcrypt_keys_rotate(volcrypt_service_t* service, volcrypt_store_t* store,
         report_json == nullptr) {
       return NullArgument("service, store, options and report_json", errmsg);
     }
-    if (options->struct_size < sizeof(volcrypt_rotate_options_t)) {
-      return Fail(EINVAL, "volcrypt_rotate_options_t.struct_size is too small", errmsg);
+    volcrypt_rotate_options_t options_copy;
+    if (int r = ReadStruct(options, VOLCRYPT_FIRST_SIZE(volcrypt_rotate_options_t, context),
+                           "volcrypt_rotate_options_t", &options_copy, errmsg)) {
+      return r;
     }
+    options = &options_copy;
     volcrypt::FleetRotationOptions o;
     o.host = Str(options->host);
     o.key_created_before = options->key_created_before > 0

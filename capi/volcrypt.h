@@ -9,7 +9,9 @@
  *    -ENOENT not found, -EEXIST already exists, -EINVAL bad argument,
  *    -EACCES/-EPERM refused (-EPERM: no keyslot accepts the passphrase),
  *    -EBUSY wrong state, -EAGAIN unavailable (retry), -ETIMEDOUT,
- *    -ERANGE a caller buffer is too small, -ENOMEM, -EIO.
+ *    -ERANGE a caller buffer is too small (only that), -EDOM a size out of
+ *    range (too large, or too small for a LUKS header), -E2BIG an options struct sets a
+ *    field this library does not know, -ENOMEM, -EIO.
  *  - The last parameter, `errmsg`, may be NULL. If not NULL and the call
  *    fails, *errmsg is set to a malloc'd message naming what failed (never a
  *    key); free it with volcrypt_free(). On success it is left untouched.
@@ -23,7 +25,12 @@
  *  - Thread safety: every handle may be used from several threads at once;
  *    destroy must not race with other calls on the same handle.
  *  - Option structs start with `struct_size` (set it to sizeof the struct);
- *    fields may be added at the end in later versions.
+ *    fields are only ever added at the end. A struct compiled against an
+ *    older volcrypt.h (a smaller struct_size, down to the struct's first
+ *    published size) works: the fields it lacks take their zero defaults.
+ *    One compiled against a newer header works if every field this library
+ *    does not know is zero, and fails with -E2BIG otherwise. A struct_size
+ *    below the first published size is -EINVAL.
  *
  *   volcrypt_keys_t *keys; volcrypt_store_t *store; volcrypt_backend_t *mapped;
  *   volcrypt_service_t *svc; char *err = NULL, *json = NULL;
@@ -46,8 +53,8 @@
 extern "C" {
 #endif
 
-#define VOLCRYPT_VERSION_MAJOR 0
-#define VOLCRYPT_VERSION_MINOR 1
+/* VOLCRYPT_VERSION_MAJOR, _MINOR, _PATCH and _STRING, from the build. */
+#include "volcrypt_version.h"
 
 /* Distinct opaque handles: mixing them up does not compile. */
 typedef struct volcrypt_keys_t volcrypt_keys_t;         /* a KeyManager */
@@ -56,7 +63,9 @@ typedef struct volcrypt_backend_t volcrypt_backend_t;   /* a BlockBackend */
 typedef struct volcrypt_attacher_t volcrypt_attacher_t; /* a libvirt connection */
 typedef struct volcrypt_service_t volcrypt_service_t;   /* a VolumeService */
 
-/* "0.1.0": the library's version. Static storage; do not free. */
+/* The library's version, "MAJOR.MINOR.PATCH" (VOLCRYPT_VERSION_STRING of
+ * the header it was built with; a program may compare the two). Static
+ * storage; do not free. */
 const char *volcrypt_version(void);
 
 /* Frees a string or message returned by volcrypt. NULL is a no-op. */
@@ -69,13 +78,20 @@ void volcrypt_wipe(void *buf, size_t len);
 
 /* Opens (creating 0700 if missing) a file key manager in `dir` whose keys are
  * sealed under the 32-byte master key in `master_key_path` (raw or 64 hex
- * characters, mode 0600). -EACCES: wrong master key or a file others can
- * read. */
+ * characters, mode 0600).
+ * Errors: -EINVAL a NULL argument, or a master key file that is not 32 raw
+ * bytes or 64 hex characters or not a regular file; -ENOENT no master key
+ * file; -EACCES the master key does not open this directory's keys, or its
+ * file is readable by group or others; -ELOOP `dir` or the file is a
+ * symlink; other errnos as open(2) and mkdir(2) report them. */
 int volcrypt_keys_open_file(const char *dir, const char *master_key_path,
                             volcrypt_keys_t **keys, char **errmsg);
 
 /* castellan's fixed key (ConfKeyManager): `fixed_key_path` holds the hex key
- * as its config does. */
+ * as its config does. Creating a key returns the all-zeros id; storing any
+ * other bytes is -ENOTSUP.
+ * Errors: -EINVAL a NULL argument or a file that is not a hex key; -ENOENT
+ * no such file; -EACCES a file readable by group or others. */
 int volcrypt_keys_open_fixed(const char *fixed_key_path,
                              volcrypt_keys_t **keys, char **errmsg);
 
@@ -103,32 +119,55 @@ typedef struct {
 
 /* OpenStack Barbican (REST v1). With auth_url, Keystone tokens (renewed
  * before they expire); contacting Keystone here only when the endpoint comes
- * from the catalog. -EACCES: Keystone refused the credentials. */
+ * from the catalog.
+ * Errors: -EINVAL a NULL argument, an endpoint that is not http(s), neither
+ * project_id nor auth_url, or auth_url without complete credentials; -E2BIG
+ * see the struct_size rule; -EACCES Keystone refused the credentials;
+ * -ENOENT no key-manager endpoint in the catalog; -EAGAIN Keystone
+ * unreachable; -ETIMEDOUT it did not answer in time. */
 int volcrypt_keys_open_barbican(const volcrypt_barbican_options_t *options,
                                 volcrypt_keys_t **keys, char **errmsg);
 
 void volcrypt_keys_destroy(volcrypt_keys_t *keys);
 
-/* Creates a random key of `bits` named `name`; *id (malloc'd) is its UUID. */
+/* Creates a random key of `bits` named `name`; *id (malloc'd) is its UUID.
+ * Errors: -EINVAL a NULL argument or a bit length that is not a multiple of
+ * 8 between 128 and 512; -EACCES the key manager refused (Barbican 403);
+ * -ENOSPC its quota is full (413); -EAGAIN it cannot be reached or answered
+ * 5xx after every attempt; -ETIMEDOUT. */
 int volcrypt_keys_create(volcrypt_keys_t *keys, int bits, const char *name,
                          char **id, char **errmsg);
 
 /* Copies the bytes of key `id` into `buf` (capacity *len); sets *len to the
- * key size. -ERANGE if the buffer is too small (*len = size needed). */
+ * key size.
+ * Errors: -ERANGE the buffer is too small (*len = size needed); -ENOENT no
+ * such key; -EINVAL a NULL argument or an id that is not a key id; -EIO a
+ * key file that fails its authentication (damaged or tampered with);
+ * -EACCES, -EAGAIN, -ETIMEDOUT as for volcrypt_keys_create. */
 int volcrypt_keys_get(volcrypt_keys_t *keys, const char *id,
                       unsigned char *buf, size_t *len, char **errmsg);
 
-/* Deletes key `id`. -ENOENT if there is none. */
+/* Deletes key `id`.
+ * Errors: -ENOENT there is none; -EINVAL a NULL argument or an id that is
+ * not a key id; -ENOTSUP the fixed key; -EACCES, -EAGAIN, -ETIMEDOUT as for
+ * volcrypt_keys_create. */
 int volcrypt_keys_delete(volcrypt_keys_t *keys, const char *id,
                          char **errmsg);
 
 /* ---- The volume database ------------------------------------------------ */
 
+/* Opens (creating 0600 if missing) the SQLite volume database at `path`,
+ * upgrading its schema.
+ * Errors: -EINVAL a NULL argument; -EBUSY a schema newer than this library
+ * or a negative one, or a database that holds other programs' tables
+ * (volcrypt never adds its tables to someone else's database); -ENOENT the
+ * directory does not exist; -EACCES; -ELOOP `path` is a symlink. */
 int volcrypt_store_open_sqlite(const char *path, volcrypt_store_t **store,
                                char **errmsg);
 /* A PostgreSQL volume database that several hosts may share (a libpq
- * connection string; errors never repeat it). -ECONNREFUSED if the server
- * cannot be reached. */
+ * connection string; errors never repeat it).
+ * Errors: -EINVAL a NULL argument; -ECONNREFUSED the server cannot be
+ * reached or refused the login; -EBUSY as for volcrypt_store_open_sqlite. */
 int volcrypt_store_open_postgres(const char *conninfo, volcrypt_store_t **store,
                                  char **errmsg);
 
@@ -160,16 +199,20 @@ int volcrypt_keys_migrate(volcrypt_store_t *store, volcrypt_keys_t *fixed,
                           const volcrypt_migrate_options_t *options,
                           char **report_json, char **errmsg);
 
-/* *json: the volume's record (cinder's field names; see volcrypt/json.h). */
+/* *json: the volume's record (cinder's field names; see volcrypt/json.h).
+ * Errors: -ENOENT no such volume; -EINVAL a NULL argument or a malformed
+ * id; -EIO a row that fails its checks (written behind volcrypt's back). */
 int volcrypt_store_volume_json(volcrypt_store_t *store, const char *id,
                                char **json, char **errmsg);
-/* *json: an array of every volume record. */
+/* *json: an array of every volume record. A row that fails its checks is
+ * left out (and logged), never failing the whole list.
+ * Errors: -EINVAL a NULL argument; -EAGAIN the database is unreachable. */
 int volcrypt_store_list_json(volcrypt_store_t *store, char **json,
                              char **errmsg);
 
 /* ---- Backends ----------------------------------------------------------- */
 
-/* Files and block devices at host paths. */
+/* Files and block devices at host paths. Errors: -EINVAL a NULL argument. */
 int volcrypt_backend_open_mapped(volcrypt_backend_t **backend, char **errmsg);
 
 typedef struct {
@@ -181,15 +224,21 @@ typedef struct {
   const char *libvirt_auth_secret_uuid; /* NULL: no <auth> in disk XML */
 } volcrypt_rbd_options_t;
 
-/* Ceph RBD images. -EAGAIN (or the connect errno) if the cluster cannot be
- * reached within the timeout. */
+/* Ceph RBD images.
+ * Errors: -EINVAL a NULL argument or a struct_size below the first
+ * published size; -E2BIG see the struct_size rule; -ENOENT a ceph.conf or
+ * keyring that does not exist; -EAGAIN (or librados' connect errno, such
+ * as -ETIMEDOUT or -EACCES for a refused cephx key) if the cluster cannot
+ * be reached within the timeout. */
 int volcrypt_backend_open_rbd(const volcrypt_rbd_options_t *options,
                               volcrypt_backend_t **backend, char **errmsg);
 void volcrypt_backend_destroy(volcrypt_backend_t *backend);
 
 /* ---- libvirt ------------------------------------------------------------ */
 
-/* Connects to libvirtd at `uri` ("qemu:///system"). -EAGAIN if unreachable. */
+/* Connects to libvirtd at `uri` ("qemu:///system").
+ * Errors: -EINVAL a NULL argument or a URI libvirt cannot parse; -EAGAIN
+ * libvirtd is unreachable. */
 int volcrypt_attacher_connect(const char *uri, volcrypt_attacher_t **attacher,
                               char **errmsg);
 void volcrypt_attacher_destroy(volcrypt_attacher_t *attacher);
@@ -206,7 +255,9 @@ typedef struct {
   const char *host;               /* NULL: the system's host name */
 } volcrypt_service_options_t;
 
-/* The service borrows every handle in `options`; they must outlive it. */
+/* The service borrows every handle in `options`; they must outlive it.
+ * Errors: -EINVAL a NULL argument, no keys or store, or an `rbd` handle that
+ * is not an RBD backend; -E2BIG see the struct_size rule. */
 int volcrypt_service_create(const volcrypt_service_options_t *options,
                             volcrypt_service_t **service, char **errmsg);
 void volcrypt_service_destroy(volcrypt_service_t *service);
@@ -226,6 +277,9 @@ typedef struct {
   int defer_format;         /* mapped: format at first attach */
   const char *user_id;
   const char *project_id;
+  /* Added in 0.2 (older callers' structs end above; it is then 0): */
+  int native_format;        /* rbd, engine "librbd": librbd writes the header
+                               (rbd_encryption_format, its slow KDF) */
 } volcrypt_create_request_t;
 
 /* Creates an encrypted volume (record, key, backing volume, LUKS header);
@@ -234,16 +288,28 @@ int volcrypt_volume_create(volcrypt_service_t *service,
                            const volcrypt_create_request_t *request,
                            char **json, char **errmsg);
 
-/* Deletes the volume, then its key, then the record. -EBUSY if attached. */
+/* Deletes the volume, then its key (unless another record uses it), then
+ * the record; the volume is removed only while it still holds what its
+ * record made (docs/design.md), else left alone with a warning.
+ * Errors: -ENOENT no such volume; -EBUSY attached, used by a libvirt domain,
+ * snapshots depend on it, or another operation is under way; -EAGAIN a key
+ * manager or cluster that cannot be reached (the record stays 'deleting'
+ * and a rerun or volcrypt_reconcile finishes it). */
 int volcrypt_volume_delete(volcrypt_service_t *service, const char *id,
                            char **errmsg);
 
-/* Grows the volume so the guest sees exactly `size_bytes`. */
+/* Grows the volume so the guest sees exactly `size_bytes`.
+ * Errors: -ENOENT no such volume; -EINVAL a shrink or a size that is not a
+ * multiple of the sector size; -EDOM a size too large; -EBUSY unless the
+ * volume is available; -ENOSPC no room to grow. */
 int volcrypt_volume_extend(volcrypt_service_t *service, const char *id,
                            uint64_t size_bytes, char **errmsg);
 
 /* *keyslot: the keyslot the volume's key unlocks (record, key manager and
- * header agree). */
+ * header agree).
+ * Errors: -ENOENT no such volume, or its key is gone; -EPERM the key opens
+ * no keyslot; -EINVAL the volume holds no LUKS header, a truncated one, or
+ * one whose payload leaves less than the recorded size. */
 int volcrypt_volume_verify(volcrypt_service_t *service, const char *id,
                            int *keyslot, char **errmsg);
 
@@ -260,17 +326,94 @@ int volcrypt_volume_attach_plan(volcrypt_service_t *service, const char *id,
                                 size_t *len, char **errmsg);
 
 /* Attaches through libvirt (the service needs an attacher): `live` and/or
- * `config` (non-zero). On failure nothing is left in libvirt. */
+ * `config` (non-zero). On failure nothing is left in libvirt. Errors as
+ * volcrypt_volume_attach_with_options, and -EINVAL if neither live nor
+ * config is set. */
 int volcrypt_volume_attach(volcrypt_service_t *service, const char *id,
                            const char *domain, int live, int config,
                            const char *target_dev, char **errmsg);
 
-/* Detaches; the secret goes when no disk uses it. */
+/* How a volume is attached (volcrypt_volume_attach_with_options) or planned
+ * (volcrypt_volume_attach_plan_with_options). Zero means the default. */
+typedef struct {
+  size_t struct_size;
+  const char *target_dev;   /* NULL: "sdb" */
+  const char *target_bus;   /* NULL: "scsi" ("virtio", "sata", ...) */
+  int ephemeral_secret;     /* non-zero: the libvirt secret's value lives in
+                               libvirtd's memory only, never in its state
+                               directory; a libvirtd restart forgets it (a
+                               running QEMU keeps its open disk, but the
+                               next start of the domain needs a new attach) */
+  int live;                 /* attach to the running domain; */
+  int config;               /* and/or to its persistent definition; both 0:
+                               live only */
+} volcrypt_attach_options_t;
+
+/* volcrypt_volume_attach with every option of the C++ API. `options` NULL:
+ * the defaults. -EINVAL: a combination no engine can attach (LUKS2 with the
+ * qemu engine; a live hot-plug of a librbd-engine disk, which libvirt 9.0
+ * cannot do), before anything changes. -EBUSY unless the volume is
+ * available. -ENOENT: no such volume or domain. On failure nothing is left
+ * in libvirt and the volume is available again. */
+int volcrypt_volume_attach_with_options(volcrypt_service_t *service,
+                                        const char *id, const char *domain,
+                                        const volcrypt_attach_options_t *options,
+                                        char **errmsg);
+
+/* volcrypt_volume_attach_plan with a target bus and an ephemeral secret
+ * (`options->live` and `config` are ignored). Errors as attach_plan's. */
+int volcrypt_volume_attach_plan_with_options(
+    volcrypt_service_t *service, const char *id,
+    const volcrypt_attach_options_t *options, char **secret_xml,
+    char **disk_xml, unsigned char *passphrase, size_t *len, char **errmsg);
+
+/* Writes the volume's LUKS passphrase to the caller's file descriptor `fd`
+ * (a pipe to `cryptsetup --key-file /dev/fd/N` or `qemu-img`'s secret
+ * file), so that no copy of it is held by the caller's runtime. Nothing
+ * else is written; `fd` stays open. -ENOENT: no such volume or key; -EIO:
+ * a short write; -EPIPE: the reader went away; -EBADF: `fd` is not open for
+ * writing. */
+int volcrypt_volume_write_passphrase(volcrypt_service_t *service,
+                                     const char *id, int fd, char **errmsg);
+
+/* ---- Snapshots and clones (rbd volumes) -------------------------------- */
+
+/* Snapshots rbd volume `volume_id` as RBD snapshot "snapshot-<snapshot_id>";
+ * the snapshot's record shares the volume's key id. *json: the snapshot
+ * record. -ENOTSUP for a mapped volume; -EEXIST if the id is taken; -EBUSY
+ * unless the volume is available or in use. */
+int volcrypt_volume_snapshot(volcrypt_service_t *service, const char *volume_id,
+                             const char *snapshot_id, char **json,
+                             char **errmsg);
+
+/* Deletes a snapshot (the RBD snapshot, then the record). -EBUSY while
+ * clones depend on it; -ENOENT if there is no such snapshot. */
+int volcrypt_snapshot_delete(volcrypt_service_t *service,
+                             const char *snapshot_id, char **errmsg);
+
+/* Clones snapshot `snapshot_id` into a new rbd volume `new_volume_id` at
+ * `pool`/`image`, with a new key id holding the same key bytes (so the
+ * inherited header opens with the clone's own key). *json: the new
+ * volume's record. Fails and rolls back as volcrypt_volume_create does;
+ * -ENOENT: no such snapshot; -EEXIST: the id or image is taken. */
+int volcrypt_volume_clone(volcrypt_service_t *service, const char *snapshot_id,
+                          const char *new_volume_id, const char *pool,
+                          const char *image, char **json, char **errmsg);
+
+/* Detaches from wherever libvirt really has the disk (the running domain,
+ * its persistent definition, or both); the secret goes when no disk uses it.
+ * Errors: -ENOENT no such volume; -EINVAL it is not attached; -EBUSY
+ * another operation is under way or no attacher is configured; -EAGAIN
+ * libvirtd unreachable (the record stays 'detaching'; a rerun or
+ * volcrypt_reconcile finishes it). */
 int volcrypt_volume_detach(volcrypt_service_t *service, const char *id,
                            char **errmsg);
 
 /* Finishes or undoes what a crash left (records older than grace_seconds);
- * *acted: how many records it handled. */
+ * *acted: how many records it handled. It goes on past a record it cannot
+ * finish.
+ * Errors: the first record's error (-EAGAIN for a service that cannot be
+ * reached), after handling every other record; -EINVAL a NULL argument. */
 int volcrypt_reconcile(volcrypt_service_t *service, int64_t grace_seconds,
                        int *acted, char **errmsg);
 
@@ -283,15 +426,14 @@ int volcrypt_reconcile(volcrypt_service_t *service, int64_t grace_seconds,
  * its libvirt secret gets the new passphrase first. A failure is undone (or
  * finished) before returning; a crash leaves 'rekeying' for
  * volcrypt_reconcile. *json (may be NULL): the record afterwards.
- * @return 0 or a negative errno:
- *   -EINVAL   bad id, a volume without a key, or attached without an
- *             attacher (or with a secret from before per-attach secrets)
- *   -ENOENT   no such volume
- *   -EBUSY    the volume is neither available nor in use (another flow)
- *   -EPERM    the recorded key does not open the volume's header (nothing
- *             written; the volume is marked error)
- *   -EAGAIN   the key manager, the store or libvirt could not be reached
- *   other     the errno of the failing step (I/O, libcryptsetup, librbd) */
+ * Errors: -EINVAL a NULL argument, a malformed id, a volume without a key,
+ * or an attached volume without an attacher (or with a secret from before
+ * per-attach secrets); -ENOENT no such volume; -EBUSY the volume is neither
+ * available nor in use (another flow holds it); -EPERM the recorded key does
+ * not open the volume's header (nothing written; the volume is marked
+ * error); -EAGAIN the key manager, the store or libvirt could not be
+ * reached; otherwise the errno of the failing step (I/O, libcryptsetup,
+ * librbd). */
 int volcrypt_volume_rekey(volcrypt_service_t *service, const char *id,
                           char **json, char **errmsg);
 
@@ -315,18 +457,23 @@ typedef struct {
  * service's). Hosts sharing a database rotate each volume once.
  * *report_json: {"host", "rotated", "failed", "skipped", "aborted", "items"}.
  * Volume failures are in the report, not the return value.
- * @return 0 or a negative errno: -EINVAL (a NULL argument, struct_size too
- *   small), or the store's error listing the volumes (-EAGAIN unreachable). */
+ * Errors: -EINVAL a NULL argument or a struct_size below the first
+ * published size; -E2BIG a field this library does not know is set;
+ * -EAGAIN the database is unreachable. */
 int volcrypt_keys_rotate(volcrypt_service_t *service, volcrypt_store_t *store,
                          const volcrypt_rotate_options_t *options,
                          char **report_json, char **errmsg);
 
 /* ---- LUKS headers --------------------------------------------------------- */
 
-/* *json: header facts of the LUKS volume at `path`. -EINVAL if not LUKS. */
+/* *json: header facts of the LUKS volume at `path`.
+ * Errors: -EINVAL not LUKS, or a truncated header; -ENOENT no such file;
+ * -EACCES. */
 int volcrypt_luks_inspect(const char *path, char **json, char **errmsg);
 
-/* *keyslot: the keyslot `passphrase` unlocks. -EPERM if none. */
+/* *keyslot: the keyslot `passphrase` unlocks.
+ * Errors: -EPERM none; -EINVAL not LUKS, or a truncated header; -ENOENT no
+ * such file. */
 int volcrypt_luks_verify_passphrase(const char *path,
                                     const unsigned char *passphrase,
                                     size_t len, int *keyslot, char **errmsg);

@@ -79,6 +79,35 @@ class VolcryptPythonTest(unittest.TestCase):
             self.assertEqual(seen, [("rotated", 1, 2), ("rotated", 2, 2)])
             self.assertEqual(volcrypt.rotate_keys(svc, store, key_created_before=1)["items"], [])
 
+    def test_attach_options_handoff_and_snapshot_refusal(self):
+        with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
+                volcrypt.SqliteStore(self.path("volumes.db")) as store, \
+                volcrypt.MappedBackend() as mapped, \
+                volcrypt.Service(keys, store, mapped=mapped, host="py") as svc:
+            svc.create_volume(path=self.path("v1"), size_bytes=16 << 20, id="v1")
+            plan = svc.attach_plan("v1", target_dev="vdb", target_bus="virtio",
+                                   ephemeral_secret=True)
+            self.assertIn('ephemeral="yes"', plan.secret_xml)
+            self.assertIn('bus="virtio"', plan.disk_xml)
+            read_end, write_end = os.pipe()
+            svc.write_passphrase("v1", write_end)
+            os.close(write_end)
+            with os.fdopen(read_end, "rb") as r:
+                self.assertEqual(r.read(), bytes(plan.passphrase))
+            plan.passphrase.wipe()
+            read_end, write_end = os.pipe()
+            os.close(read_end)
+            with self.assertRaises(volcrypt.VolcryptError) as e:
+                svc.write_passphrase("v1", write_end)
+            self.assertEqual(e.exception.errno, errno.EPIPE)
+            os.close(write_end)
+            with self.assertRaises(volcrypt.VolcryptError) as e:
+                svc.create_snapshot("v1", "s1")
+            self.assertEqual(e.exception.errno, errno.ENOTSUP)
+            with self.assertRaises(volcrypt.InvalidArgumentError):
+                svc.attach_volume("v1", "dom", live=False, config=False)
+            svc.delete_volume("v1")
+
     def test_reconcile_undoes_an_interrupted_create(self):
         with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
                 volcrypt.SqliteStore(self.path("volumes.db")) as store, \
@@ -153,7 +182,7 @@ class VolcryptPythonTest(unittest.TestCase):
             volcrypt.FileKeys(self.path("keys"), self.master)
 
     def test_version(self):
-        self.assertEqual(volcrypt.version(), "0.1.0")
+        self.assertEqual(volcrypt.version(), os.environ["VOLCRYPT_EXPECTED_VERSION"])
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ int ErrnoForCode(absl::StatusCode code) {
     case absl::StatusCode::kResourceExhausted: return ENOSPC;
     case absl::StatusCode::kFailedPrecondition: return EBUSY;
     case absl::StatusCode::kAborted: return ECANCELED;
-    case absl::StatusCode::kOutOfRange: return ERANGE;
+    case absl::StatusCode::kOutOfRange: return EDOM;  // ERANGE is for caller buffers
     case absl::StatusCode::kUnimplemented: return ENOTSUP;
     case absl::StatusCode::kUnavailable: return EAGAIN;
     case absl::StatusCode::kDataLoss: return EIO;

@@ -1,6 +1,8 @@
 #include "lib/util/fd_io.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -8,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "volcrypt/errors.h"
@@ -56,12 +59,50 @@ absl::Status WriteFully(int fd, uint64_t offset, const void* buf, size_t len,
   return absl::OkStatus();
 }
 
+namespace {
+
+// A library must not end its caller: a write to a pipe whose reader has gone
+// raises SIGPIPE, whose default action kills the process. For the scope of
+// one write, SIGPIPE is blocked in this thread, and a SIGPIPE the write
+// itself caused is consumed before the old mask returns (one that was
+// already pending is left for the caller).
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    already_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    if (raised_ && !already_pending_) {
+      const struct timespec no_wait = {0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &no_wait) < 0 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  void WriteFailedWithEpipe() { raised_ = true; }
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool already_pending_ = false;
+  bool raised_ = false;
+};
+
+}  // namespace
+
 absl::Status WriteStream(int fd, const void* buf, size_t len, const std::string& what) {
+  SigpipeGuard sigpipe;
   const auto* p = static_cast<const uint8_t*>(buf);
   while (len > 0) {
     const ssize_t n = write(fd, p, len);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EPIPE) sigpipe.WriteFailedWithEpipe();
       return ErrnoStatus("write", what);
     }
     p += n;

@@ -20,6 +20,8 @@ absl::Status WriteFully(int fd, uint64_t offset, const void* buf, size_t len,
                         const std::string& what);
 
 // write() until all `len` bytes are done, for pipes and sockets (no offset).
+// A reader that has gone is EPIPE (FailedPrecondition), never a SIGPIPE that
+// kills the caller.
 absl::Status WriteStream(int fd, const void* buf, size_t len, const std::string& what);
 
 // Returns the size of the regular file or block device open at `fd`.

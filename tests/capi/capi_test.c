@@ -38,7 +38,8 @@ static void write_file(const char *path, const char *text) {
 }
 
 static void test_basics(void) {
-  EXPECT(strcmp(volcrypt_version(), "0.1.0") == 0);
+  EXPECT(strcmp(volcrypt_version(), VOLCRYPT_VERSION_STRING) == 0);
+  EXPECT(strcmp(volcrypt_version(), EXPECTED_VERSION) == 0);
   volcrypt_free(NULL);
   volcrypt_keys_destroy(NULL);
   volcrypt_store_destroy(NULL);
@@ -103,35 +104,88 @@ static void test_keys(void) {
   volcrypt_keys_destroy(keys);
 }
 
+/* A file key manager, an SQLite store and the mapped backend in the test's
+ * directory. */
+struct file_stack {
+  volcrypt_keys_t *keys;
+  volcrypt_store_t *store;
+  volcrypt_backend_t *mapped;
+};
+
+static void open_file_stack(const char *keys_name, const char *db_name,
+                            struct file_stack *s) {
+  memset(s, 0, sizeof *s);
+  EXPECT(volcrypt_keys_open_file(in_dir(keys_name), in_dir("master"), &s->keys, NULL) == 0);
+  EXPECT(volcrypt_store_open_sqlite(in_dir(db_name), &s->store, NULL) == 0);
+  EXPECT(volcrypt_backend_open_mapped(&s->mapped, NULL) == 0);
+}
+
+static void close_file_stack(struct file_stack *s) {
+  volcrypt_backend_destroy(s->mapped);
+  volcrypt_store_destroy(s->store);
+  volcrypt_keys_destroy(s->keys);
+}
+
+/* A request for a 16 MiB file volume `id` in the test's directory. */
+static volcrypt_create_request_t file_request(const char *id) {
+  volcrypt_create_request_t r;
+  memset(&r, 0, sizeof r);
+  r.struct_size = sizeof r;
+  r.id = id;
+  r.path = in_dir(id);
+  r.size_bytes = 16u << 20;
+  return r;
+}
+
 static void test_volumes(void) {
   char *err = NULL, *json = NULL;
-  volcrypt_keys_t *keys = NULL;
-  volcrypt_store_t *store = NULL;
-  volcrypt_backend_t *mapped = NULL;
+  struct file_stack fs;
+  open_file_stack("keys", "volumes.db", &fs);
+  volcrypt_keys_t *keys = fs.keys;
+  volcrypt_store_t *store = fs.store;
+  volcrypt_backend_t *mapped = fs.mapped;
   volcrypt_service_t *svc = NULL;
-  EXPECT(volcrypt_keys_open_file(in_dir("keys"), in_dir("master"), &keys, NULL) == 0);
-  EXPECT(volcrypt_store_open_sqlite(in_dir("volumes.db"), &store, NULL) == 0);
-  EXPECT(volcrypt_backend_open_mapped(&mapped, NULL) == 0);
 
   volcrypt_service_options_t o = {sizeof o, keys, store, mapped, NULL, NULL, "capi"};
   volcrypt_service_options_t short_o = o;
   short_o.struct_size = 4;
   EXPECT(volcrypt_service_create(&short_o, &svc, NULL) == -EINVAL);
   EXPECT(svc == NULL);
+  /* A newer caller's struct: larger, its unknown tail zero, is accepted; a
+   * set field this library does not know is refused. */
+  struct {
+    volcrypt_service_options_t known;
+    const char *from_the_future;
+  } newer;
+  memset(&newer, 0, sizeof newer);
+  newer.known = o;
+  newer.known.struct_size = sizeof newer;
+  newer.from_the_future = "x";
+  EXPECT(volcrypt_service_create(&newer.known, &svc, &err) == -E2BIG);
+  EXPECT(svc == NULL && err != NULL && strstr(err, "does not know") != NULL);
+  volcrypt_free(err);
+  err = NULL;
+  newer.from_the_future = NULL;
+  EXPECT(volcrypt_service_create(&newer.known, &svc, NULL) == 0);
+  volcrypt_service_destroy(svc);
+  svc = NULL;
   EXPECT(volcrypt_service_create(&o, &svc, NULL) == 0);
 
-  volcrypt_create_request_t r;
-  memset(&r, 0, sizeof r);
-  r.struct_size = sizeof r;
-  r.id = "v1";
-  r.path = in_dir("v1");
-  r.size_bytes = 16u << 20;
+  volcrypt_create_request_t r = file_request("v1");
   r.format = "luks3";
   EXPECT(volcrypt_volume_create(svc, &r, &json, &err) == -EINVAL);
   EXPECT(json == NULL && err != NULL && strstr(err, "luks3") != NULL);
   volcrypt_free(err);
   err = NULL;
   r.format = NULL;
+  /* A size beyond what any volume can hold is -EDOM, never -ERANGE (which
+   * would make a binding grow a buffer and retry). */
+  r.size_bytes = UINT64_MAX - 511;
+  EXPECT(volcrypt_volume_create(svc, &r, &json, &err) == -EDOM);
+  EXPECT(json == NULL && err != NULL && strstr(err, "too large") != NULL);
+  volcrypt_free(err);
+  err = NULL;
+  r.size_bytes = 16u << 20;
   EXPECT(volcrypt_volume_create(svc, &r, &json, &err) == 0);
   EXPECT(json != NULL && strstr(json, "\"encryption_key_id\"") != NULL);
   volcrypt_free(json);
@@ -210,9 +264,7 @@ static void test_volumes(void) {
   EXPECT(a == NULL);
 
   volcrypt_service_destroy(svc);
-  volcrypt_backend_destroy(mapped);
-  volcrypt_store_destroy(store);
-  volcrypt_keys_destroy(keys);
+  close_file_stack(&fs);
 }
 
 static void count_item(void *context, const char *item_json, int done, int total) {
@@ -407,11 +459,81 @@ static void test_barbican_and_postgres_options(void) {
   volcrypt_free(err);
 }
 
+/* Attach options, the passphrase handoff through a file descriptor, and the
+ * snapshot calls' refusal for a mapped volume. */
+static void test_attach_options_and_handoff(void) {
+  char *err = NULL, *json = NULL, *sx = NULL, *dx = NULL;
+  struct file_stack fs;
+  open_file_stack("keys2", "volumes2.db", &fs);
+  volcrypt_service_t *svc = NULL;
+  volcrypt_service_options_t o = {sizeof o, fs.keys, fs.store, fs.mapped, NULL, NULL, "capi"};
+  EXPECT(volcrypt_service_create(&o, &svc, NULL) == 0);
+  volcrypt_create_request_t r = file_request("h1");
+  EXPECT(volcrypt_volume_create(svc, &r, &json, NULL) == 0);
+  volcrypt_free(json);
+  json = NULL;
+
+  volcrypt_attach_options_t ao;
+  memset(&ao, 0, sizeof ao);
+  ao.struct_size = sizeof ao;
+  ao.target_dev = "vdc";
+  ao.target_bus = "virtio";
+  ao.ephemeral_secret = 1;
+  unsigned char pass[128];
+  size_t len = sizeof pass;
+  EXPECT(volcrypt_volume_attach_plan_with_options(svc, "h1", &ao, &sx, &dx, pass, &len,
+                                                  NULL) == 0);
+  EXPECT(strstr(sx, "ephemeral=\"yes\"") != NULL);
+  EXPECT(strstr(dx, "bus=\"virtio\"") != NULL && strstr(dx, "dev=\"vdc\"") != NULL);
+  volcrypt_free(sx);
+  volcrypt_free(dx);
+  EXPECT(volcrypt_volume_attach_plan_with_options(svc, "h1", NULL, &sx, &dx, pass, &len,
+                                                  NULL) == 0);
+  EXPECT(strstr(sx, "ephemeral=\"no\"") != NULL && strstr(dx, "bus=\"scsi\"") != NULL);
+  volcrypt_free(sx);
+  volcrypt_free(dx);
+
+  /* The handoff writes exactly the passphrase the plan gives. */
+  int fds[2];
+  EXPECT(pipe(fds) == 0);
+  EXPECT(volcrypt_volume_write_passphrase(svc, "h1", fds[1], NULL) == 0);
+  close(fds[1]);
+  unsigned char got[128];
+  ssize_t n = read(fds[0], got, sizeof got);
+  close(fds[0]);
+  EXPECT(n == (ssize_t)len && memcmp(got, pass, len) == 0);
+  volcrypt_wipe(got, sizeof got);
+  volcrypt_wipe(pass, sizeof pass);
+  /* A reader that went away: -EPIPE, and this process is not killed by SIGPIPE. */
+  EXPECT(pipe(fds) == 0);
+  close(fds[0]);
+  EXPECT(volcrypt_volume_write_passphrase(svc, "h1", fds[1], &err) == -EPIPE);
+  EXPECT(err != NULL && strstr(err, "h1") != NULL);
+  volcrypt_free(err);
+  err = NULL;
+  close(fds[1]);
+  EXPECT(volcrypt_volume_write_passphrase(svc, "h1", -1, NULL) == -EBADF);
+  EXPECT(volcrypt_volume_write_passphrase(svc, "nope", 1, NULL) == -ENOENT);
+
+  /* Snapshots are for rbd volumes. */
+  EXPECT(volcrypt_volume_snapshot(svc, "h1", "s1", &json, &err) == -ENOTSUP);
+  EXPECT(json == NULL && err != NULL);
+  volcrypt_free(err);
+  EXPECT(volcrypt_snapshot_delete(svc, "s1", NULL) == -ENOENT);
+  EXPECT(volcrypt_volume_clone(svc, "s1", "c1", "rbd", "c1", &json, NULL) == -ENOENT);
+  EXPECT(volcrypt_volume_clone(svc, "s1", "c1", NULL, "c1", &json, NULL) == -EINVAL);
+
+  EXPECT(volcrypt_volume_delete(svc, "h1", NULL) == 0);
+  volcrypt_service_destroy(svc);
+  close_file_stack(&fs);
+}
+
 int main(void) {
   if (mkdtemp(dir) == NULL) return 1;
   test_basics();
   test_keys();
   test_volumes();
+  test_attach_options_and_handoff();
   test_migrate();
   test_rekey();
   test_barbican_and_postgres_options();

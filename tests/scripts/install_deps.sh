@@ -27,6 +27,7 @@ test_packages=(
   e2fsprogs util-linux mount sqlite3 python3-castellan strace
   golang-go abigail-tools xz-utils barbican-api python3-barbican
   python3-barbicanclient postgresql python3-keystone python3-psycopg2 curl
+  python3-pip python3-venv python3-setuptools python3-wheel
   clang libclang-rt-14-dev
 )
 

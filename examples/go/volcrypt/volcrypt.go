@@ -68,8 +68,12 @@ func cstr(s string) (*C.char, func()) {
 	return p, func() { C.free(unsafe.Pointer(p)) }
 }
 
-// Version is the library's version.
+// Version is the version of the library loaded at run time.
 func Version() string { return C.GoString(C.volcrypt_version()) }
+
+// HeaderVersion is the version of the volcrypt.h this package was compiled
+// against; a program may compare it with Version.
+const HeaderVersion = C.VOLCRYPT_VERSION_STRING
 
 // Secret holds key bytes or a passphrase; Wipe zeroes them.
 type Secret struct{ b []byte }

@@ -127,7 +127,7 @@ func TestErrorsCarryErrno(t *testing.T) {
 }
 
 func TestFixedKeyAndVersion(t *testing.T) {
-	if Version() != "0.1.0" {
+	if Version() != HeaderVersion {
 		t.Fatal(Version())
 	}
 	path := filepath.Join(t.TempDir(), "fixed_key")

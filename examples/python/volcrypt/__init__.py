@@ -14,15 +14,21 @@ bytearray objects that wipe() clears.
         ...
         plan.passphrase.wipe()
 
-The library is found through $VOLCRYPT_LIBRARY, else the loader's search
-path (ctypes.util.find_library("volcrypt")).
+The C library is libvolcrypt.so.0, found by the loader's normal search, or
+in the directory `meson install` put it (recorded in volcrypt/_install.py);
+$VOLCRYPT_LIBRARY overrides both.
+
+Thread safety: every handle may be used from several threads at once (the C
+library's rule); close() must not race with other calls on the same handle.
 """
 
 import ctypes
-import ctypes.util
 import errno as _errno
 import json
 import os
+from typing import Any, Callable, Dict, List, Optional, Union
+
+Json = Dict[str, Any]
 
 __all__ = [
     "VolcryptError", "NotFoundError", "AlreadyExistsError", "PermissionError_",
@@ -34,11 +40,29 @@ __all__ = [
 ]
 
 
+_SONAME = "libvolcrypt.so.0"
+
+
 def _load():
-    path = os.environ.get("VOLCRYPT_LIBRARY") or ctypes.util.find_library("volcrypt")
-    if not path:
-        raise ImportError("libvolcrypt.so not found: set VOLCRYPT_LIBRARY")
-    return ctypes.CDLL(path)
+    """Loads the C library: $VOLCRYPT_LIBRARY if set (an override for tests
+    and odd layouts), else the soname through the loader's normal search,
+    else the library directory meson installed this package beside."""
+    override = os.environ.get("VOLCRYPT_LIBRARY")
+    if override:
+        return ctypes.CDLL(override)
+    try:
+        return ctypes.CDLL(_SONAME)
+    except OSError as loader_error:
+        try:
+            from volcrypt import _install
+        except ImportError:
+            raise ImportError(f"{_SONAME} not found by the loader ({loader_error}); "
+                              "install volcrypt or set VOLCRYPT_LIBRARY") from None
+        try:
+            return ctypes.CDLL(os.path.join(_install.LIBDIR, _SONAME))
+        except OSError as e:
+            raise ImportError(f"{_SONAME} not found by the loader nor in "
+                              f"{_install.LIBDIR}: {e}") from None
 
 
 _lib = _load()
@@ -48,7 +72,7 @@ _c_char_pp = ctypes.POINTER(ctypes.c_char_p)
 class VolcryptError(OSError):
     """A volcrypt call failed: .errno and .strerror as OSError, plus .call."""
 
-    def __init__(self, err, message, call):
+    def __init__(self, err: int, message: str, call: str) -> None:
         super().__init__(err, message)
         self.call = call
 
@@ -124,26 +148,27 @@ _lib.volcrypt_free.argtypes = [ctypes.c_void_p]
 _lib.volcrypt_wipe.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 
 
-def version():
+def version() -> str:
+    """The version of the loaded libvolcrypt."""
     return _lib.volcrypt_version().decode()
 
 
 class Secret:
     """Key bytes or a passphrase in a bytearray that wipe() zeroes."""
 
-    def __init__(self, data):
+    def __init__(self, data: bytearray) -> None:
         self._data = data
 
-    def __bytes__(self):
+    def __bytes__(self) -> bytes:
         return bytes(self._data)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._data)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Secret([redacted %d bytes])" % len(self._data)
 
-    def wipe(self):
+    def wipe(self) -> None:
         buf = (ctypes.c_char * len(self._data)).from_buffer(self._data)
         _lib.volcrypt_wipe(buf, len(self._data))
         del buf
@@ -183,7 +208,8 @@ class _Handle:
     def __init__(self):
         self._h = ctypes.c_void_p()
 
-    def close(self):
+    def close(self) -> None:
+        """Destroys the C handle; later calls on it fail. Idempotent."""
         if self._h:
             getattr(_lib, self._destroy)(self._h)
             self._h = ctypes.c_void_p()
@@ -201,26 +227,28 @@ class _Handle:
 class _Keys(_Handle):
     _destroy = "volcrypt_keys_destroy"
 
-    def create_key(self, name, bits=256):
+    def create_key(self, name: str, bits: int = 256) -> str:
+        """Creates a random key named `name`; returns its id."""
         out = ctypes.c_void_p()
         _call("keys_create", self._h, ctypes.c_int(bits), _b(name), ctypes.byref(out))
         return _take_string(out)
 
-    def get_key(self, key_id):
+    def get_key(self, key_id: str) -> "Secret":
+        """The key's bytes, as a Secret to wipe when done."""
         return _secret_call("keys_get", self._h, _b(key_id))
 
-    def delete_key(self, key_id):
+    def delete_key(self, key_id: str) -> None:
         _call("keys_delete", self._h, _b(key_id))
 
 
 class FileKeys(_Keys):
-    def __init__(self, directory, master_key_path):
+    def __init__(self, directory: str, master_key_path: str) -> None:
         super().__init__()
         _call("keys_open_file", _b(directory), _b(master_key_path), ctypes.byref(self._h))
 
 
 class FixedKeys(_Keys):
-    def __init__(self, fixed_key_path):
+    def __init__(self, fixed_key_path: str) -> None:
         super().__init__()
         _call("keys_open_fixed", _b(fixed_key_path), ctypes.byref(self._h))
 
@@ -242,11 +270,15 @@ class BarbicanKeys(_Keys):
     application credential; the endpoint may come from the catalog), else a
     fixed project_id header."""
 
-    def __init__(self, endpoint=None, project_id=None, auth_url=None, username=None,
-                 password=None, project_name=None, user_domain_name=None,
-                 project_domain_name=None, application_credential_id=None,
-                 application_credential_secret=None, region=None, ca_path=None,
-                 timeout_seconds=0, max_attempts=0):
+    def __init__(self, endpoint: Optional[str] = None, project_id: Optional[str] = None,
+                 auth_url: Optional[str] = None, username: Optional[str] = None,
+                 password: Optional[str] = None, project_name: Optional[str] = None,
+                 user_domain_name: Optional[str] = None,
+                 project_domain_name: Optional[str] = None,
+                 application_credential_id: Optional[str] = None,
+                 application_credential_secret: Optional[str] = None,
+                 region: Optional[str] = None, ca_path: Optional[str] = None,
+                 timeout_seconds: int = 0, max_attempts: int = 0) -> None:
         super().__init__()
         o = _BarbicanOptions(ctypes.sizeof(_BarbicanOptions), _b(endpoint), _b(ca_path),
                              timeout_seconds, max_attempts, _b(project_id), _b(auth_url),
@@ -260,19 +292,21 @@ class BarbicanKeys(_Keys):
 class _Store(_Handle):
     _destroy = "volcrypt_store_destroy"
 
-    def volume(self, volume_id):
+    def volume(self, volume_id: str) -> Json:
+        """The volume's record (cinder's field names)."""
         out = ctypes.c_void_p()
         _call("store_volume_json", self._h, _b(volume_id), ctypes.byref(out))
         return json.loads(_take_string(out))
 
-    def volumes(self):
+    def volumes(self) -> List[Json]:
+        """Every volume record."""
         out = ctypes.c_void_p()
         _call("store_list_json", self._h, ctypes.byref(out))
         return json.loads(_take_string(out))
 
 
 class SqliteStore(_Store):
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         super().__init__()
         _call("store_open_sqlite", _b(path), ctypes.byref(self._h))
 
@@ -280,7 +314,7 @@ class SqliteStore(_Store):
 class PostgresStore(_Store):
     """A PostgreSQL volume database shared by hosts (a libpq connection string)."""
 
-    def __init__(self, conninfo):
+    def __init__(self, conninfo: str) -> None:
         super().__init__()
         _call("store_open_postgres", _b(conninfo), ctypes.byref(self._h))
 
@@ -294,8 +328,9 @@ class _MigrateOptions(ctypes.Structure):
                 ("on_item", _ON_ITEM), ("context", ctypes.c_void_p)]
 
 
-def migrate_fixed_keys(store, fixed, destination, host, dry_run=False, max_errors=3,
-                       on_item=None):
+def migrate_fixed_keys(store: "_Store", fixed: Optional["_Keys"], destination: "_Keys",
+                       host: Optional[str], dry_run: bool = False, max_errors: int = 3,
+                       on_item: Optional[Callable[[Json, int, int], None]] = None) -> Json:
     """Moves `host`'s volumes and backups off castellan's fixed key (`fixed`:
     FixedKeys, or None if no fixed key is configured) to `destination`.
     on_item(item: dict, done: int, total: int) is called after each item.
@@ -318,8 +353,9 @@ class _RotateOptions(ctypes.Structure):
                 ("context", ctypes.c_void_p)]
 
 
-def rotate_keys(service, store, key_created_before=0, host=None, dry_run=False,
-                max_errors=3, on_item=None):
+def rotate_keys(service: "Service", store: "_Store", key_created_before: int = 0,
+                host: Optional[str] = None, dry_run: bool = False, max_errors: int = 3,
+                on_item: Optional[Callable[[Json, int, int], None]] = None) -> Json:
     """Rotates the key of every available or attached volume of `host` (None:
     the service's) whose key was made before `key_created_before` (Unix
     seconds; 0: now). Hosts sharing a database rotate each volume once.
@@ -338,7 +374,7 @@ def rotate_keys(service, store, key_created_before=0, host=None, dry_run=False,
 class MappedBackend(_Handle):
     _destroy = "volcrypt_backend_destroy"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         _call("backend_open_mapped", ctypes.byref(self._h))
 
@@ -353,8 +389,9 @@ class _RbdOptions(ctypes.Structure):
 class RbdBackend(_Handle):
     _destroy = "volcrypt_backend_destroy"
 
-    def __init__(self, ceph_conf=None, client_id=None, keyring=None, timeout_seconds=0,
-                 libvirt_auth_secret_uuid=None):
+    def __init__(self, ceph_conf: Optional[str] = None, client_id: Optional[str] = None,
+                 keyring: Optional[str] = None, timeout_seconds: int = 0,
+                 libvirt_auth_secret_uuid: Optional[str] = None) -> None:
         super().__init__()
         o = _RbdOptions(ctypes.sizeof(_RbdOptions), _b(ceph_conf), _b(client_id),
                         _b(keyring), timeout_seconds, _b(libvirt_auth_secret_uuid))
@@ -364,7 +401,7 @@ class RbdBackend(_Handle):
 class Attacher(_Handle):
     _destroy = "volcrypt_attacher_destroy"
 
-    def __init__(self, uri="qemu:///system"):
+    def __init__(self, uri: str = "qemu:///system") -> None:
         super().__init__()
         _call("attacher_connect", _b(uri), ctypes.byref(self._h))
 
@@ -383,14 +420,28 @@ class _CreateRequest(ctypes.Structure):
                 ("format", ctypes.c_char_p), ("cipher", ctypes.c_char_p),
                 ("key_bits", ctypes.c_int), ("engine", ctypes.c_char_p),
                 ("kdf", ctypes.c_char_p), ("defer_format", ctypes.c_int),
-                ("user_id", ctypes.c_char_p), ("project_id", ctypes.c_char_p)]
+                ("user_id", ctypes.c_char_p), ("project_id", ctypes.c_char_p),
+                ("native_format", ctypes.c_int)]
+
+
+class _AttachOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("target_dev", ctypes.c_char_p),
+                ("target_bus", ctypes.c_char_p), ("ephemeral_secret", ctypes.c_int),
+                ("live", ctypes.c_int), ("config", ctypes.c_int)]
+
+
+def _attach_options(target_dev: Optional[str], target_bus: Optional[str],
+                    ephemeral_secret: bool, live: bool = True,
+                    config: bool = False) -> _AttachOptions:
+    return _AttachOptions(ctypes.sizeof(_AttachOptions), _b(target_dev), _b(target_bus),
+                          int(ephemeral_secret), int(live), int(config))
 
 
 class AttachPlan:
     """The libvirt secret XML, disk XML, and the passphrase (a Secret) to set
     as the secret's value."""
 
-    def __init__(self, secret_xml, disk_xml, passphrase):
+    def __init__(self, secret_xml: str, disk_xml: str, passphrase: "Secret") -> None:
         self.secret_xml = secret_xml
         self.disk_xml = disk_xml
         self.passphrase = passphrase
@@ -402,7 +453,9 @@ class Service(_Handle):
 
     _destroy = "volcrypt_service_destroy"
 
-    def __init__(self, keys, store, mapped=None, rbd=None, attacher=None, host=None):
+    def __init__(self, keys: "_Keys", store: "_Store", mapped: Optional["MappedBackend"] = None,
+                 rbd: Optional["RbdBackend"] = None, attacher: Optional["Attacher"] = None,
+                 host: Optional[str] = None) -> None:
         super().__init__()
         self._borrowed = (keys, store, mapped, rbd, attacher)
         handle = lambda h: h._h if h is not None else None  # noqa: E731
@@ -410,62 +463,109 @@ class Service(_Handle):
                             handle(mapped), handle(rbd), handle(attacher), _b(host))
         _call("service_create", ctypes.byref(o), ctypes.byref(self._h))
 
-    def create_volume(self, size_bytes, path=None, pool=None, image=None, id=None,
-                      format=None, cipher=None, key_bits=0, engine=None, kdf=None,
-                      defer_format=False, user_id=None, project_id=None):
+    def create_volume(self, size_bytes: int, path: Optional[str] = None,
+                      pool: Optional[str] = None, image: Optional[str] = None,
+                      id: Optional[str] = None, format: Optional[str] = None,
+                      cipher: Optional[str] = None, key_bits: int = 0,
+                      engine: Optional[str] = None, kdf: Optional[str] = None,
+                      defer_format: bool = False, user_id: Optional[str] = None,
+                      project_id: Optional[str] = None, native_format: bool = False) -> Json:
+        """Creates an encrypted volume at `path` (mapped) or `pool`/`image`
+        (rbd); returns its record. native_format: rbd with engine "librbd",
+        librbd writes the header (its own, slow KDF)."""
         r = _CreateRequest(ctypes.sizeof(_CreateRequest), _b(id), _b(path), _b(pool),
                            _b(image), size_bytes, _b(format), _b(cipher), key_bits,
                            _b(engine), _b(kdf), 1 if defer_format else 0, _b(user_id),
-                           _b(project_id))
+                           _b(project_id), int(native_format))
         out = ctypes.c_void_p()
         _call("volume_create", self._h, ctypes.byref(r), ctypes.byref(out))
         return json.loads(_take_string(out))
 
-    def delete_volume(self, volume_id):
+    def delete_volume(self, volume_id: str) -> None:
         _call("volume_delete", self._h, _b(volume_id))
 
-    def extend_volume(self, volume_id, size_bytes):
+    def extend_volume(self, volume_id: str, size_bytes: int) -> None:
+        """Grows the volume so the guest sees exactly `size_bytes`."""
         _call("volume_extend", self._h, _b(volume_id), ctypes.c_uint64(size_bytes))
 
-    def rekey_volume(self, volume_id):
+    def rekey_volume(self, volume_id: str) -> dict:
         """A new key for the volume, same data (docs/flows.md, "Key
         rotation"). Returns the record afterwards."""
         out = ctypes.c_void_p()
         _call("volume_rekey", self._h, _b(volume_id), ctypes.byref(out))
         return json.loads(_take_string(out))
 
-    def verify_volume(self, volume_id):
+    def verify_volume(self, volume_id: str) -> int:
+        """The keyslot the volume's key opens (record, key and header agree)."""
         slot = ctypes.c_int()
         _call("volume_verify", self._h, _b(volume_id), ctypes.byref(slot))
         return slot.value
 
-    def attach_plan(self, volume_id, target_dev=None):
+    def attach_plan(self, volume_id: str, target_dev: Optional[str] = None,
+                    target_bus: Optional[str] = None,
+                    ephemeral_secret: bool = False) -> AttachPlan:
+        """The secret XML, disk XML and passphrase for the caller's own libvirt
+        code. ephemeral_secret: the secret's value stays in libvirtd's memory."""
         secret_xml, disk_xml = ctypes.c_void_p(), ctypes.c_void_p()
-        passphrase = _secret_call("volume_attach_plan", self._h, _b(volume_id),
-                                  _b(target_dev), ctypes.byref(secret_xml),
+        o = _attach_options(target_dev, target_bus, ephemeral_secret)
+        passphrase = _secret_call("volume_attach_plan_with_options", self._h, _b(volume_id),
+                                  ctypes.byref(o), ctypes.byref(secret_xml),
                                   ctypes.byref(disk_xml))
         return AttachPlan(_take_string(secret_xml), _take_string(disk_xml), passphrase)
 
-    def attach_volume(self, volume_id, domain, live=True, config=False, target_dev=None):
-        _call("volume_attach", self._h, _b(volume_id), _b(domain), int(live), int(config),
-              _b(target_dev))
+    def attach_volume(self, volume_id: str, domain: str, live: bool = True, config: bool = False,
+                      target_dev: Optional[str] = None, target_bus: Optional[str] = None,
+                      ephemeral_secret: bool = False) -> None:
+        """Attaches through libvirt, live and/or to the persistent config."""
+        if not live and not config:
+            raise InvalidArgumentError(_errno.EINVAL, "attach needs live, config or both",
+                                       "volume_attach_with_options")
+        o = _attach_options(target_dev, target_bus, ephemeral_secret, live, config)
+        _call("volume_attach_with_options", self._h, _b(volume_id), _b(domain),
+              ctypes.byref(o))
 
-    def detach_volume(self, volume_id):
+    def write_passphrase(self, volume_id: str, fd: int) -> None:
+        """Writes the volume's LUKS passphrase to file descriptor `fd` (a pipe
+        to cryptsetup or qemu-img), so no Python object ever holds it."""
+        _call("volume_write_passphrase", self._h, _b(volume_id), ctypes.c_int(fd))
+
+    def create_snapshot(self, volume_id: str, snapshot_id: str) -> Json:
+        """Snapshots an rbd volume; returns the snapshot record."""
+        out = ctypes.c_void_p()
+        _call("volume_snapshot", self._h, _b(volume_id), _b(snapshot_id), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        _call("snapshot_delete", self._h, _b(snapshot_id))
+
+    def clone_volume(self, snapshot_id: str, new_volume_id: str, pool: str,
+                     image: str) -> Json:
+        """Clones a snapshot into a new rbd volume with its own key id (same
+        key bytes); returns the new volume's record."""
+        out = ctypes.c_void_p()
+        _call("volume_clone", self._h, _b(snapshot_id), _b(new_volume_id), _b(pool),
+              _b(image), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def detach_volume(self, volume_id: str) -> None:
         _call("volume_detach", self._h, _b(volume_id))
 
-    def reconcile(self, grace_seconds=600):
+    def reconcile(self, grace_seconds: int = 600) -> int:
+        """Finishes or undoes what crashes left; returns how many records it acted on."""
         acted = ctypes.c_int()
         _call("reconcile", self._h, ctypes.c_int64(grace_seconds), ctypes.byref(acted))
         return acted.value
 
 
-def luks_inspect(path):
+def luks_inspect(path: str) -> Json:
+    """The LUKS header facts of the volume at `path`."""
     out = ctypes.c_void_p()
     _call("luks_inspect", _b(path), ctypes.byref(out))
     return json.loads(_take_string(out))
 
 
-def luks_verify_passphrase(path, passphrase):
+def luks_verify_passphrase(path: str, passphrase: Union[bytes, bytearray, "Secret"]) -> int:
+    """The keyslot `passphrase` opens in the header at `path`."""
     data = bytes(passphrase)
     slot = ctypes.c_int()
     _call("luks_verify_passphrase", _b(path), data, ctypes.c_size_t(len(data)),
