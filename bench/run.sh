@@ -12,10 +12,12 @@
 #   barbican_bench  key create/get/delete latency against a real Barbican
 #   migration_bench fixed-key migration of 1000 volumes (SQLite, PostgreSQL)
 #                 vs barbicanclient storing 1000 secrets (~4 minutes)
-# Usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench [google-benchmark flags]
+#   rekey_bench   one volume's key rotation vs cryptsetup luksChangeKey, and
+#                 fleet rotation throughput (file key manager; ~1 minute)
+# Usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench [google-benchmark flags]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-name=${1:?usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench [flags]}
+name=${1:?usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench [flags]}
 shift
 build=${VOLCRYPT_BENCH_BUILD_DIR:-$root/build-release}
 "$root/tests/scripts/install_deps.sh" test

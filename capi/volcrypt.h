@@ -475,6 +475,53 @@ int volcrypt_volume_manage(volcrypt_service_t *service,
 int volcrypt_volume_unmanage(volcrypt_service_t *service, const char *id,
                              char **errmsg);
 
+/* ---- Key rotation (docs/flows.md, "Key rotation") ------------------------- */
+
+/* Gives volume `id` a new key without copying its data: a new key in the
+ * key manager, a keyslot for its passphrase, the new key id recorded, the
+ * old passphrase's keyslots removed, the old key deleted unless a snapshot
+ * or backup names it. An attached volume needs a service with an attacher:
+ * its libvirt secret gets the new passphrase first. A failure is undone (or
+ * finished) before returning; a crash leaves 'rekeying' for
+ * volcrypt_reconcile. *json (may be NULL): the record afterwards.
+ * Errors: -EINVAL a NULL argument, a malformed id, a volume without a key,
+ * or an attached volume without an attacher (or with a secret from before
+ * per-attach secrets); -ENOENT no such volume; -EBUSY the volume is neither
+ * available nor in use (another flow holds it); -EPERM the recorded key does
+ * not open the volume's header (nothing written; the volume is marked
+ * error); -EAGAIN the key manager, the store or libvirt could not be
+ * reached; otherwise the errno of the failing step (I/O, libcryptsetup,
+ * librbd). */
+int volcrypt_volume_rekey(volcrypt_service_t *service, const char *id,
+                          char **json, char **errmsg);
+
+typedef struct {
+  size_t struct_size;
+  const char *host;            /* whose volumes; NULL: the service's host */
+  int64_t key_created_before;  /* Unix seconds: rotate keys made before;
+                                  0: now. Reruns pass the same value */
+  int dry_run;                 /* report what would be rotated, change nothing */
+  int max_errors;              /* stop when more volumes failed; 0: 3,
+                                  < 0: stop at the first failure */
+  /* Called after each volume with its result as JSON ({"outcome":
+   * "rotated"|"would-rotate"|"skipped"|"failed", "volume_id", "old_key_id",
+   * "new_key_id"?, "error"?}), volumes done and the total. May be NULL. */
+  void (*on_item)(void *context, const char *item_json, int done, int total);
+  void *context;
+} volcrypt_rotate_options_t;
+
+/* Rotates the key of every available or attached volume of `options->host`
+ * whose key was made before the cutoff, one volume at a time (`store` is the
+ * service's). Hosts sharing a database rotate each volume once.
+ * *report_json: {"host", "rotated", "failed", "skipped", "aborted", "items"}.
+ * Volume failures are in the report, not the return value.
+ * Errors: -EINVAL a NULL argument or a struct_size below the first
+ * published size; -E2BIG a field this library does not know is set;
+ * -EAGAIN the database is unreachable. */
+int volcrypt_keys_rotate(volcrypt_service_t *service, volcrypt_store_t *store,
+                         const volcrypt_rotate_options_t *options,
+                         char **report_json, char **errmsg);
+
 /* ---- LUKS headers --------------------------------------------------------- */
 
 /* *json: header facts of the LUKS volume at `path`.

@@ -63,4 +63,17 @@ bool ParseCount(const std::string& name, const std::string& value, int64_t max,
   return true;
 }
 
+std::string OneLineText(const std::string& text, size_t max) {
+  std::string out;
+  for (char c : text.substr(0, max)) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace volcrypt_cli

@@ -37,6 +37,9 @@ class Args {
 bool ParseCount(const std::string& name, const std::string& value, int64_t max,
                 int64_t* out, std::string* error);
 
+// `text` on one line: bytes outside printable ASCII as \xNN, cut after `max`.
+std::string OneLineText(const std::string& text, size_t max);
+
 }  // namespace volcrypt_cli
 
 #endif  // VOLCRYPT_EXAMPLES_CLI_ARGS_H_

@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "examples/cli/args.h"
 #include "examples/cli/keys_migrate.h"
+#include "examples/cli/volume_rekey.h"
+#include "examples/cli/keys_rotate.h"
 #include "examples/cli/process_guard.h"
 #include "examples/cli/volume_manage.h"
 #include <nlohmann/json.hpp>
@@ -85,6 +87,11 @@ Commands:
                           (checked at URI, default qemu:///system; if that
                           default is unreachable, a warning and no check)
   volume extend ID SIZE   volume verify ID
+  volume rekey ID [--connect URI]
+                          a new key, same data: new keyslot, new key id
+                          recorded, old keyslots removed, old key deleted
+                          unless a snapshot or backup uses it (attached
+                          volumes need --connect: the secret follows)
   reconcile [--grace SECONDS] [--connect URI]
                           finish or undo what a crash left (attachments need
                           --connect)
@@ -111,11 +118,21 @@ Commands:
   volume unmanage ID      forget the record; the volume and its key stay
   keys migrate --fixed-key-file FILE (--barbican URL --project-id ID |
                --auth-url URL ... | --keys DIR --master-key FILE) [--host H]
-               [--dry-run] [--json]
+               [--dry-run] [--json] [--rekey [--ceph-conf F] [--connect URI]]
                [--max-errors N]
                           move this host's volumes and backups off the fixed
                           key (the all-zeros id), cinder's way; rerun after
-                          any failure. Exit 1 if an item failed.
+                          any failure. Exit 1 if an item failed. --rekey:
+                          then a random key of its own for every volume (no
+                          volume opens with the fixed key afterwards; its
+                          snapshots and old header copies still do)
+  keys rotate [--host H] [--older-than DURATION | --created-before UNIX]
+              [--dry-run] [--json] [--max-errors N] [--connect URI]
+                          a new key for every volume of the host whose key
+                          is older (90d, 12h, 30m, 45s; default: made before
+                          now); hosts sharing a database rotate each volume
+                          once; after a kill: reconcile, then rerun with the
+                          --created-before the first line printed
 SIZE takes K, M, G, T suffixes (binary units).
 )";
 
@@ -474,7 +491,8 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   const std::string id = words.size() > 2 ? words[2] : "";
   if (verb.empty()) {
     return Usage("volume needs a command: create, show, list, delete, extend, "
-                 "verify, passphrase, snapshot, clone or snapshot-delete");
+                 "verify, passphrase, manage, unmanage, rekey, snapshot, clone or "
+                 "snapshot-delete");
   }
   if (verb == "create") return VolumeCreate(args, c);
   if (verb == "manage") return VolumeManage(args, *c.service);
@@ -514,6 +532,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   }
   if (verb == "passphrase") return VolumePassphrase(id, c);
   if (verb == "unmanage") return VolumeUnmanage(id, *c.service);
+  if (verb == "rekey") return VolumeRekey(id, *c.service);
   if (verb == "snapshot") {
     if (words.size() < 4) return Usage("volume snapshot needs a volume id and a snapshot id");
     absl::StatusOr<SnapshotRecord> snap = c.service->CreateSnapshot(id, words[3]);
@@ -536,6 +555,41 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
     return s.ok() ? 0 : Fail("volume snapshot-delete " + id, s);
   }
   return Usage("unknown volume command '" + verb + "'");
+}
+
+// keys migrate --rekey, after the migration: each volume still opening with
+// the fixed key's bytes (under its new id) gets a random key of its own.
+int MigratedOffFixedKey(const Args& args, int migrated, VolumeStore& store,
+                        KeyManager& dest, KeyManager& fixed) {
+  absl::StatusOr<SecretBytes> fixed_key = fixed.GetKey(kFixedKeyId);
+  if (!fixed_key.ok()) return Fail("read fixed key", fixed_key.status());
+  Context c;
+  c.mapped = NewMappedBackend();
+  if (args.Has("ceph-conf")) {
+    RbdBackendOptions ro;
+    ro.ceph_conf = *args.Get("ceph-conf");
+    ro.client_id = args.Get("ceph-id").value_or("admin");
+    ro.keyring = args.Get("ceph-keyring").value_or("");
+    absl::StatusOr<std::unique_ptr<RbdBackend>> rbd = RbdBackend::Connect(ro);
+    if (!rbd.ok()) return Fail("connect to ceph", rbd.status());
+    c.rbd = std::move(*rbd);
+  }
+  if (auto uri = args.Get("connect")) {
+    absl::StatusOr<std::unique_ptr<Attacher>> attacher = Attacher::Connect(*uri);
+    if (!attacher.ok()) return Fail("connect to libvirt", attacher.status());
+    c.attacher = std::move(*attacher);
+  }
+  VolumeServiceOptions o;
+  o.keys = &dest;
+  o.store = &store;
+  o.mapped = c.mapped.get();
+  o.rbd = c.rbd.get();
+  o.attacher = c.attacher.get();
+  o.host = args.Get("host").value_or("");
+  absl::StatusOr<std::unique_ptr<VolumeService>> service = VolumeService::Create(o);
+  if (!service.ok()) return Fail("keys migrate --rekey", service.status());
+  const int rekeyed = RekeyOffFixedKey(args, **service, store, dest, *fixed_key);
+  return migrated != 0 ? migrated : rekeyed;
 }
 
 // keys migrate: from --fixed-key-file to --barbican (or --keys).
@@ -562,7 +616,11 @@ int RunKeys(const Args& args, const std::vector<std::string>& words) {
   if (!dest.ok()) return Fail("open destination key manager", dest.status());
   absl::StatusOr<std::unique_ptr<VolumeStore>> store = OpenStore(args);
   if (!store.ok()) return Fail("open volume database", store.status());
-  return KeysMigrate(args, *std::move(options), **store, fixed.get(), **dest);
+  if (args.Has("rekey") && !fixed) return Usage("keys migrate --rekey needs --fixed-key-file");
+  const bool dry_run = options->dry_run;
+  const int migrated = KeysMigrate(args, *std::move(options), **store, fixed.get(), **dest);
+  if (!args.Has("rekey") || dry_run) return migrated;
+  return MigratedOffFixedKey(args, migrated, **store, **dest, *fixed);
 }
 
 int Main(int argc, char** argv) {
@@ -570,7 +628,7 @@ int Main(int argc, char** argv) {
   std::string error;
   if (!args.Parse(argc, argv,
                   {"defer-format", "ephemeral", "help", "live", "config", "native-format",
-                   "dry-run", "json", "unencrypted"},
+                   "dry-run", "json", "unencrypted", "rekey"},
                   &error)) {
     return Usage(error);
   }
@@ -589,7 +647,8 @@ int Main(int argc, char** argv) {
       "postgres", "dry-run", "json", "max-errors", "auth-url", "username",
       "password-file", "user-domain", "project-name", "project-domain",
       "app-credential-id", "app-credential-secret-file", "region",
-      "key-id", "key-file", "passphrase-file", "unencrypted"};
+      "key-id", "key-file", "passphrase-file", "unencrypted", "older-than",
+      "created-before", "rekey"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }
@@ -608,22 +667,28 @@ int Main(int argc, char** argv) {
     std::cout << LuksInfoToJson(*info) << std::endl;
     return 0;
   }
-  if (words[0] == "keys") return RunKeys(args, words);
+  const bool rotating = words[0] == "keys" && words.size() == 2 && words[1] == "rotate";
+  if (words[0] == "keys" && !rotating) return RunKeys(args, words);
   const bool libvirt = words[0] == "attach" || words[0] == "detach" ||
                        (words[0] == "reconcile" && args.Has("connect"));
   if (words[0] != "volume" && words[0] != "attach-xml" && words[0] != "reconcile" &&
-      !libvirt) {
+      !libvirt && !rotating) {
     return Usage("unknown command '" + words[0] + "'");
   }
   if ((words[0] == "attach" || words[0] == "detach") && words.size() < 2) {
     return Usage(words[0] + " needs a volume id");
   }
   const bool deleting = words[0] == "volume" && words.size() > 1 && words[1] == "delete";
-  const LibvirtUse use = libvirt || (deleting && args.Has("connect")) ? LibvirtUse::kRequired
+  const bool rekeying = words[0] == "volume" && words.size() > 1 && words[1] == "rekey";
+  const LibvirtUse use = libvirt || ((deleting || rekeying || rotating) && args.Has("connect")) ? LibvirtUse::kRequired
                          : deleting                                   ? LibvirtUse::kIfReachable
                                                                       : LibvirtUse::kNo;
+  absl::StatusOr<FleetRotationOptions> rotation = FleetRotationOptions();
+  if (rotating) rotation = RotationOptionsFrom(args);
+  if (!rotation.ok()) return Usage(std::string(rotation.status().message()));
   absl::StatusOr<Context> context = OpenContext(args, use, ReadsOnly(words));
   if (!context.ok()) return Fail("open", context.status());
+  if (rotating) return KeysRotate(args, *std::move(rotation), *context->service, *context->store);
   if (words[0] == "volume") return RunVolume(args, words, *context);
   if (words[0] == "reconcile") {
     int64_t grace = 600;

@@ -79,6 +79,29 @@ class VolcryptPythonTest(unittest.TestCase):
             stored = keys.store_key(b"\x07" * 32, "given")
             self.assertEqual(bytes(keys.get_key(stored)), b"\x07" * 32)
 
+    def test_rekey_and_fleet_rotation_with_progress(self):
+        with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
+                volcrypt.SqliteStore(self.path("volumes.db")) as store, \
+                volcrypt.MappedBackend() as mapped, \
+                volcrypt.Service(keys, store, mapped=mapped, host="py") as svc:
+            for i in ("r1", "r2"):
+                svc.create_volume(path=self.path(i), size_bytes=1 << 20, id=i)
+            before = store.volume("r1")["encryption_key_id"]
+            after = svc.rekey_volume("r1")
+            self.assertNotEqual(after["encryption_key_id"], before)
+            self.assertEqual(after["status"], "available")
+            self.assertEqual(svc.verify_volume("r1"), 1)  # the new keyslot; 0 is gone
+            with self.assertRaises(OSError) as missing:
+                svc.rekey_volume("nope")
+            self.assertEqual(missing.exception.errno, errno.ENOENT)
+            seen = []
+            report = volcrypt.rotate_keys(svc, store, key_created_before=4102444800,
+                                          on_item=lambda item, done, total:
+                                          seen.append((item["outcome"], done, total)))
+            self.assertEqual(report["rotated"], 2)
+            self.assertEqual(seen, [("rotated", 1, 2), ("rotated", 2, 2)])
+            self.assertEqual(volcrypt.rotate_keys(svc, store, key_created_before=1)["items"], [])
+
     def test_attach_options_handoff_and_snapshot_refusal(self):
         with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
                 volcrypt.SqliteStore(self.path("volumes.db")) as store, \

@@ -112,6 +112,16 @@ class Attacher {
   // (one entry per domain and target).
   virtual absl::StatusOr<std::vector<DomainDiskInfo>> ListSerialDisks() = 0;
 
+  // Sets the value of secret `uuid`, which must be the secret of volume
+  // `volume_id` (its volcrypt usage), to `passphrase`: a key rotation of an
+  // attached volume, so that the next open (a restart, a migration) finds
+  // the new passphrase. libvirt keeps one value for the running and the
+  // persistent domain. NotFound if there is no such secret;
+  // FailedPrecondition (EEXIST) if it has another usage.
+  virtual absl::Status SetSecretValue(const std::string& uuid,
+                                      const std::string& volume_id,
+                                      const SecretBytes& passphrase) = 0;
+
   // DefineSecret, then AttachDisk; if the disk cannot be attached, removes
   // the secret again unless a domain uses it, and returns libvirt's error.
   absl::Status Attach(const AttachPlan& plan, const AttachTarget& target);

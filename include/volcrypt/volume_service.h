@@ -196,6 +196,19 @@ class VolumeService {
                                            const std::string& new_volume_id,
                                            const VolumeLocation& location);
 
+  // Gives volume `id` a new key without copying its data: a new key in the
+  // key manager, a keyslot for its passphrase (machine-key KDF), the new key
+  // id recorded, every keyslot the old passphrase opens removed, the old key
+  // deleted unless a snapshot or backup still names it (docs/flows.md, "Key
+  // rotation"). Works on 'available' and attached ('in-use') volumes; for an
+  // attached one the libvirt secret gets the new passphrase before the old
+  // keyslot goes. Only while the key was made before `key_created_before`
+  // (Unix seconds): else FailedPrecondition with errno EALREADY. A failure
+  // undoes or finishes by what the header opens with; a kill leaves
+  // 'rekeying' for Reconcile. FailedPrecondition (EBUSY) in another status.
+  absl::StatusOr<VolumeRecord> RotateKey(const std::string& id,
+                                         int64_t key_created_before = INT64_MAX);
+
   // Returns the keyslot that the volume's key unlocks: proof that the record,
   // the key manager and the header agree.
   absl::StatusOr<int> VerifyVolumeKey(const std::string& id);
@@ -239,8 +252,9 @@ class VolumeService {
   // records in 'extending' that old are finished at the size the guest sees;
   // records in 'deleting' or 'detaching' are finished (attachments need an
   // attacher); records in 'managing' that old lose the key the manage
-  // stored and the record, never the volume. Returns how many records it
-  // acted on.
+  // stored and the record, never the volume; records in 'rekeying' that old
+  // are finished or undone by what their header opens with. Returns how many
+  // records it acted on.
   absl::StatusOr<int> Reconcile(int64_t grace_seconds);
 
   const std::string& host() const;

@@ -80,6 +80,7 @@ enum class VolumeStatus {
   kError,      // needs an operator
   kManaging,   // being taken over (VolumeService::ManageVolume); a reconcile
                // undoes what the manage added, never the backing volume
+  kRekeying,   // its key is being replaced (key_rotation.h); a reconcile finishes it
 };
 
 // cinder's status strings: "creating", "available", "in-use", ...
@@ -121,6 +122,13 @@ struct VolumeRecord {
   // How the passphrase comes from the key (KeyFormat); kHex in rows from
   // before schema 7.
   KeyFormat key_format = KeyFormat::kHex;
+  // When the recorded key was made (Unix seconds): set at create and by each
+  // key rotation; rows from before schema 8 take their created_at. A fixed-key
+  // migration keeps it (the key bytes are the old ones).
+  int64_t key_created_at = 0;
+  // While 'rekeying': the rotation's other key id ("" until it is recorded),
+  // the new key before the swap and the old one after it (key_rotation.h).
+  std::string rekey_key_id;
 };
 
 struct SnapshotRecord {
@@ -199,6 +207,8 @@ struct VolumeFilter {
   absl::optional<std::string> encryption_key_id;
   // Records naming this location (the path, or the pool and image).
   absl::optional<VolumeLocation> location;
+  // Records whose key was made before this time (key_created_at, Unix s).
+  absl::optional<int64_t> key_created_before;
 };
 
 class VolumeStore {
@@ -290,6 +300,30 @@ class VolumeStore {
   virtual absl::StatusOr<std::unique_ptr<KeyIdChange>> BeginKeyIdChange(
       KeyHolderKind kind, const std::string& id,
       const std::string& expected_key_id) = 0;
+
+  // Key rotation (key_rotation.h). Each is one compare-and-set statement on
+  // the volume's row; FailedPrecondition (errno EBUSY) when the row is not
+  // in the state named, NotFound when there is no such volume.
+  //
+  // Moves volume `id` from `expected` to 'rekeying' with no other key, only
+  // while its key was made before `key_created_before` (Unix seconds): a key
+  // already rotated since is FailedPrecondition with errno EALREADY, so two
+  // hosts rotating one fleet rotate each volume once.
+  virtual absl::Status BeginKeyRotation(const std::string& id,
+                                        VolumeStatus expected,
+                                        int64_t key_created_before) = 0;
+  // Records `key_id` as the other key of a 'rekeying' volume whose other key
+  // is `expected` ("" before the new key is recorded).
+  virtual absl::Status SetRotationKey(const std::string& id,
+                                      const std::string& expected,
+                                      const std::string& key_id) = 0;
+  // Swaps the recorded key id and the other key of a 'rekeying' volume that
+  // holds `recorded` and `other`, and sets key_created_at to now.
+  virtual absl::Status SwapRotationKey(const std::string& id,
+                                       const std::string& recorded,
+                                       const std::string& other) = 0;
+  // Ends a rotation: 'rekeying' -> `to`, the other key cleared.
+  virtual absl::Status EndKeyRotation(const std::string& id, VolumeStatus to) = 0;
 };
 
 struct VolumeStoreOptions {

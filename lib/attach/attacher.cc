@@ -127,6 +127,25 @@ class LibvirtAttacher : public Attacher {
     return absl::OkStatus();
   }
 
+  absl::Status SetSecretValue(const std::string& uuid, const std::string& volume_id,
+                              const SecretBytes& passphrase) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Secret secret, LookupSecret(uuid));
+    if (secret == nullptr) {
+      return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                        absl::StrCat("libvirt secret ", uuid, " not found"));
+    }
+    VOLCRYPT_ASSIGN_OR_RETURN(std::string has, UsageOf(secret.get(), uuid));
+    if (has != SecretUsageId(volume_id)) {
+      return ErrnoError(absl::StatusCode::kFailedPrecondition, EEXIST,
+                        absl::StrCat("libvirt secret ", uuid, " is not volume ",
+                                     volume_id, "'s; refusing to change it"));
+    }
+    if (virSecretSetValue(secret.get(), passphrase.data(), passphrase.size(), 0) != 0) {
+      return LibvirtError("set value of secret " + uuid);
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status AttachDisk(const AttachPlan& plan, const AttachTarget& target) override {
     if (!target.live && !target.config) {
       return absl::InvalidArgumentError("attach needs live, config or both");

@@ -53,7 +53,8 @@ bool OwnerIsGone(const std::string& token) {
 }
 
 bool Owned(const std::string& status) {
-  return status == "creating" || status == "deleting" || status == "managing";
+  return status == "creating" || status == "deleting" || status == "managing" ||
+         status == "rekeying";
 }
 
 class Claim {
@@ -108,7 +109,7 @@ class SqlKeyIdChange final : public KeyIdChange {
                        "key_claim_until = 0",
                        volume ? ", updated_at = $5" : "",
                        " WHERE id = $1 AND key_claim = $3 AND encryption_key_id = $4"
-                       " AND status NOT IN ('creating', 'deleting', 'managing')"),
+                       " AND status NOT IN ('creating', 'deleting', 'managing', 'rekeying')"),
                    volume ? std::vector<SqlParam>{claim_.id_, new_key_id, token_,
                                                   old_key_id_, Now()}
                           : std::vector<SqlParam>{claim_.id_, new_key_id, token_,
@@ -175,7 +176,7 @@ absl::StatusOr<std::unique_ptr<KeyIdChange>> BeginSqlKeyIdChange(
         claim.Run(absl::StrCat("UPDATE ", claim.table_,
                                " SET key_claim = $2, key_claim_until = $3 "
                                "WHERE id = $1 AND encryption_key_id = $4 "
-                               "AND status NOT IN ('creating', 'deleting', 'managing') "
+                               "AND status NOT IN ('creating', 'deleting', 'managing', 'rekeying') "
                                "AND (key_claim = '' OR key_claim_until < $5)"),
                   {id, token, now + options.lease_seconds, expected_key_id, now}));
     if (taken.changes > 0) {

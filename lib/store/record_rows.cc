@@ -114,7 +114,7 @@ std::string ReadVolume(const SqlRows& r, size_t i, VolumeRecord* out) {
   std::string why = UnreadableColumns(
       r, i, {{"id", 0}, {"host", 1}, {"path", 3}, {"pool", 4}, {"image", 5},
              {"cipher", 9}, {"encryption_key_id", 14}, {"user_id", 15},
-             {"project_id", 16}, {"location_proof", 18}});
+             {"project_id", 16}, {"location_proof", 18}, {"rekey_key_id", 23}});
   VolumeRecord v;
   ParseEnum(r, i, 2, "backend", ParseBackendKind, &v.location.kind, &why);
   ParseEnum(r, i, 8, "provider", ParseLuksFormat, &v.encryption.format, &why);
@@ -139,6 +139,8 @@ std::string ReadVolume(const SqlRows& r, size_t i, VolumeRecord* out) {
   v.location_proof = r.Text(i, 18);
   v.created_at = r.Int(i, 19);
   v.updated_at = r.Int(i, 20);
+  v.key_created_at = r.Int(i, 22);
+  v.rekey_key_id = r.Text(i, 23);
   *out = std::move(v);
   return "";
 }

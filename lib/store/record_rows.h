@@ -19,7 +19,8 @@ namespace volcrypt {
 inline constexpr char kVolumeColumns[] =
     "id, host, backend, path, pool, image, size_bytes, encrypted, provider, "
     "cipher, key_size, sector_size, kdf, engine, encryption_key_id, user_id, "
-    "project_id, status, location_proof, created_at, updated_at, key_format";
+    "project_id, status, location_proof, created_at, updated_at, key_format, "
+    "key_created_at, rekey_key_id";
 inline constexpr char kSnapshotColumns[] =
     "id, volume_id, encryption_key_id, status, created_at";
 inline constexpr char kBackupColumns[] =

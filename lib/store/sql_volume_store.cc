@@ -101,6 +101,13 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE volumes ADD COLUMN key_format TEXT NOT NULL DEFAULT 'hex';
     )sql",
+    // 8: key rotation (lib/volumes/key_rotation.cc): when each key was made,
+    // and a rotation's other key between its steps.
+    R"sql(
+    ALTER TABLE volumes ADD COLUMN key_created_at BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE volumes ADD COLUMN rekey_key_id TEXT NOT NULL DEFAULT '';
+    UPDATE volumes SET key_created_at = created_at;
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -188,10 +195,12 @@ class SqlVolumeStore final : public VolumeStore {
     p.push_back(Now());
     p.push_back(Now());
     p.push_back(std::string(KeyFormatName(record.key_format)));
+    p.push_back(Now());          // key_created_at: the key is made with the volume
+    p.push_back(std::string());  // rekey_key_id
     return Exists(Run(absl::StrCat("INSERT INTO volumes (", kVolumeColumns,
                                    ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
                                    "$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,"
-                                   "$22)"),
+                                   "$22,$23,$24)"),
                       p).status(),
                   absl::StrCat("volume ", record.id, " already exists"));
   }
@@ -219,6 +228,10 @@ class SqlVolumeStore final : public VolumeStore {
     if (filter.host) add("host", *filter.host);
     if (filter.status) add("status", std::string(VolumeStatusName(*filter.status)));
     if (filter.encryption_key_id) add("encryption_key_id", *filter.encryption_key_id);
+    if (filter.key_created_before) {
+      p.push_back(*filter.key_created_before);
+      absl::StrAppend(&sql, " AND key_created_at < $", p.size());
+    }
     if (filter.location) {
       add("backend", std::string(BackendKindName(filter.location->kind)));
       if (filter.location->kind == BackendKind::kMapped) {
@@ -396,6 +409,69 @@ class SqlVolumeStore final : public VolumeStore {
     return BeginSqlKeyIdChange(*db_, mu_, kind, id, expected_key_id, claims_);
   }
 
+  absl::Status BeginKeyRotation(const std::string& id, VolumeStatus expected,
+                                int64_t key_created_before) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r,
+        Run("UPDATE volumes SET status = 'rekeying', rekey_key_id = '', "
+            "updated_at = $2 WHERE id = $1 AND status = $3 AND key_created_at < $4",
+            {id, Now(), std::string(VolumeStatusName(expected)), key_created_before}));
+    if (r.changes > 0) return absl::OkStatus();
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord current, GetVolume(id));
+    if (current.status == expected) {
+      return ErrnoError(absl::StatusCode::kFailedPrecondition, EALREADY,
+                        absl::StrCat("volume ", id, ": its key was made at ",
+                                     current.key_created_at, ", not before ",
+                                     key_created_before, " (already rotated)"));
+    }
+    return RotationState(current, VolumeStatusName(expected));
+  }
+
+  absl::Status SetRotationKey(const std::string& id, const std::string& expected,
+                              const std::string& key_id) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    VOLCRYPT_RETURN_IF_ERROR(CheckText("volume", "rekey_key_id", key_id, kKeyIdRule));
+    return RotationUpdate(id, "UPDATE volumes SET rekey_key_id = $2, updated_at = $3 "
+                              "WHERE id = $1 AND status = 'rekeying' AND rekey_key_id = $4",
+                          {id, key_id, Now(), expected});
+  }
+
+  absl::Status SwapRotationKey(const std::string& id, const std::string& recorded,
+                               const std::string& other) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    // Both right-hand sides read the row as it was (standard SQL, and what
+    // SQLite and PostgreSQL do), so the two ids trade places.
+    return RotationUpdate(
+        id, "UPDATE volumes SET encryption_key_id = rekey_key_id, "
+            "rekey_key_id = encryption_key_id, key_created_at = $2, updated_at = $2 "
+            "WHERE id = $1 AND status = 'rekeying' AND encryption_key_id = $3 "
+            "AND rekey_key_id = $4 AND rekey_key_id <> ''",
+        {id, Now(), recorded, other});
+  }
+
+  absl::Status EndKeyRotation(const std::string& id, VolumeStatus to) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    return RotationUpdate(id, "UPDATE volumes SET status = $2, rekey_key_id = '', "
+                              "updated_at = $3 WHERE id = $1 AND status = 'rekeying'",
+                          {id, std::string(VolumeStatusName(to)), Now()});
+  }
+
+ private:
+  absl::Status RotationState(const VolumeRecord& current, absl::string_view wanted) {
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                      absl::StrCat("volume ", current.id, " is ",
+                                   VolumeStatusName(current.status), ", not ", wanted));
+  }
+
+  absl::Status RotationUpdate(const std::string& id, const std::string& sql,
+                              const std::vector<SqlParam>& p) {
+    VOLCRYPT_ASSIGN_OR_RETURN(SqlRows r, Run(sql, p));
+    if (r.changes > 0) return absl::OkStatus();
+    VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord current, GetVolume(id));
+    return RotationState(current, "rekeying with the key ids this step expects");
+  }
+
  private:
   absl::Status Writable() const {
     return read_only_ ? ReadOnly() : absl::OkStatus();
@@ -480,6 +556,7 @@ absl::string_view VolumeStatusName(VolumeStatus status) {
     case VolumeStatus::kDeleting: return "deleting";
     case VolumeStatus::kError: return "error";
     case VolumeStatus::kManaging: return "managing";
+    case VolumeStatus::kRekeying: return "rekeying";
   }
   return "error";
 }
@@ -490,7 +567,7 @@ absl::StatusOr<VolumeStatus> ParseVolumeStatus(absl::string_view name) {
         VolumeStatus::kAttaching, VolumeStatus::kInUse,
         VolumeStatus::kDetaching, VolumeStatus::kExtending,
         VolumeStatus::kDeleting, VolumeStatus::kError,
-        VolumeStatus::kManaging}) {
+        VolumeStatus::kManaging, VolumeStatus::kRekeying}) {
     if (VolumeStatusName(s) == name) return s;
   }
   return absl::InvalidArgumentError(

@@ -47,7 +47,11 @@ absl::Status CloneSteps(const FlowContext& ctx, const VolumeRecord& parent,
                         const SnapshotRecord& snap, VolumeRecord& record,
                         RbdBackend& rbd, CreateProgress& progress) {
   const std::string what = "clone volume " + record.id;
-  absl::StatusOr<SecretBytes> key = ctx.keys->GetKey(parent.encryption_key_id);
+  // The snapshot's key: its header is the one the snapshot was taken with,
+  // which a key rotation of the parent since then does not change.
+  const std::string& key_id =
+      snap.encryption_key_id.empty() ? parent.encryption_key_id : snap.encryption_key_id;
+  absl::StatusOr<SecretBytes> key = ctx.keys->GetKey(key_id);
   if (!key.ok()) return Annotate(key.status(), what);
   VOLCRYPT_RETURN_IF_ERROR(Annotate(StoreVolumeKey(ctx, record, *key, progress), what));
   VOLCRYPT_RETURN_IF_ERROR(ctx.store->UpdateVolume(record, VolumeStatus::kCreating));
@@ -91,7 +95,16 @@ absl::Status DeleteSnapshot(const FlowContext& ctx, const std::string& snapshot_
   VOLCRYPT_ASSIGN_OR_RETURN(RbdBackend * rbd, RbdFor(ctx, v));
   VOLCRYPT_RETURN_IF_ERROR(
       OkIfNotFound(rbd->RemoveSnapshot(v.location, SnapshotName(snapshot_id))));
-  return ctx.store->DeleteSnapshot(snapshot_id);
+  VOLCRYPT_RETURN_IF_ERROR(ctx.store->DeleteSnapshot(snapshot_id));
+  // A key that a rotation left for this snapshot goes with the last record
+  // naming it. (A kill just here leaves it named for the volume and
+  // unreferenced: the volume's next rotation deletes it.)
+  if (snap.encryption_key_id.empty() || snap.encryption_key_id == v.encryption_key_id) {
+    return absl::OkStatus();
+  }
+  VOLCRYPT_ASSIGN_OR_RETURN(int refs, ctx.store->CountKeyReferences(snap.encryption_key_id));
+  if (refs > 0) return absl::OkStatus();
+  return ForgetKey(ctx, v.id, snap.encryption_key_id);
 }
 
 absl::StatusOr<VolumeRecord> CloneVolume(const FlowContext& ctx,

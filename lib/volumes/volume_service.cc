@@ -14,6 +14,7 @@
 #include "lib/util/status_macros.h"
 #include "lib/volumes/attach_flows.h"
 #include "lib/volumes/flow_support.h"
+#include "lib/volumes/key_rotation.h"
 #include "lib/volumes/key_steps.h"
 #include "lib/volumes/manage_flows.h"
 #include "lib/volumes/rbd_flows.h"
@@ -138,6 +139,12 @@ absl::Status VolumeService::UnmanageVolume(const std::string& id) {
   return flows::UnmanageVolume(parts_->ctx, id);
 }
 
+absl::StatusOr<VolumeRecord> VolumeService::RotateKey(const std::string& id,
+                                                      int64_t key_created_before) {
+  VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(id));
+  return flows::RotateKey(parts_->ctx, id, key_created_before);
+}
+
 absl::StatusOr<int> VolumeService::VerifyVolumeKey(const std::string& id) {
   VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(id));
   const flows::FlowContext& ctx = parts_->ctx;
@@ -192,6 +199,8 @@ absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
     } else if ((record.status == VolumeStatus::kAttaching && stale) ||
                record.status == VolumeStatus::kDetaching) {
       s = flows::ReconcileAttachment(ctx, record);
+    } else if (record.status == VolumeStatus::kRekeying && stale) {
+      s = flows::FinishRotation(ctx, record);
     } else {
       continue;
     }

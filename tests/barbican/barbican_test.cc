@@ -326,6 +326,42 @@ TEST_F(BarbicanTest, ACreateWhileBarbicanIsFrozenLeavesNoKeyOnceReconciled) {
   EXPECT_NE(access(tmp.File(r.id).c_str(), F_OK), 0);
 }
 
+TEST_F(BarbicanTest, RekeyLeavesTheNewSecretAloneOpeningTheVolume) {
+  ::volcrypt::testing::TempDir tmp;
+  std::unique_ptr<VolumeStore> store =
+      std::move(OpenSqliteVolumeStore(tmp.File("volumes.db")).value());
+  std::unique_ptr<BlockBackend> mapped = NewMappedBackend();
+  VolumeServiceOptions o;
+  o.keys = keys_.get();
+  o.store = store.get();
+  o.mapped = mapped.get();
+  o.host = "host-a";
+  o.logger = NullLogger();
+  auto service = std::move(VolumeService::Create(o).value());
+  CreateVolumeRequest r;
+  r.id = absl::StrCat("rekey-", getpid());
+  r.location = VolumeLocation::Path(tmp.File(r.id));
+  r.size_bytes = 8 << 20;
+  absl::StatusOr<VolumeRecord> v = service->CreateVolume(r);
+  ASSERT_TRUE(v.ok()) << v.status();
+  const SecretBytes old_pass = HexPassphrase(keys_->GetKey(v->encryption_key_id).value());
+  absl::StatusOr<VolumeRecord> after = service->RotateKey(r.id);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_NE(after->encryption_key_id, v->encryption_key_id);
+  EXPECT_THAT(keys_->GetKey(v->encryption_key_id), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(*keys_->FindKeysByName(KeyNameForVolume(r.id)),
+            std::vector<std::string>{after->encryption_key_id}) << "one secret per volume";
+  const SecretBytes new_pass = HexPassphrase(keys_->GetKey(after->encryption_key_id).value());
+  auto opens = [&](const SecretBytes& pass) {
+    return RunCommand({"cryptsetup", "open", "--test-passphrase", "--key-file", "/dev/fd/3",
+                       tmp.File(r.id)}, &pass).exit_code;
+  };
+  EXPECT_EQ(opens(new_pass), 0);
+  EXPECT_EQ(opens(old_pass), 2) << "the old passphrase still opens";
+  ASSERT_TRUE(service->DeleteVolume(r.id).ok());
+  EXPECT_TRUE(keys_->FindKeysByName(KeyNameForVolume(r.id))->empty());
+}
+
 // The same server over HTTPS, its certificate from a throwaway CA.
 ::volcrypt::testing::ScriptTestbed* const kBarbicanTls =
     static_cast<::volcrypt::testing::ScriptTestbed*>(

@@ -350,6 +350,41 @@ TEST_F(CliTest, KeysMigrateMovesVolumesOffTheFixedKey) {
   ExpectNoKeyIn(transcript_, key, "the CLI's output");
 }
 
+TEST_F(CliTest, KeysMigrateRekeyLeavesNoVolumeOpeningWithTheFixedKey) {
+  const SecretBytes key = SecretBytes::Random(32).value();
+  const std::string key_file = WriteFixedKeyFile(key);
+  const std::string db = tmp_.File("migrate.db");
+  for (const char* id : {"m1", "m2"}) {
+    ASSERT_EQ(Run({"--fixed-key-file", key_file, "--db", db, "--host", "h1", "volume", "create",
+                   "--path", Vol(id), "--size", "1M", "--id", id}).exit_code, 0);
+  }
+  const std::vector<std::string> migrate = {"--db", db, "keys", "migrate", "--fixed-key-file",
+                                            key_file, "--host", "h1", "--keys", tmp_.File("k"),
+                                            "--rekey"};
+  CommandResult r = Run(migrate);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("rotated volume m1 key "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rotated volume m2 key "), std::string::npos) << r.out;
+  const SecretBytes fixed_pass = HexPassphrase(key);
+  std::vector<std::string> passes;
+  for (const char* id : {"m1", "m2"}) {
+    EXPECT_EQ(RunCommand({"cryptsetup", "open", "--test-passphrase", "--key-file", "/dev/fd/3",
+                          Vol(id)}, &fixed_pass).exit_code, 2)
+        << id << " still opens with the fixed key";
+    CommandResult pass = Run({"--db", db, "--keys", tmp_.File("k"), "volume", "passphrase", id});
+    ASSERT_EQ(pass.exit_code, 0) << pass.err;
+    passes.push_back(pass.out);
+    EXPECT_EQ(Run({"--db", db, "--keys", tmp_.File("k"), "volume", "verify", id}).exit_code, 0);
+  }
+  EXPECT_NE(passes[0], passes[1]) << "the volumes share a key";
+  // A rerun finds nothing left on the fixed key's bytes.
+  CommandResult again = Run(migrate);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("h1: 0 rotated, 0 failed, 0 skipped"), std::string::npos) << again.out;
+  EXPECT_EQ(Run({"--db", db, "keys", "migrate", "--host", "h1", "--keys", tmp_.File("k"),
+                 "--rekey"}).exit_code, 2) << "--rekey without the fixed key";
+}
+
 TEST_F(CliTest, PassphraseGoesToAPipeAndOpensTheVolume) {
   ASSERT_EQ(Run({"volume", "create", "--path", Vol("v1"), "--size", "64M", "--id", "v1"}).exit_code, 0);
   CommandResult r = Run({"volume", "passphrase", "v1"});  // stdout is a file here
@@ -357,6 +392,34 @@ TEST_F(CliTest, PassphraseGoesToAPipeAndOpensTheVolume) {
   ASSERT_EQ(r.out.size(), 64u);
   SecretBytes pass = SecretBytes::CopyOf(r.out.data(), r.out.size());
   EXPECT_EQ(*luks::VerifyPassphrase(Vol("v1"), pass), 0);
+}
+
+TEST_F(CliTest, RekeyRecordsANewKeyAndOnlyItsPassphraseOpensTheVolume) {
+  ASSERT_EQ(Run({"volume", "create", "--path", Vol("v1"), "--size", "8M", "--id", "v1"}).exit_code, 0);
+  auto passphrase = [&]() {
+    CommandResult r = Run({"volume", "passphrase", "v1"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return SecretBytes::CopyOf(r.out.data(), r.out.size());
+  };
+  const SecretBytes old_pass = passphrase();
+  const std::string before = Run({"volume", "show", "v1"}).out;
+  CommandResult r = Run({"volume", "rekey", "v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"status\": \"available\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out, Run({"volume", "show", "v1"}).out);
+  EXPECT_NE(r.out, before) << "the key id did not change";
+  const SecretBytes new_pass = passphrase();
+  auto opens = [&](const SecretBytes& pass) {
+    return RunCommand({"cryptsetup", "open", "--test-passphrase", "--key-file", "/dev/fd/3",
+                       Vol("v1")}, &pass).exit_code;
+  };
+  EXPECT_EQ(opens(new_pass), 0);
+  EXPECT_EQ(opens(old_pass), 2) << "cryptsetup still accepts the old passphrase";
+  EXPECT_EQ(Run({"volume", "verify", "v1"}).exit_code, 0);
+  EXPECT_EQ(Run({"volume", "rekey"}).exit_code, 2);
+  CommandResult missing = Run({"volume", "rekey", "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "volcrypt: volume rekey nope: volume nope not found\n");
 }
 
 TEST_F(CliTest, ExplicitKeyDirectoryAndHexMasterKey) {

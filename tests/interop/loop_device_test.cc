@@ -8,15 +8,19 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
+#include "tests/support/embedded_stack.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/errors.h"
 #include "volcrypt/luks.h"
 #include "volcrypt/mapped_backend.h"
 #include "volcrypt/size_rule.h"
+#include "volcrypt/volume_service.h"
 
 namespace volcrypt {
 namespace {
 
+using ::volcrypt::testing::EmbeddedStack;
+using ::volcrypt::testing::EmbeddedStackOptions;
 using ::volcrypt::testing::HaveTool;
 using ::volcrypt::testing::IsRoot;
 using ::volcrypt::testing::MakeSparseFile;
@@ -103,6 +107,45 @@ TEST_F(LoopDeviceTest, ImmutableFileIsPermissionDeniedAndUntouched) {
   RunCommand({"chattr", "-i", path});
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_EQ(ReadFileOrDie(path), std::string(16 << 20, '\0'));
+}
+
+// Key rotation on a block device: QEMU and cryptsetup open it with the new
+// passphrase only, and what the guest wrote is still there.
+TEST_F(LoopDeviceTest, RekeyOfABlockDeviceVolumeOpensWithTheNewPassphraseOnly) {
+  const std::string dev = Attach(false);
+  if (dev.empty()) GTEST_SKIP() << "no free loop device";
+  EmbeddedStackOptions so;
+  so.dir = dir_.path();
+  std::unique_ptr<EmbeddedStack> stack = std::move(EmbeddedStack::Open(std::move(so)).value());
+  CreateVolumeRequest r;
+  r.id = "d1";
+  r.location = VolumeLocation::Path(dev);
+  r.size_bytes = 16 << 20;
+  absl::StatusOr<VolumeRecord> v = stack->service().CreateVolume(r);
+  ASSERT_TRUE(v.ok()) << v.status();
+  auto pass_of = [&](const std::string& key_id) {
+    return HexPassphrase(stack->keys().GetKey(key_id).value());
+  };
+  auto qemu_io = [&](const SecretBytes& pass, const std::string& cmd) {
+    return RunCommand({"qemu-io", "--object", "secret,id=s0,file=/dev/fd/3", "--image-opts",
+                       "driver=luks,key-secret=s0,file.driver=host_device,file.filename=" + dev,
+                       "-c", cmd}, &pass);
+  };
+  const SecretBytes old_pass = pass_of(v->encryption_key_id);
+  auto w = qemu_io(old_pass, "write -P 0x6c 0 1M");
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  absl::StatusOr<VolumeRecord> after = stack->service().RotateKey("d1");
+  ASSERT_TRUE(after.ok()) << after.status();
+  const SecretBytes new_pass = pass_of(after->encryption_key_id);
+  auto read = qemu_io(new_pass, "read -P 0x6c 0 1M");
+  EXPECT_EQ(read.exit_code, 0) << read.err;
+  EXPECT_EQ(read.out.find("Pattern verification failed"), std::string::npos) << read.out;
+  EXPECT_NE(qemu_io(old_pass, "read 0 4k").exit_code, 0) << "QEMU still opens with the old key";
+  EXPECT_EQ(RunCommand({"cryptsetup", "open", "--test-passphrase", "--key-file", "/dev/fd/3",
+                        dev}, &new_pass).exit_code, 0);
+  EXPECT_EQ(RunCommand({"cryptsetup", "open", "--test-passphrase", "--key-file", "/dev/fd/3",
+                        dev}, &old_pass).exit_code, 2);
+  EXPECT_THAT(stack->keys().GetKey(v->encryption_key_id), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

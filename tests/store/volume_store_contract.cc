@@ -129,6 +129,43 @@ TEST_F(VolumeStoreContract, UpdateWritesTheLocationProof) {
   EXPECT_EQ(store_->GetVolume("v1")->location_proof, std::string(256, 'p'));
 }
 
+TEST_F(VolumeStoreContract, RotationStepsAreCompareAndSetOnTheRow) {
+  VolumeStore* store = store_.get();
+  VolumeRecord v = TestVolume("v1");
+  VOLCRYPT_ASSERT_OK(store->CreateVolume(v));
+  const std::string old_id = store->GetVolume("v1")->encryption_key_id;
+  const int64_t made = store->GetVolume("v1")->key_created_at;
+  EXPECT_GT(made, 0);
+  // Not before the key was made: already rotated.
+  EXPECT_EQ(ErrnoOf(store->BeginKeyRotation("v1", VolumeStatus::kAvailable, made)), EALREADY);
+  EXPECT_EQ(ErrnoOf(store->BeginKeyRotation("v1", VolumeStatus::kInUse, made + 1)), EBUSY);
+  VOLCRYPT_ASSERT_OK(store->BeginKeyRotation("v1", VolumeStatus::kAvailable, made + 1));
+  EXPECT_EQ(ErrnoOf(store->BeginKeyRotation("v1", VolumeStatus::kAvailable, made + 1)), EBUSY);
+  EXPECT_EQ(ErrnoOf(store->SwapRotationKey("v1", old_id, "")), EBUSY) << "no other key yet";
+  VOLCRYPT_ASSERT_OK(store->SetRotationKey("v1", "", "k2"));
+  EXPECT_EQ(ErrnoOf(store->SetRotationKey("v1", "", "k3")), EBUSY);
+  EXPECT_THAT(store->SetRotationKey("v1", "k2", "bad\nid"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  VOLCRYPT_ASSERT_OK(store->SwapRotationKey("v1", old_id, "k2"));
+  EXPECT_EQ(ErrnoOf(store->SwapRotationKey("v1", old_id, "k2")), EBUSY);
+  VolumeRecord now = store->GetVolume("v1").value();
+  EXPECT_EQ(now.status, VolumeStatus::kRekeying);
+  EXPECT_EQ(now.encryption_key_id, "k2");
+  EXPECT_EQ(now.rekey_key_id, old_id);
+  VOLCRYPT_ASSERT_OK(store->EndKeyRotation("v1", VolumeStatus::kAvailable));
+  EXPECT_EQ(ErrnoOf(store->EndKeyRotation("v1", VolumeStatus::kAvailable)), EBUSY);
+  now = store->GetVolume("v1").value();
+  EXPECT_EQ(now.status, VolumeStatus::kAvailable);
+  EXPECT_EQ(now.rekey_key_id, "");
+  EXPECT_THAT(store->EndKeyRotation("nope", VolumeStatus::kAvailable),
+              StatusIs(absl::StatusCode::kNotFound));
+  VolumeFilter older;
+  older.key_created_before = now.key_created_at;
+  EXPECT_TRUE(store->ListVolumes(older)->empty());
+  older.key_created_before = now.key_created_at + 1;
+  EXPECT_EQ(store->ListVolumes(older)->size(), 1u);
+}
+
 TEST_F(VolumeStoreContract, DuplicateAndMissing) {
   VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
   EXPECT_THAT(store_->CreateVolume(TestVolume("v1")),

@@ -233,6 +233,25 @@ class FaultyStore : public VolumeStore {
     return std::unique_ptr<KeyIdChange>(
         new FaultyKeyIdChange(std::move(*change), plan_));
   }
+  absl::Status BeginKeyRotation(const std::string& id, VolumeStatus e,
+                                int64_t before) override {
+    VOLCRYPT_FAULT_POINT("store.BeginKeyRotation");
+    return real_->BeginKeyRotation(id, e, before);
+  }
+  absl::Status SetRotationKey(const std::string& id, const std::string& e,
+                              const std::string& k) override {
+    VOLCRYPT_FAULT_POINT("store.SetRotationKey");
+    return real_->SetRotationKey(id, e, k);
+  }
+  absl::Status SwapRotationKey(const std::string& id, const std::string& r,
+                               const std::string& o) override {
+    VOLCRYPT_FAULT_POINT("store.SwapRotationKey");
+    return real_->SwapRotationKey(id, r, o);
+  }
+  absl::Status EndKeyRotation(const std::string& id, VolumeStatus to) override {
+    VOLCRYPT_FAULT_POINT("store.EndKeyRotation");
+    return real_->EndKeyRotation(id, to);
+  }
 
  private:
   VolumeStore* real_;
@@ -274,6 +293,11 @@ class FaultyAttacher : public Attacher {
   absl::StatusOr<std::vector<DomainDiskInfo>> ListSerialDisks() override {
     VOLCRYPT_FAULT_POINT("attacher.ListSerialDisks");
     return real_->ListSerialDisks();
+  }
+  absl::Status SetSecretValue(const std::string& uuid, const std::string& v,
+                              const SecretBytes& p) override {
+    VOLCRYPT_FAULT_POINT("attacher.SetSecretValue");
+    return real_->SetSecretValue(uuid, v, p);
   }
 
  private:

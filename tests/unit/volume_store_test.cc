@@ -195,7 +195,7 @@ TEST_F(SqliteVolumeStoreTest, UsesWalAndRecordsSchemaVersion) {
   auto mode = RunCommand({"sqlite3", path(), "PRAGMA journal_mode"});
   EXPECT_EQ(mode.out, "wal\n");
   auto version = RunCommand({"sqlite3", path(), "PRAGMA user_version"});
-  EXPECT_EQ(version.out, "7\n");
+  EXPECT_EQ(version.out, "8\n");
 }
 
 TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
@@ -211,6 +211,8 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
                         "ALTER TABLE volumes DROP COLUMN location_proof; "
                         "ALTER TABLE volumes DROP COLUMN key_claim; "
                         "ALTER TABLE volumes DROP COLUMN key_claim_until; "
+                        "ALTER TABLE volumes DROP COLUMN key_created_at; "
+                        "ALTER TABLE volumes DROP COLUMN rekey_key_id; "
                         "ALTER TABLE backups DROP COLUMN key_claim; "
                         "ALTER TABLE backups DROP COLUMN key_claim_until; "
                         "PRAGMA user_version=3"})
@@ -229,6 +231,8 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaFourVolumeToAnEmptyLocationProof) {
                         "ALTER TABLE volumes DROP COLUMN location_proof; "
                         "ALTER TABLE volumes DROP COLUMN key_claim; "
                         "ALTER TABLE volumes DROP COLUMN key_claim_until; "
+                        "ALTER TABLE volumes DROP COLUMN key_created_at; "
+                        "ALTER TABLE volumes DROP COLUMN rekey_key_id; "
                         "ALTER TABLE backups DROP COLUMN key_claim; "
                         "ALTER TABLE backups DROP COLUMN key_claim_until; "
                         "PRAGMA user_version=4"})
@@ -248,7 +252,9 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaFourVolumeToAnEmptyLocationProof) {
 TEST_F(SqliteVolumeStoreTest, MigratesASchemaSixVolumeToAHexKeyFormat) {
   { VOLCRYPT_ASSERT_OK(Open()->CreateVolume(TestVolume("v1"))); }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
-                        "ALTER TABLE volumes DROP COLUMN key_format; PRAGMA user_version=6"})
+                        "ALTER TABLE volumes DROP COLUMN key_format; "
+                        "ALTER TABLE volumes DROP COLUMN key_created_at; "
+                        "ALTER TABLE volumes DROP COLUMN rekey_key_id; PRAGMA user_version=6"})
                 .exit_code, 0);
   auto store = Open();
   absl::StatusOr<VolumeRecord> v = store->GetVolume("v1");
@@ -295,6 +301,8 @@ TEST_F(SqliteVolumeStoreTest, MigratesAVersionOneDatabase) {
                         "ALTER TABLE volumes DROP COLUMN location_proof; "
                         "ALTER TABLE volumes DROP COLUMN key_claim; "
                         "ALTER TABLE volumes DROP COLUMN key_claim_until; "
+                        "ALTER TABLE volumes DROP COLUMN key_created_at; "
+                        "ALTER TABLE volumes DROP COLUMN rekey_key_id; "
                         "ALTER TABLE backups DROP COLUMN key_claim; "
                         "ALTER TABLE backups DROP COLUMN key_claim_until; "
                         "DROP TABLE attachments; DROP INDEX backups_by_host; "
@@ -303,6 +311,20 @@ TEST_F(SqliteVolumeStoreTest, MigratesAVersionOneDatabase) {
   auto store = Open();
   EXPECT_TRUE(store->GetVolume("v1").ok());
   VOLCRYPT_EXPECT_OK(store->CreateAttachment({"v1", "h1", "vm", "sdb", true, false, "attaching", 0, ""}));
+}
+
+// Schema 8: a key from before it dates from its volume's creation.
+TEST_F(SqliteVolumeStoreTest, MigratesASchemaSevenVolumeWhoseKeyDatesFromItsCreation) {
+  { VOLCRYPT_ASSERT_OK(Open()->CreateVolume(TestVolume("v1"))); }
+  ASSERT_EQ(RunCommand({"sqlite3", path(),
+                        "ALTER TABLE volumes DROP COLUMN key_created_at; "
+                        "ALTER TABLE volumes DROP COLUMN rekey_key_id; "
+                        "UPDATE volumes SET created_at = 1000; PRAGMA user_version=7"})
+                .exit_code, 0);
+  absl::StatusOr<VolumeRecord> v = Open()->GetVolume("v1");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->key_created_at, 1000);
+  EXPECT_EQ(v->rekey_key_id, "");
 }
 
 TEST_F(SqliteVolumeStoreTest, DatabaseFileIsPrivate) {

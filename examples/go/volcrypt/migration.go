@@ -5,15 +5,13 @@ package volcrypt
 #include <stdlib.h>
 #include <volcrypt.h>
 
-// Defined in migration_callback.c: forwards to goMigrationItem.
-void volcrypt_go_set_on_item(volcrypt_migrate_options_t *o);
+// Defined in item_callback.c: forwards to goOnItem.
+void volcrypt_go_set_on_migrate_item(volcrypt_migrate_options_t *o);
 */
 import "C"
 
 import (
 	"context"
-	"encoding/json"
-	"runtime/cgo"
 	"unsafe"
 )
 
@@ -57,30 +55,6 @@ type MigrationOptions struct {
 	OnItem func(item MigrationItem, done, total int)
 }
 
-// onItemState is what the C callback's context points at.
-type onItemState struct {
-	fn    func(MigrationItem, int, int)
-	panic interface{}
-}
-
-//export goMigrationItem
-func goMigrationItem(context unsafe.Pointer, item *C.char, done, total C.int) {
-	st := (*(*cgo.Handle)(context)).Value().(*onItemState)
-	if st.panic != nil {
-		return
-	}
-	// A panic must not unwind through the C++ frames below this one.
-	defer func() {
-		if r := recover(); r != nil {
-			st.panic = r
-		}
-	}()
-	var it MigrationItem
-	if json.Unmarshal([]byte(C.GoString(item)), &it) == nil {
-		st.fn(it, int(done), int(total))
-	}
-}
-
 // MigrateFixedKeys moves o.Host's volumes and backups off castellan's
 // fixed key (the all-zeros id; fixed from OpenFixedKeys, or nil when none
 // is configured) to dest, cinder's way, resumable after any crash. Item
@@ -120,26 +94,16 @@ func MigrateFixedKeys(ctx context.Context, store *Store, fixed, dest *Keys, o Mi
 	co.host = cs.str(o.Host)
 	co.dry_run = cbool(o.DryRun)
 	co.max_errors = C.int(o.MaxErrors)
-	var st *onItemState
-	if o.OnItem != nil {
-		st = &onItemState{fn: o.OnItem}
-		// The handle lives in C memory: C keeps the context pointer.
-		h := (*cgo.Handle)(C.malloc(C.size_t(unsafe.Sizeof(cgo.Handle(0)))))
-		*h = cgo.NewHandle(st)
-		defer func() { h.Delete(); C.free(unsafe.Pointer(h)) }()
-		co.context = unsafe.Pointer(h)
-		C.volcrypt_go_set_on_item(&co)
+	cb := newItemCallback(o.OnItem)
+	if cb != nil {
+		defer cb.free()
+		co.context = cb.context()
+		C.volcrypt_go_set_on_migrate_item(&co)
 	}
 	var out, errmsg *C.char
 	rc := C.volcrypt_keys_migrate((*C.volcrypt_store_t)(sp), (*C.volcrypt_keys_t)(fp),
 		(*C.volcrypt_keys_t)(dp), &co, &out, &errmsg)
-	if st != nil && st.panic != nil {
-		if rc == 0 {
-			C.volcrypt_free(unsafe.Pointer(out))
-		}
-		C.volcrypt_free(unsafe.Pointer(errmsg))
-		panic(st.panic)
-	}
+	cb.rethrow(rc, out, errmsg)
 	if err := check(rc, errmsg, op); err != nil {
 		return nil, err
 	}

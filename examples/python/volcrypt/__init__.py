@@ -362,6 +362,31 @@ def migrate_fixed_keys(store: "_Store", fixed: Optional["_Keys"], destination: "
     return json.loads(_take_string(out))
 
 
+class _RotateOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("host", ctypes.c_char_p),
+                ("key_created_before", ctypes.c_int64), ("dry_run", ctypes.c_int),
+                ("max_errors", ctypes.c_int), ("on_item", _ON_ITEM),
+                ("context", ctypes.c_void_p)]
+
+
+def rotate_keys(service: "Service", store: "_Store", key_created_before: int = 0,
+                host: Optional[str] = None, dry_run: bool = False, max_errors: int = 3,
+                on_item: Optional[Callable[[Json, int, int], None]] = None) -> Json:
+    """Rotates the key of every available or attached volume of `host` (None:
+    the service's) whose key was made before `key_created_before` (Unix
+    seconds; 0: now). Hosts sharing a database rotate each volume once.
+    on_item(item: dict, done: int, total: int) is called after each volume.
+    Returns the report: {"host", "rotated", "failed", "skipped", "aborted",
+    "items": [...]}."""
+    callback = _ON_ITEM(lambda _ctx, item, done, total:
+                        on_item(json.loads(item), done, total)) if on_item else _ON_ITEM()
+    o = _RotateOptions(ctypes.sizeof(_RotateOptions), _b(host), key_created_before,
+                       int(dry_run), max_errors if max_errors > 0 else -1, callback, None)
+    out = ctypes.c_void_p()
+    _call("keys_rotate", service._h, store._h, ctypes.byref(o), ctypes.byref(out))
+    return json.loads(_take_string(out))
+
+
 class MappedBackend(_Handle):
     _destroy = "volcrypt_backend_destroy"
 
@@ -513,6 +538,13 @@ class Service(_Handle):
     def extend_volume(self, volume_id: str, size_bytes: int) -> None:
         """Grows the volume so the guest sees exactly `size_bytes`."""
         _call("volume_extend", self._h, _b(volume_id), ctypes.c_uint64(size_bytes))
+
+    def rekey_volume(self, volume_id: str) -> dict:
+        """A new key for the volume, same data (docs/flows.md, "Key
+        rotation"). Returns the record afterwards."""
+        out = ctypes.c_void_p()
+        _call("volume_rekey", self._h, _b(volume_id), ctypes.byref(out))
+        return json.loads(_take_string(out))
 
     def verify_volume(self, volume_id: str) -> int:
         """The keyslot the volume's key opens (record, key and header agree)."""
