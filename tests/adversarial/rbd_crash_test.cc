@@ -135,6 +135,55 @@ TEST_F(CrashTest, KillAtEveryStepOfALibrbdNativeCreateIsUndoneByReconcile) {
   EXPECT_NE(std::find(steps.begin(), steps.end(), "rbd.FormatNative"), steps.end());
 }
 
+// A snapshot: its record, then the image's snapshot. Killed between them,
+// no record may claim a snapshot Ceph does not have once reconcile ran.
+TEST_F(CrashTest, KillAtEveryStepOfASnapshotLeavesNoRecordWithoutItsSnapshot) {
+  KillAtEveryStep(
+      "snap",
+      [](const Scene& scene, const std::string& tag) {
+        scene.MustRun(CreateArgs("v", "img-" + tag + "-v", {"qemu", "luks1"}));
+      },
+      [](const std::string&) { return std::vector<std::string>{"snapshot", "v", "s1"}; },
+      [](const Scene& scene, const std::string& tag) {
+        ExpectImagesExplained(scene, tag);
+        const std::vector<std::string> in_ceph = SnapshotsOf("img-" + tag + "-v");
+        const std::vector<std::string> recorded_ids = scene.SnapshotRecords("v");
+        const bool recorded = !recorded_ids.empty();
+        const bool taken =
+            std::find(in_ceph.begin(), in_ceph.end(), "snapshot-s1") != in_ceph.end();
+        EXPECT_EQ(recorded, taken) << "a snapshot record without its snapshot in Ceph, or "
+                                      "the reverse";
+        // Whatever is left, the volume can be cleaned up for good.
+        if (recorded) {
+          EXPECT_EQ(scene.op().Run({"volume", "snapshot-delete", "s1"}).exit_code, 0);
+        }
+        const Outcome del = scene.op().Run({"volume", "delete", "v"});
+        EXPECT_EQ(del.exit_code, 0) << del.err;
+      });
+}
+
+// A snapshot's delete: the image's snapshot, then its record. Killed
+// between them, reconcile drops the record of the snapshot Ceph no longer has.
+TEST_F(CrashTest, KillAtEveryStepOfASnapshotDeleteLeavesNoRecordWithoutItsSnapshot) {
+  KillAtEveryStep(
+      "snapdel",
+      [](const Scene& scene, const std::string& tag) {
+        scene.MustRun(CreateArgs("v", "img-" + tag + "-v", {"qemu", "luks1"}));
+        scene.MustRun({"snapshot", "v", "s1"});
+      },
+      [](const std::string&) { return std::vector<std::string>{"snapshot-delete", "s1"}; },
+      [](const Scene& scene, const std::string& tag) {
+        const std::vector<std::string> in_ceph = SnapshotsOf("img-" + tag + "-v");
+        EXPECT_EQ(scene.SnapshotRecords("v").empty(), in_ceph.empty())
+            << "a snapshot record without its snapshot in Ceph, or the reverse";
+        if (!in_ceph.empty()) {
+          EXPECT_EQ(scene.op().Run({"volume", "snapshot-delete", "s1"}).exit_code, 0);
+        }
+        const Outcome del = scene.op().Run({"volume", "delete", "v"});
+        EXPECT_EQ(del.exit_code, 0) << del.err;
+      });
+}
+
 // A clone: its record, the parent's key bytes under a new key id, then
 // librbd's clone of the protected snapshot. Killed at any step, reconcile
 // undoes it, and the parent's snapshot and the parent can then be deleted

@@ -22,7 +22,7 @@ namespace testing {
   } while (0)
 
 // Ops are named "rbd.<Method>"; reads (Stat, Probe, ReadLuksHeader,
-// DescribeDisk, VerifyNative) are forwarded without a fault point, as in
+// DescribeDisk, SnapshotExists, VerifyNative) are forwarded without a fault point, as in
 // FaultyBackend: a kill before a read is a kill after the step before it.
 class FaultyRbdBackend : public RbdBackend {
  public:
@@ -62,6 +62,10 @@ class FaultyRbdBackend : public RbdBackend {
   absl::Status RemoveSnapshot(const VolumeLocation& w, const std::string& snap) override {
     VOLCRYPT_RBD_FAULT_POINT("rbd.RemoveSnapshot");
     return plan_->After("rbd.RemoveSnapshot", real_->RemoveSnapshot(w, snap));
+  }
+  absl::StatusOr<bool> SnapshotExists(const VolumeLocation& w,
+                                      const std::string& snap) override {
+    return real_->SnapshotExists(w, snap);
   }
   absl::Status Clone(const VolumeLocation& parent, const std::string& snap,
                      const VolumeLocation& child) override {
