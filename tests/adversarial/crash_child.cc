@@ -11,6 +11,9 @@
 //       snapshot VOLUME SNAPSHOT | snapshot-delete SNAPSHOT
 //       clone SNAPSHOT NEW_ID POOL IMAGE
 //       attach ID DOMAIN TARGET_DEV live|config|both | detach ID
+//       migrate FIXED_KEY_FILE   (keys migrate: the fixed key -> file keys)
+//       plant-duplicates ID FIXED_KEY_FILE   (two secrets named for volume
+//           ID's migrated key, as two interrupted migrations leave them)
 //
 // When the flow returns: the steps it met, one per line, on stdout; its
 // status on stderr; exit 0 if it succeeded, 1 if not, 2 on bad usage.
@@ -25,6 +28,8 @@
 #include "tests/support/faulty_rbd.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/file_key_manager.h"
+#include "volcrypt/fixed_key_manager.h"
+#include "volcrypt/key_migration.h"
 #include "volcrypt/mapped_backend.h"
 #include "volcrypt/rbd_backend.h"
 #include "volcrypt/volume_service.h"
@@ -37,6 +42,31 @@ namespace {
 int Usage(const char* why) {
   std::fprintf(stderr, "adversarial_crash_child: %s\n", why);
   return 2;
+}
+
+// The fixed-key migration, over the same faulty store and key manager.
+absl::Status Migrate(VolumeStore& store, KeyManager& dest, const std::vector<std::string>& a,
+                     const std::string& host) {
+  auto fixed_key = ReadFixedKeyFile(a[a.size() - 1]);
+  if (!fixed_key.ok()) return fixed_key.status();
+  std::unique_ptr<KeyManager> fixed = NewFixedKeyManager(std::move(*fixed_key), nullptr);
+  if (a[0] == "plant-duplicates") {
+    KeyRequest req;
+    req.name = MigratedKeyName(KeyHolderKind::kVolume, a[1]);
+    auto bytes = fixed->GetKey(kFixedKeyId);
+    if (!bytes.ok()) return bytes.status();
+    for (int i = 0; i < 2; ++i) {
+      auto id = dest.StoreKey(*bytes, req);
+      if (!id.ok()) return id.status();
+    }
+    return absl::OkStatus();
+  }
+  KeyMigrationOptions o;
+  o.host = host;
+  auto report = MigrateFixedKeyItems(store, fixed.get(), dest, o, NullLogger());
+  if (!report.ok()) return report.status();
+  if (report->failed != 0) return absl::InternalError("an item failed to migrate");
+  return absl::OkStatus();
 }
 
 absl::Status Run(VolumeService& service, const std::vector<std::string>& a) {
@@ -141,7 +171,10 @@ int main(int argc, char** argv) {
   auto service = VolumeService::Create(o);
   if (!service.ok()) return Usage(service.status().ToString().c_str());
 
-  const absl::Status s = Run(**service, op);
+  const bool migration = op[0] == "migrate" || op[0] == "plant-duplicates";
+  if (migration && op.size() < 2) return Usage("migrate needs the fixed key file");
+  const absl::Status s = migration ? Migrate(faulty_store, faulty_keys, op, flags["host"])
+                                   : Run(**service, op);
   for (const std::string& step : plan.trace()) std::printf("%s\n", step.c_str());
   std::fprintf(stderr, "%s\n", s.ToString().c_str());
   return s.ok() ? 0 : 1;

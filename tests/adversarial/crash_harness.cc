@@ -159,7 +159,8 @@ std::vector<std::string> CrashTest::KillAtEveryStep(
     const std::string& name,
     const std::function<void(const Scene&, const std::string&)>& setup,
     const std::function<std::vector<std::string>(const std::string&)>& flow,
-    const std::function<void(const Scene&, const std::string&)>& check) {
+    const std::function<void(const Scene&, const std::string&)>& check,
+    const std::function<void(const Scene&)>& recover) {
   std::vector<std::string> steps;
   {
     const std::string tag = name + "-t";
@@ -186,7 +187,11 @@ std::vector<std::string> CrashTest::KillAtEveryStep(
     const Outcome killed = scene.Child(static_cast<int>(k), flow(tag));
     EXPECT_EQ(killed.exit_code, 128 + SIGKILL)
         << "the kill point was not reached: " << killed.err;
-    scene.Reconcile();
+    if (recover) {
+      recover(scene);
+    } else {
+      scene.Reconcile();
+    }
     ExpectEndState(scene.End());
     check(scene, tag);
   }

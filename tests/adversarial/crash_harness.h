@@ -63,13 +63,14 @@ class CrashTest : public ::testing::Test {
   void TearDown() override;
 
   // For the trace run and for k = 1..steps: a fresh Scene, `setup` in it,
-  // then the child running `flow` (SIGKILLed before step k), reconcile, the
-  // end state and `check`. Returns the steps.
+  // then the child running `flow` (SIGKILLed before step k), `recover`
+  // (default: reconcile), the end state and `check`. Returns the steps.
   std::vector<std::string> KillAtEveryStep(
       const std::string& name,
       const std::function<void(const Scene&, const std::string& tag)>& setup,
       const std::function<std::vector<std::string>(const std::string& tag)>& flow,
-      const std::function<void(const Scene&, const std::string& tag)>& check);
+      const std::function<void(const Scene&, const std::string& tag)>& check,
+      const std::function<void(const Scene&)>& recover = nullptr);
 
   TempDir tmp_;
 };
