@@ -66,8 +66,9 @@ bool InDomain(const std::string& source, bool inactive) {
   return probe.DomainXml(kDomain, inactive).find(source) != std::string::npos;
 }
 
-// The record and the domain's XML agree; then the volume leaves the domain
-// through the CLI, which must work, and is gone from both XMLs.
+// (After the end state:) the record and the domain's XML agree; then the
+// volume leaves the domain through the CLI, which must work, and is gone
+// from both XMLs.
 void CheckAgreesThenDetach(const Case& c, const Scene& scene, const std::string& tag) {
   const std::string source = Source(c, scene, tag);
   const auto records = scene.Records();
@@ -85,7 +86,6 @@ void CheckAgreesThenDetach(const Case& c, const Scene& scene, const std::string&
   }
   EXPECT_FALSE(InDomain(source, false) || InDomain(source, true))
       << "the disk " << source << " stays in the domain after detach";
-  ExpectEndState(scene.End());
 }
 
 std::vector<std::string> AttachArgs(const Case& c) {
@@ -96,6 +96,7 @@ class AttachCrash : public CrashTest, public ::testing::WithParamInterface<Case>
 
 TEST_P(AttachCrash, KillAtEveryStepOfAttachIsUndoneOrKeptAsLibvirtHasIt) {
   const Case c = GetParam();
+  ceph_ = c.rbd;
   const std::vector<std::string> steps = KillAtEveryStep(
       std::string("attach-") + c.name,
       [&](const Scene& scene, const std::string& tag) {
@@ -109,6 +110,7 @@ TEST_P(AttachCrash, KillAtEveryStepOfAttachIsUndoneOrKeptAsLibvirtHasIt) {
 
 TEST_P(AttachCrash, KillAtEveryStepOfDetachIsFinishedByReconcile) {
   const Case c = GetParam();
+  ceph_ = c.rbd;
   const std::vector<std::string> steps = KillAtEveryStep(
       std::string("detach-") + c.name,
       [&](const Scene& scene, const std::string& tag) {

@@ -58,18 +58,29 @@ std::vector<std::string> Lines(const std::string& text) {
 
 }  // namespace
 
-Scene::Scene(const std::string& dir) : dir_(dir) {
+Scene::Scene(const std::string& dir, bool ceph) : dir_(dir), ceph_(ceph) {
   mkdir(dir.c_str(), 0700);
-  op_ = std::make_unique<Operator>(std::vector<std::string>{
-      "--state-dir", dir, "--host", kCrashHost, "--ceph-conf", CephTestbed::conf(),
-      "--libvirt-ceph-secret", kCephSecretUuid});
+  std::vector<std::string> globals = {"--state-dir", dir, "--host", kCrashHost};
+  if (ceph) {
+    for (const std::string& g : {std::string("--ceph-conf"), CephTestbed::conf(),
+                                 std::string("--libvirt-ceph-secret"),
+                                 std::string(kCephSecretUuid)}) {
+      globals.push_back(g);
+    }
+  }
+  op_ = std::make_unique<Operator>(globals);
 }
 
 Outcome Scene::Child(int kill_at, const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {ChildPath(), "--state", dir_, "--host", kCrashHost,
-                                   "--ceph-conf", CephTestbed::conf(), "--ceph-secret",
-                                   kCephSecretUuid, "--connect", LibvirtTestbed::uri(),
+                                   "--connect", LibvirtTestbed::uri(),
                                    "--kill-at", std::to_string(kill_at)};
+  if (ceph_) {
+    for (const std::string& a : {std::string("--ceph-conf"), CephTestbed::conf(),
+                                 std::string("--ceph-secret"), std::string(kCephSecretUuid)}) {
+      argv.push_back(a);
+    }
+  }
   argv.insert(argv.end(), args.begin(), args.end());
   return RunBounded(argv, 120);
 }
@@ -164,7 +175,7 @@ std::vector<std::string> CrashTest::KillAtEveryStep(
   std::vector<std::string> steps;
   {
     const std::string tag = name + "-t";
-    Scene scene(tmp_.File(tag));
+    Scene scene(tmp_.File(tag), ceph_);
     setup(scene, tag);
     const Outcome undisturbed = scene.Child(0, flow(tag));
     EXPECT_EQ(undisturbed.exit_code, 0) << name << " undisturbed: " << undisturbed.err;
@@ -177,11 +188,11 @@ std::vector<std::string> CrashTest::KillAtEveryStep(
   std::string listed;
   for (const std::string& s : steps) listed += " " + s;
   std::printf("%s: %zu steps:%s\n", name.c_str(), steps.size(), listed.c_str());
-  for (size_t k = 1; k <= steps.size(); ++k) {
+  for (size_t k = first_step_; k <= steps.size(); ++k) {
     const std::string tag = name + "-" + std::to_string(k);
     SCOPED_TRACE(name + ", SIGKILL before step " + std::to_string(k) + " (" + steps[k - 1] +
                  ")");
-    Scene scene(tmp_.File(tag));
+    Scene scene(tmp_.File(tag), ceph_);
     setup(scene, tag);
     if (::testing::Test::HasFatalFailure()) return steps;
     const Outcome killed = scene.Child(static_cast<int>(k), flow(tag));

@@ -30,7 +30,9 @@ constexpr char kPool[] = "rbd";
 // One state directory: the CLI over it, and the child over it.
 class Scene {
  public:
-  Scene(const std::string& dir);
+  // Without `ceph`, neither the CLI nor the child connects to the cluster
+  // (each connection costs every command time).
+  explicit Scene(const std::string& dir, bool ceph = true);
   const std::string& dir() const { return dir_; }
   const Operator& op() const { return *op_; }
   // adversarial_crash_child over this state, killed before step `kill_at`
@@ -49,6 +51,7 @@ class Scene {
 
  private:
   std::string dir_;
+  bool ceph_;
   std::unique_ptr<Operator> op_;
 };
 
@@ -62,6 +65,11 @@ class CrashTest : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;
 
+  // Whether the next KillAtEveryStep's scenes need Ceph.
+  bool ceph_ = true;
+  // The first step killed, for a flow whose earlier steps another matrix
+  // kills already (1: all).
+  size_t first_step_ = 1;
   // For the trace run and for k = 1..steps: a fresh Scene, `setup` in it,
   // then the child running `flow` (SIGKILLed before step k), `recover`
   // (default: reconcile), the end state and `check`. Returns the steps.

@@ -22,6 +22,7 @@ constexpr int kVolumes = 2;
 std::string FixedKeyFile(const Scene& scene) { return scene.dir() + "/fixed.hex"; }
 
 TEST_F(CrashTest, KillAtEveryStepOfKeysMigrateThenARerunLeavesEveryVolumeOnOneKey) {
+  ceph_ = false;  // file volumes only
   const std::vector<std::string> steps = KillAtEveryStep(
       "migrate",
       [](const Scene& scene, const std::string&) {
