@@ -58,6 +58,11 @@ class RbdBackend : public BlockBackend {
   // clones still depend on it.
   virtual absl::Status RemoveSnapshot(const VolumeLocation& where,
                                       const std::string& snapshot) = 0;
+  // Whether the image holds `snapshot`. NotFound if the image is absent.
+  // Reconcile asks it for snapshot records a kill may have left ahead of,
+  // or behind, the image's snapshot.
+  virtual absl::StatusOr<bool> SnapshotExists(const VolumeLocation& where,
+                                              const std::string& snapshot) = 0;
   // Clones `parent`@`snapshot` (protecting the snapshot) into `child`.
   virtual absl::Status Clone(const VolumeLocation& parent,
                              const std::string& snapshot,

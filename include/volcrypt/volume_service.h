@@ -33,6 +33,9 @@
 //   AttachVolume  nothing: the disk, then a secret this call defined, are
 //                 removed; a crash leaves 'attaching' for Reconcile to undo.
 //   DetachVolume  'detaching'; a rerun (or Reconcile) finishes it.
+//   CreateSnapshot / DeleteSnapshot  a crash between the record and the
+//                 image's snapshot leaves a record without one, which
+//                 Reconcile() removes once it is older than the grace.
 //
 // Verify before destroying: every step that removes or wipes a backing
 // volume (delete, a create's undo, Reconcile) first checks that the location
@@ -253,8 +256,9 @@ class VolumeService {
   // records in 'deleting' or 'detaching' are finished (attachments need an
   // attacher); records in 'managing' that old lose the key the manage
   // stored and the record, never the volume; records in 'rekeying' that old
-  // are finished or undone by what their header opens with. Returns how many
-  // records it acted on.
+  // are finished or undone by what their header opens with; snapshot records
+  // older than `grace_seconds` whose image has no such snapshot are removed.
+  // Returns how many records it acted on.
   absl::StatusOr<int> Reconcile(int64_t grace_seconds);
 
   const std::string& host() const;

@@ -300,6 +300,17 @@ class RbdBackendImpl final : public RbdBackend {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<bool> SnapshotExists(const VolumeLocation& w,
+                                      const std::string& snapshot) override {
+    VOLCRYPT_RETURN_IF_ERROR(CheckLocation(w));
+    VOLCRYPT_ASSIGN_OR_RETURN(IoCtx io, Pool(w));
+    VOLCRYPT_ASSIGN_OR_RETURN(Image img, Open(io, w, true));
+    bool exists = false;
+    const int r = rbd_snap_exists(img.get(), snapshot.c_str(), &exists);
+    if (r < 0) return RbdError(r, "snapshot " + Name(w) + "@" + snapshot);
+    return exists;
+  }
+
   absl::Status Clone(const VolumeLocation& parent, const std::string& snapshot,
                      const VolumeLocation& child) override {
     VOLCRYPT_RETURN_IF_ERROR(CheckLocation(parent));

@@ -1,10 +1,12 @@
 // The fixed-key migration (volcrypt/key_migration.h). Per item, the order is
-// claim -> find or store the secret -> read it back -> consumer -> record;
+// claim -> find or store the secret -> read it back -> consumer -> delete
+// same-name copies of interrupted runs -> record;
 // the item stays claimed throughout (a marker on its row, not a held
 // transaction: other commands go on while the key manager answers), so the
 // record is the single moment the item changes keys.
 #include "volcrypt/key_migration.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -94,6 +96,11 @@ class Migration {
     absl::Status s = dest_.AddConsumer(secret->id, consumer);
     if (s.ok() && !c.user_id.empty()) s = dest_.GrantReadAccess(secret->id, c.user_id);
     if (!s.ok()) return Failed(std::move(item), s);
+    // Copies of interrupted runs go before the record changes: once it has,
+    // a rerun no longer lists the item, and a kill here would leave them for
+    // good. Safe while the item is claimed: every run adopts the smallest id
+    // holding the fixed key (FindOrStore), never one of these.
+    item.duplicates_deleted = DeleteLeftovers(secret->leftovers);
     absl::StatusOr<int> snapshots = (*change)->Commit(secret->id);
     if (!snapshots.ok()) {
       change->reset();
@@ -105,12 +112,11 @@ class Migration {
       }
       return Failed(std::move(item), snapshots.status());
     }
-    change->reset();  // release the claim before the clean-up round trips
+    change->reset();
     item.outcome = KeyMigrationOutcome::kMigrated;
     item.new_key_id = secret->id;
     item.adopted_secret = secret->adopted;
     item.snapshots = *snapshots;
-    item.duplicates_deleted = DeleteLeftovers(secret->leftovers);
     return item;
   }
 
@@ -130,7 +136,10 @@ class Migration {
     if (!named.ok() && named.status().code() != absl::StatusCode::kUnimplemented) {
       return named.status();
     }
-    for (const std::string& id : named.ok() ? *named : std::vector<std::string>()) {
+    // In one order for every run, so that two runs adopt the same copy.
+    std::vector<std::string> ids = named.ok() ? *named : std::vector<std::string>();
+    std::sort(ids.begin(), ids.end());
+    for (const std::string& id : ids) {
       absl::StatusOr<SecretBytes> bytes = dest_.GetKey(id);
       if (absl::IsNotFound(bytes.status())) continue;
       if (!bytes.ok()) return bytes.status();

@@ -138,6 +138,31 @@ absl::StatusOr<VolumeRecord> CloneVolume(const FlowContext& ctx,
   return RollBackCreate(ctx, s, record, progress);
 }
 
+absl::StatusOr<int> ReconcileSnapshots(const FlowContext& ctx, int64_t cutoff) {
+  if (ctx.rbd_native == nullptr) return 0;
+  VOLCRYPT_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> all, ctx.store->ListSnapshots(""));
+  int acted = 0;
+  for (const SnapshotRecord& snap : all) {
+    if (snap.created_at > cutoff) continue;
+    absl::StatusOr<VolumeRecord> v = ctx.store->GetVolume(snap.volume_id);
+    if (absl::IsNotFound(v.status())) continue;
+    if (!v.ok()) return v.status();
+    if (v->host != ctx.host || v->location.kind != BackendKind::kRbd) continue;
+    absl::StatusOr<bool> exists =
+        ctx.rbd_native->SnapshotExists(v->location, SnapshotName(snap.id));
+    if (absl::IsNotFound(exists.status())) exists = false;  // no image, no snapshot
+    if (!exists.ok()) return exists.status();
+    if (*exists) continue;
+    ctx.log->Log(LogLevel::kWarning,
+                 absl::StrCat("snapshot ", snap.id, " of volume ", v->id, ": ",
+                              v->location.DebugString(), " has no such snapshot (an "
+                              "interrupted snapshot or snapshot delete); record removed"));
+    VOLCRYPT_RETURN_IF_ERROR(OkIfNotFound(ctx.store->DeleteSnapshot(snap.id)));
+    ++acted;
+  }
+  return acted;
+}
+
 absl::Status FormatWithLibrbd(const FlowContext& ctx, const VolumeRecord& record,
                               const SecretBytes& passphrase) {
   VOLCRYPT_ASSIGN_OR_RETURN(RbdBackend * rbd, Rbd(ctx));

@@ -4,6 +4,7 @@
 #ifndef VOLCRYPT_LIB_VOLUMES_RBD_FLOWS_H_
 #define VOLCRYPT_LIB_VOLUMES_RBD_FLOWS_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -25,6 +26,15 @@ absl::StatusOr<VolumeRecord> CloneVolume(const FlowContext& ctx,
                                          const std::string& snapshot_id,
                                          const std::string& new_id,
                                          const VolumeLocation& location);
+
+// For snapshot records a kill left out of step with Ceph: a snapshot killed
+// between its record and the image's snapshot, or a snapshot delete killed
+// between the image's snapshot and its record. Ceph has no such snapshot
+// either way, so the record goes (a record claiming a snapshot nobody can
+// clone, which blocks its volume's delete). Records made after `cutoff` are
+// left alone: their snapshot may be being taken now. Returns how many went;
+// 0 without an rbd backend.
+absl::StatusOr<int> ReconcileSnapshots(const FlowContext& ctx, int64_t cutoff);
 
 // Lets librbd write the header of the new image of `record`
 // (rbd_encryption_format, librbd's own KDF).

@@ -207,6 +207,9 @@ absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
     ++acted;
     if (!s.ok() && first_error.ok()) first_error = s;
   }
+  absl::StatusOr<int> snapshots = flows::ReconcileSnapshots(ctx, cutoff);  // 0 without rbd
+  if (!snapshots.ok() && first_error.ok()) first_error = snapshots.status();
+  acted += snapshots.value_or(0);
   absl::StatusOr<int> in_libvirt = flows::ReconcileLibvirt(ctx);  // 0 without libvirt
   if (!in_libvirt.ok() && first_error.ok()) first_error = in_libvirt.status();
   acted += in_libvirt.value_or(0);
