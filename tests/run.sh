@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine (as root): installs what is
-# missing, builds, runs every suite in a normal build and again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, runs every libFuzzer target
+# missing, builds, runs every suite in a normal build and again (all but the
+# kill matrices, suite 'matrix') under AddressSanitizer +
+# UndefinedBehaviorSanitizer, runs every libFuzzer target
 # for a bounded time (a clang build of the library and tests/fuzz only), then
 # prints one line "N passed, N failed, N skipped" summed from meson's summaries.
 # Build directories: $VOLCRYPT_BUILD_DIR (default build/) and that plus -asan
