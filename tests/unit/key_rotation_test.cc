@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/faults.h"
+#include "tests/support/faulty_file_service.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/errors.h"
 #include "volcrypt/file_key_manager.h"
@@ -22,6 +23,7 @@ namespace {
 
 using ::volcrypt::testing::FaultPlan;
 using ::volcrypt::testing::FaultyBackend;
+using ::volcrypt::testing::FaultyFileServiceTest;
 using ::volcrypt::testing::FaultyKeyManager;
 using ::volcrypt::testing::FaultyStore;
 using ::volcrypt::testing::ReadFileOrDie;
@@ -32,32 +34,8 @@ using ::volcrypt::testing::TempDir;
 constexpr uint64_t kSize = 8 << 20;
 constexpr uint64_t kPayload = 4 << 20;  // LUKS1's payload offset
 
-class KeyRotationTest : public ::testing::Test {
+class KeyRotationTest : public FaultyFileServiceTest {
  protected:
-  void SetUp() override {
-    master_ = SecretBytes::Random(32).value();
-    Reopen();
-  }
-
-  // (Re)opens every component, as a new process would.
-  void Reopen() {
-    service_.reset();
-    keys_ = std::move(NewFileKeyManager(tmp_.File("keys"), master_.Clone(), nullptr).value());
-    store_ = std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db")).value());
-    backend_ = NewMappedBackend();
-    plan_ = FaultPlan();
-    faulty_keys_ = std::make_unique<FaultyKeyManager>(keys_.get(), &plan_);
-    faulty_store_ = std::make_unique<FaultyStore>(store_.get(), &plan_);
-    faulty_backend_ = std::make_unique<FaultyBackend>(backend_.get(), &plan_);
-    VolumeServiceOptions o;
-    o.keys = faulty_keys_.get();
-    o.store = faulty_store_.get();
-    o.mapped = faulty_backend_.get();
-    o.host = "host-a";
-    o.logger = NullLogger();
-    service_ = std::move(VolumeService::Create(o).value());
-  }
-
   // A volume whose payload holds known bytes; returns its record.
   VolumeRecord MakeVolume(const std::string& id) {
     CreateVolumeRequest r;
@@ -121,17 +99,6 @@ class KeyRotationTest : public ::testing::Test {
     EXPECT_EQ(luks::Inspect(tmp_.File(id))->keyslots.size(), 1u);
     EXPECT_TRUE(Payload(id) == payload) << "the data changed";
   }
-
-  TempDir tmp_;
-  SecretBytes master_;
-  std::unique_ptr<KeyManager> keys_;
-  std::unique_ptr<VolumeStore> store_;
-  std::unique_ptr<BlockBackend> backend_;
-  FaultPlan plan_;
-  std::unique_ptr<FaultyKeyManager> faulty_keys_;
-  std::unique_ptr<FaultyStore> faulty_store_;
-  std::unique_ptr<FaultyBackend> faulty_backend_;
-  std::unique_ptr<VolumeService> service_;
 };
 
 TEST_F(KeyRotationTest, RotationRecordsANewKeyThatAloneOpensTheUnchangedVolume) {

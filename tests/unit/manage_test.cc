@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/faults.h"
+#include "tests/support/faulty_file_service.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/luks.h"
@@ -25,6 +26,7 @@ namespace {
 
 using ::volcrypt::testing::FaultPlan;
 using ::volcrypt::testing::FaultyBackend;
+using ::volcrypt::testing::FaultyFileServiceTest;
 using ::volcrypt::testing::FaultyKeyManager;
 using ::volcrypt::testing::FaultyStore;
 using ::volcrypt::testing::ReadFileOrDie;
@@ -38,31 +40,8 @@ constexpr char kPassphrase[] = "correct horse battery staple, 2019";
 SecretBytes Bytes(const std::string& s) { return SecretBytes::CopyOf(s.data(), s.size()); }
 std::string Text(const SecretBytes& b) { return std::string(b.char_data(), b.size()); }
 
-class ManageTest : public ::testing::Test {
+class ManageTest : public FaultyFileServiceTest {
  protected:
-  void SetUp() override {
-    master_ = SecretBytes::Random(32).value();
-    Reopen();
-  }
-
-  void Reopen() {
-    service_.reset();
-    keys_ = std::move(NewFileKeyManager(tmp_.File("keys"), master_.Clone(), nullptr).value());
-    store_ = std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db")).value());
-    backend_ = NewMappedBackend();
-    plan_ = FaultPlan();
-    faulty_keys_ = std::make_unique<FaultyKeyManager>(keys_.get(), &plan_);
-    faulty_store_ = std::make_unique<FaultyStore>(store_.get(), &plan_);
-    faulty_backend_ = std::make_unique<FaultyBackend>(backend_.get(), &plan_);
-    VolumeServiceOptions o;
-    o.keys = faulty_keys_.get();
-    o.store = faulty_store_.get();
-    o.mapped = faulty_backend_.get();
-    o.host = "host-a";
-    o.logger = NullLogger();
-    service_ = std::move(VolumeService::Create(o).value());
-  }
-
   // A file of kRaw bytes that someone else LUKS-formatted with `passphrase`.
   std::string ForeignVolume(const std::string& name, const SecretBytes& passphrase,
                             LuksFormat format = LuksFormat::kLuks1) {
@@ -110,17 +89,6 @@ class ManageTest : public ::testing::Test {
     return n;
   }
   int Records() { return static_cast<int>(store_->ListVolumes({})->size()); }
-
-  TempDir tmp_;
-  SecretBytes master_;
-  std::unique_ptr<KeyManager> keys_;
-  std::unique_ptr<VolumeStore> store_;
-  std::unique_ptr<BlockBackend> backend_;
-  FaultPlan plan_;
-  std::unique_ptr<FaultyKeyManager> faulty_keys_;
-  std::unique_ptr<FaultyStore> faulty_store_;
-  std::unique_ptr<FaultyBackend> faulty_backend_;
-  std::unique_ptr<VolumeService> service_;
 };
 
 TEST_F(ManageTest, ManagesAVolumeWithAnExistingKeyIdAndWritesNothingToIt) {

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/faults.h"
+#include "tests/support/faulty_file_service.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/fixed_key_manager.h"
@@ -23,6 +24,7 @@ namespace {
 
 using ::volcrypt::testing::FaultPlan;
 using ::volcrypt::testing::FaultyBackend;
+using ::volcrypt::testing::FaultyFileServiceTest;
 using ::volcrypt::testing::FaultyKeyManager;
 using ::volcrypt::testing::FaultyStore;
 using ::volcrypt::testing::ReadFileOrDie;
@@ -32,37 +34,8 @@ using ::volcrypt::testing::TempDir;
 
 constexpr uint64_t kSize = 16 << 20;
 
-class VolumeServiceTest : public ::testing::Test {
+class VolumeServiceTest : public FaultyFileServiceTest {
  protected:
-  void SetUp() override {
-    master_ = SecretBytes::Random(32).value();
-    Reopen();
-  }
-
-  // (Re)opens every component, as a new process would.
-  void Reopen() {
-    service_.reset();
-    keys_ = std::move(NewFileKeyManager(tmp_.File("keys"), master_.Clone(), nullptr).value());
-    store_ = std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db")).value());
-    backend_ = NewMappedBackend();
-    plan_ = FaultPlan();
-    faulty_keys_ = std::make_unique<FaultyKeyManager>(keys_.get(), &plan_);
-    faulty_store_ = std::make_unique<FaultyStore>(store_.get(), &plan_);
-    faulty_backend_ = std::make_unique<FaultyBackend>(backend_.get(), &plan_);
-    service_ = NewService(faulty_keys_.get(), NullLogger());
-  }
-
-  // A service over the fault-injecting store and backend with `keys`.
-  std::unique_ptr<VolumeService> NewService(KeyManager* keys, Logger* logger) {
-    VolumeServiceOptions o;
-    o.keys = keys;
-    o.store = faulty_store_.get();
-    o.mapped = faulty_backend_.get();
-    o.host = "host-a";
-    o.logger = logger;
-    return std::move(VolumeService::Create(o).value());
-  }
-
   CreateVolumeRequest Request(const std::string& id) {
     CreateVolumeRequest r;
     r.id = id;
@@ -103,17 +76,6 @@ class VolumeServiceTest : public ::testing::Test {
     EXPECT_EQ(KeyFiles(), 0);
     EXPECT_FALSE(Exists(id));
   }
-
-  TempDir tmp_;
-  SecretBytes master_;
-  std::unique_ptr<KeyManager> keys_;
-  std::unique_ptr<VolumeStore> store_;
-  std::unique_ptr<BlockBackend> backend_;
-  FaultPlan plan_;
-  std::unique_ptr<FaultyKeyManager> faulty_keys_;
-  std::unique_ptr<FaultyStore> faulty_store_;
-  std::unique_ptr<FaultyBackend> faulty_backend_;
-  std::unique_ptr<VolumeService> service_;
 };
 
 TEST_F(VolumeServiceTest, CreateMakesAnAvailableVolumeItsKeyUnlocks) {
