@@ -241,6 +241,11 @@ class VolumeStore {
   // Removes the record. NotFound if absent; FailedPrecondition if snapshots
   // still depend on it.
   virtual absl::Status DeleteVolume(const std::string& id) = 0;
+  // DeleteVolume for an unmanage: in the same transaction, the volume's key
+  // id is remembered as released (schema 9), so that no later clean-up (a
+  // create's undo looking for its key by name, a rotation's) deletes the
+  // key the volume still opens with.
+  virtual absl::Status ReleaseVolume(const std::string& id) = 0;
 
   // Records a snapshot of `snapshot.volume_id` with the volume's current key
   // id (snapshot.encryption_key_id is not used). AlreadyExists if the id is
@@ -274,7 +279,9 @@ class VolumeStore {
   virtual absl::Status UpdateAttachment(const AttachmentRecord& a) = 0;
   virtual absl::Status DeleteAttachment(const std::string& volume_id) = 0;
 
-  // Returns how many volumes, snapshots and backups reference `key_id`.
+  // Returns how many volumes, snapshots and backups reference `key_id`, plus
+  // one if an unmanage released it (ReleaseVolume): a key volcrypt handed
+  // back is never its to delete, even when it carries a volume's key name.
   virtual absl::StatusOr<int> CountKeyReferences(const std::string& key_id) = 0;
 
   // Claims volume or backup `id` for a key id change and checks it still

@@ -108,6 +108,15 @@ const char* const kMigrations[] = {
     ALTER TABLE volumes ADD COLUMN rekey_key_id TEXT NOT NULL DEFAULT '';
     UPDATE volumes SET key_created_at = created_at;
     )sql",
+    // 9: keys an unmanage handed back (ReleaseVolume): never volcrypt's to
+    // delete again, though they may still carry a volume's key name.
+    R"sql(
+    CREATE TABLE IF NOT EXISTS released_keys (
+      key_id TEXT PRIMARY KEY,
+      volume_id TEXT NOT NULL,
+      released_at BIGINT NOT NULL
+    );
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -277,6 +286,16 @@ class SqlVolumeStore final : public VolumeStore {
   }
 
   absl::Status DeleteVolume(const std::string& id) override {
+    return RemoveVolume(id, /*release_key=*/false);
+  }
+
+  absl::Status ReleaseVolume(const std::string& id) override {
+    return RemoveVolume(id, /*release_key=*/true);
+  }
+
+  // DeleteVolume and ReleaseVolume: one transaction, so a released key is
+  // remembered exactly when its record goes.
+  absl::Status RemoveVolume(const std::string& id, bool release_key) {
     VOLCRYPT_RETURN_IF_ERROR(Writable());
     std::lock_guard<std::recursive_mutex> lock(mu_);
     VOLCRYPT_ASSIGN_OR_RETURN(auto tx, SqlTransaction::Begin(*db_));
@@ -287,6 +306,15 @@ class SqlVolumeStore final : public VolumeStore {
       return ErrnoError(absl::StatusCode::kFailedPrecondition, ENOTEMPTY,
                         absl::StrCat("volume ", ShownId(id), " still has ",
                                      snaps.Int(0, 0), " snapshot(s)"));
+    }
+    if (release_key) {
+      VOLCRYPT_RETURN_IF_ERROR(
+          Run("INSERT INTO released_keys (key_id, volume_id, released_at) "
+              "SELECT encryption_key_id, id, $2 FROM volumes "
+              "WHERE id = $1 AND encryption_key_id <> '' "
+              "ON CONFLICT (key_id) DO NOTHING",
+              {id, Now()})
+              .status());
     }
     VOLCRYPT_ASSIGN_OR_RETURN(SqlRows r,
                               Run("DELETE FROM volumes WHERE id = $1", {id}));
@@ -397,7 +425,8 @@ class SqlVolumeStore final : public VolumeStore {
         SqlRows r,
         Run("SELECT (SELECT COUNT(*) FROM volumes WHERE encryption_key_id = $1)"
             " + (SELECT COUNT(*) FROM snapshots WHERE encryption_key_id = $1)"
-            " + (SELECT COUNT(*) FROM backups WHERE encryption_key_id = $1)",
+            " + (SELECT COUNT(*) FROM backups WHERE encryption_key_id = $1)"
+            " + (SELECT COUNT(*) FROM released_keys WHERE key_id = $1)",
             {key_id}));
     return static_cast<int>(r.Int(0, 0));
   }

@@ -70,9 +70,12 @@ absl::Status ForgetKeysNamedFor(const FlowContext& ctx, const VolumeRecord& reco
   if (absl::IsUnimplemented(named.status())) return absl::OkStatus();
   if (!named.ok()) return named.status();
   for (const std::string& key_id : *named) {
-    if (key_id != record.encryption_key_id) {
-      VOLCRYPT_RETURN_IF_ERROR(ForgetKey(ctx, record.id, key_id));
-    }
+    if (key_id == record.encryption_key_id) continue;
+    // The name is not proof: an unmanaged volume's key, or one another
+    // record took over, can carry it too. Only a key nothing references is
+    // this flow's lost one.
+    VOLCRYPT_ASSIGN_OR_RETURN(int refs, ctx.store->CountKeyReferences(key_id));
+    if (refs == 0) VOLCRYPT_RETURN_IF_ERROR(ForgetKey(ctx, record.id, key_id));
   }
   return absl::OkStatus();
 }

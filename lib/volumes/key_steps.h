@@ -37,8 +37,9 @@ absl::StatusOr<SecretBytes> PassphraseOf(const FlowContext& ctx,
 absl::Status ForgetKey(const FlowContext& ctx, const std::string& volume_id,
                        const std::string& key_id);
 
-// Forgets the keys named for `record` other than its recorded one: keys a
-// create stored without recording them (a crash, a lost answer).
+// Forgets the keys named for `record` that nothing references (no record,
+// not released by an unmanage) other than its recorded one: keys a create
+// stored without recording them (a crash, a lost answer).
 absl::Status ForgetKeysNamedFor(const FlowContext& ctx, const VolumeRecord& record);
 
 }  // namespace flows

@@ -279,9 +279,11 @@ absl::Status UnmanageVolume(const FlowContext& ctx, const std::string& id) {
                                    " snapshot(s); delete them first"));
   }
   VOLCRYPT_RETURN_IF_ERROR(CheckNoDomainUses(ctx, record));  // libvirt's truth
-  // Only the record goes: the store refuses it while snapshots appeared
-  // meanwhile, and an attach that starts now cannot record its attachment.
-  return ctx.store->DeleteVolume(id);
+  // Only the record goes, and its key is remembered as released (never
+  // volcrypt's to delete again): the store refuses it while snapshots
+  // appeared meanwhile, and an attach that starts now cannot record its
+  // attachment.
+  return ctx.store->ReleaseVolume(id);
 }
 
 absl::Status UndoInterruptedManage(const FlowContext& ctx, const VolumeRecord& record) {

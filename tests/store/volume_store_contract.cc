@@ -426,6 +426,25 @@ TEST_F(VolumeStoreContract, UpdateIsCompareAndSetOnStatus) {
   EXPECT_EQ(store_->GetVolume("v1")->status, VolumeStatus::kDeleting);
 }
 
+// An unmanage's release: the record goes and its key stays counted, once
+// however often the same key is released; a snapshot still blocks it.
+TEST_F(VolumeStoreContract, ReleaseRemovesTheRecordAndKeepsItsKeyCounted) {
+  VolumeRecord v = TestVolume("v1");
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));
+  VOLCRYPT_ASSERT_OK(store_->CreateSnapshot({"s1", "v1", v.encryption_key_id, "available", 0}));
+  EXPECT_THAT(store_->ReleaseVolume("v1"),
+              StatusIsWith(absl::StatusCode::kFailedPrecondition, "1 snapshot"));
+  EXPECT_EQ(*store_->CountKeyReferences(v.encryption_key_id), 2);  // no release yet
+  VOLCRYPT_ASSERT_OK(store_->DeleteSnapshot("s1"));
+  VOLCRYPT_ASSERT_OK(store_->ReleaseVolume("v1"));
+  EXPECT_THAT(store_->GetVolume("v1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(*store_->CountKeyReferences(v.encryption_key_id), 1);
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));  // managed again, then let go again
+  VOLCRYPT_ASSERT_OK(store_->ReleaseVolume("v1"));
+  EXPECT_EQ(*store_->CountKeyReferences(v.encryption_key_id), 1);
+  EXPECT_THAT(store_->ReleaseVolume("v1"), StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_F(VolumeStoreContract, SnapshotsBlockDeleteAndCountAsKeyReferences) {
   VolumeRecord v = TestVolume("v1");
   VOLCRYPT_ASSERT_OK(store_->CreateVolume(v));

@@ -205,6 +205,10 @@ class FaultyStore : public VolumeStore {
     VOLCRYPT_FAULT_POINT("store.DeleteVolume");
     return real_->DeleteVolume(id);
   }
+  absl::Status ReleaseVolume(const std::string& id) override {
+    VOLCRYPT_FAULT_POINT("store.ReleaseVolume");
+    return real_->ReleaseVolume(id);
+  }
   absl::Status CreateSnapshot(const SnapshotRecord& s) override {
     VOLCRYPT_FAULT_POINT("store.CreateSnapshot");
     return real_->CreateSnapshot(s);

@@ -180,6 +180,47 @@ TEST_F(ManageTest, UnmanageLeavesTheVolumeAndTheKeyInPlace) {
   EXPECT_TRUE(service_->ManageVolume(r).ok());
 }
 
+// An unmanaged volume's key keeps its name, "volcrypt-volume-<id>". A later
+// create of that id whose key answer is lost undoes by name: it must take
+// only its own key, never the one the unmanaged volume still opens with
+// (the store remembers it as released).
+TEST_F(ManageTest, ACreateUndoneByNameAfterAnUnmanageLeavesTheReleasedKey) {
+  CreateVolumeRequest made;
+  made.id = "v1";
+  made.location = VolumeLocation::Path(tmp_.File("made"));
+  made.size_bytes = 16 << 20;
+  absl::StatusOr<VolumeRecord> first = service_->CreateVolume(made);
+  ASSERT_TRUE(first.ok()) << first.status();
+  VOLCRYPT_ASSERT_OK(service_->UnmanageVolume("v1"));
+  EXPECT_EQ(store_->CountKeyReferences(first->encryption_key_id).value(), 1);
+
+  made.location = VolumeLocation::Path(tmp_.File("again"));
+  plan_ = FaultPlan();
+  plan_.Inject("keys.CreateKey", 1, FaultPlan::Action::kLoseAnswer);
+  EXPECT_THAT(service_->CreateVolume(made), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(Records(), 0);
+  EXPECT_EQ(KeyFiles(), 1);  // the lost one went, the released one stayed
+  absl::StatusOr<SecretBytes> kept = keys_->GetKey(first->encryption_key_id);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(luks::VerifyPassphrase(tmp_.File("made"), HexPassphrase(*kept)).value(), 0);
+
+  // A crash instead of a lost answer: Reconcile's undo keeps it too.
+  const pid_t pid = fork();
+  if (pid == 0) {
+    plan_ = FaultPlan();
+    plan_.Inject("store.UpdateVolume", 1, FaultPlan::Action::kCrash);
+    (void)service_->CreateVolume(made);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  Reopen();
+  VOLCRYPT_ASSERT_OK(service_->Reconcile(0).status());
+  EXPECT_EQ(Records(), 0);
+  EXPECT_EQ(KeyFiles(), 1);
+  EXPECT_TRUE(keys_->GetKey(first->encryption_key_id).ok());
+}
+
 TEST_F(ManageTest, UnmanageRefusesWhileAttachedOrWithSnapshots) {
   NewKey key = ExistingKey();
   ManageVolumeRequest r = Request("v1", ForeignVolume("a", HexPassphrase(key.bytes)));

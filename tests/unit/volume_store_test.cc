@@ -195,7 +195,7 @@ TEST_F(SqliteVolumeStoreTest, UsesWalAndRecordsSchemaVersion) {
   auto mode = RunCommand({"sqlite3", path(), "PRAGMA journal_mode"});
   EXPECT_EQ(mode.out, "wal\n");
   auto version = RunCommand({"sqlite3", path(), "PRAGMA user_version"});
-  EXPECT_EQ(version.out, "8\n");
+  EXPECT_EQ(version.out, "9\n");
 }
 
 TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
