@@ -162,9 +162,8 @@ absl::StatusOr<VolumeRecord> AttachVolume(const FlowContext& ctx, const std::str
     // libvirt was not touched.
     absl::Status back = MoveTo(ctx, record, VolumeStatus::kAvailable);
     if (!back.ok()) {
-      ctx.log->Log(LogLevel::kError,
-                   absl::StrCat("volume ", id, ": attach rollback incomplete (",
-                                back.message(), "); Reconcile() will finish it"));
+      return Annotate(s, absl::StrCat("attach volume ", id, " (rollback incomplete, "
+                                      "left for reconcile: ", back.message(), ")"));
     }
     return s;
   }
@@ -179,11 +178,9 @@ absl::StatusOr<VolumeRecord> AttachVolume(const FlowContext& ctx, const std::str
   if (s.ok()) s = MoveTo(ctx, record, VolumeStatus::kInUse);
   if (s.ok()) return ctx.store->GetVolume(id);
   absl::Status undo = UndoAttach(ctx, record, attachment);
+  // The caller learns it from the status alone: a log line besides would
+  // make the CLI's one-line error two.
   if (!undo.ok()) {
-    ctx.log->Log(LogLevel::kError,
-                 absl::StrCat("volume ", id, ": attach rollback incomplete (",
-                              undo.message(), "); the volume stays attaching and "
-                              "Reconcile() will finish it"));
     return Annotate(s, absl::StrCat("attach volume ", id, " (rollback incomplete, "
                                     "left for reconcile: ", undo.message(), ")"));
   }

@@ -78,7 +78,6 @@ absl::Status RollBackCreate(const FlowContext& ctx, const absl::Status& failure,
   const std::string left = absl::StrCat(
       "rollback incomplete (", undo.message(), "): volume ", record.id,
       " stays 'creating' until Reconcile() finishes the undo");
-  ctx.log->Log(LogLevel::kError, absl::StrCat("volume ", record.id, ": ", left));
   return WithMessage(failure, absl::StrCat(failure.message(), "; ", left));
 }
 

@@ -260,7 +260,6 @@ absl::StatusOr<VolumeRecord> ManageVolume(const FlowContext& ctx,
   if (undo.ok()) return s;
   const std::string left = absl::StrCat("rollback incomplete (", undo.message(), "): volume ",
                                         id, " stays 'managing' until Reconcile() undoes it");
-  ctx.log->Log(LogLevel::kError, left);
   return WithMessage(s, absl::StrCat(s.message(), "; ", left));
 }
 
