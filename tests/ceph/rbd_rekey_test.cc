@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/ceph/ceph_testbed.h"
+#include "tests/ceph/rbd_service_test.h"
 #include "tests/support/embedded_stack.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/luks.h"
@@ -17,6 +18,7 @@ namespace volcrypt {
 namespace {
 
 using ::volcrypt::testing::CephTestbed;
+using ::volcrypt::testing::RbdServiceTest;
 using ::volcrypt::testing::CommandResult;
 using ::volcrypt::testing::EmbeddedStack;
 using ::volcrypt::testing::EmbeddedStackOptions;
@@ -26,37 +28,8 @@ using ::volcrypt::testing::TempDir;
 
 ::testing::Environment* const kCeph = ::testing::AddGlobalTestEnvironment(new CephTestbed);
 
-constexpr uint64_t kSize = 32 << 20;
-
-class RbdRekeyTest : public ::testing::Test {
+class RbdRekeyTest : public RbdServiceTest {
  protected:
-  void SetUp() override {
-    if (CephTestbed::conf().empty()) GTEST_SKIP() << CephTestbed::skip_reason();
-    RbdBackendOptions o;
-    o.ceph_conf = CephTestbed::conf();
-    o.timeout_seconds = 5;
-    rbd_ = std::move(RbdBackend::Connect(o).value());
-    EmbeddedStackOptions so;
-    so.dir = tmp_.path();
-    so.rbd = rbd_.get();
-    stack_ = std::move(EmbeddedStack::Open(std::move(so)).value());
-    keys_ = &stack_->keys();
-    store_ = &stack_->store();
-    service_ = &stack_->service();
-  }
-
-  absl::StatusOr<VolumeRecord> Create(const std::string& id, LuksFormat format,
-                                      EncryptionEngine engine, bool native = false) {
-    CreateVolumeRequest r;
-    r.id = id;
-    r.location = VolumeLocation::Rbd("rbd", "volume-" + id);
-    r.size_bytes = kSize;
-    r.encryption.format = format;
-    r.encryption.engine = engine;
-    r.native_rbd_format = native;
-    return service_->CreateVolume(r);
-  }
-
   SecretBytes Passphrase(const std::string& key_id) {
     return HexPassphrase(keys_->GetKey(key_id).value());
   }
@@ -85,13 +58,6 @@ class RbdRekeyTest : public ::testing::Test {
     return r.exit_code == 0 && r.out.find("Pattern verification failed") == std::string::npos &&
            r.err.empty();
   }
-
-  TempDir tmp_;
-  std::unique_ptr<RbdBackend> rbd_;
-  std::unique_ptr<EmbeddedStack> stack_;
-  KeyManager* keys_ = nullptr;
-  VolumeStore* store_ = nullptr;
-  VolumeService* service_ = nullptr;
 };
 
 struct Kind {

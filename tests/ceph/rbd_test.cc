@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/ceph/ceph_testbed.h"
+#include "tests/ceph/rbd_service_test.h"
 #include "tests/support/embedded_stack.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/file_key_manager.h"
@@ -21,6 +22,7 @@ namespace {
 using ::volcrypt::testing::EmbeddedStack;
 using ::volcrypt::testing::EmbeddedStackOptions;
 using ::volcrypt::testing::CephTestbed;
+using ::volcrypt::testing::RbdServiceTest;
 using ::volcrypt::testing::CommandResult;
 using ::volcrypt::testing::RunCommand;
 using ::volcrypt::testing::StatusIs;
@@ -30,39 +32,8 @@ using ::volcrypt::testing::TempDir;
 ::testing::Environment* const kCeph =
     ::testing::AddGlobalTestEnvironment(new CephTestbed);
 
-constexpr uint64_t kSize = 32 << 20;
-
-class RbdTest : public ::testing::Test {
+class RbdTest : public RbdServiceTest {
  protected:
-  void SetUp() override {
-    if (CephTestbed::conf().empty()) GTEST_SKIP() << CephTestbed::skip_reason();
-    RbdBackendOptions o;
-    o.ceph_conf = CephTestbed::conf();
-    o.timeout_seconds = 3;
-    absl::StatusOr<std::unique_ptr<RbdBackend>> rbd = RbdBackend::Connect(o);
-    ASSERT_TRUE(rbd.ok()) << rbd.status();
-    rbd_ = std::move(*rbd);
-    EmbeddedStackOptions so;
-    so.dir = tmp_.path();
-    so.rbd = rbd_.get();
-    stack_ = std::move(EmbeddedStack::Open(std::move(so)).value());
-    keys_ = &stack_->keys();
-    store_ = &stack_->store();
-    service_ = &stack_->service();
-  }
-
-  absl::StatusOr<VolumeRecord> Create(const std::string& id, LuksFormat format,
-                                      EncryptionEngine engine, bool native = false) {
-    CreateVolumeRequest r;
-    r.id = id;
-    r.location = VolumeLocation::Rbd("rbd", "volume-" + id);
-    r.size_bytes = kSize;
-    r.encryption.format = format;
-    r.encryption.engine = engine;
-    r.native_rbd_format = native;
-    return service_->CreateVolume(r);
-  }
-
   SecretBytes Passphrase(const VolumeRecord& v) {
     return HexPassphrase(keys_->GetKey(v.encryption_key_id).value());
   }
@@ -111,13 +82,6 @@ class RbdTest : public ::testing::Test {
     }
     closedir(d);
   }
-
-  TempDir tmp_;
-  std::unique_ptr<RbdBackend> rbd_;
-  std::unique_ptr<EmbeddedStack> stack_;
-  KeyManager* keys_ = nullptr;
-  VolumeStore* store_ = nullptr;
-  VolumeService* service_ = nullptr;
 };
 
 TEST_F(RbdTest, QemuEngineVolumeIsReadByQemuAndByLibrbd) {
