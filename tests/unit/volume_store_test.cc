@@ -198,6 +198,28 @@ TEST_F(SqliteVolumeStoreTest, UsesWalAndRecordsSchemaVersion) {
   EXPECT_EQ(version.out, "9\n");
 }
 
+// SQL that takes a current database back to schema `version`: what each
+// later migration added, newest first, then `also` and the version itself.
+std::string BackToSchema(int version, const std::string& also = "") {
+  static const std::pair<int, const char*> kAdded[] = {
+      {9, "DROP TABLE released_keys; "},
+      {8, "ALTER TABLE volumes DROP COLUMN key_created_at; "
+          "ALTER TABLE volumes DROP COLUMN rekey_key_id; "},
+      {7, "ALTER TABLE volumes DROP COLUMN key_format; "},
+      {6, "ALTER TABLE volumes DROP COLUMN key_claim; "
+          "ALTER TABLE volumes DROP COLUMN key_claim_until; "
+          "ALTER TABLE backups DROP COLUMN key_claim; "
+          "ALTER TABLE backups DROP COLUMN key_claim_until; "},
+      {5, "ALTER TABLE volumes DROP COLUMN location_proof; "},
+      {4, "ALTER TABLE attachments DROP COLUMN secret_uuid; "},
+  };
+  std::string sql;
+  for (const auto& [added_in, undo] : kAdded) {
+    if (added_in > version) sql += undo;
+  }
+  return sql + also + "PRAGMA user_version=" + std::to_string(version);
+}
+
 TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
   {
     auto store = Open();
@@ -206,16 +228,7 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
         {"v1", "h1", "vm", "sdb", true, false, "attached", 0, "ignored"}));
   }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
-                        "ALTER TABLE attachments DROP COLUMN secret_uuid; "
-                        "ALTER TABLE volumes DROP COLUMN key_format; "
-                        "ALTER TABLE volumes DROP COLUMN location_proof; "
-                        "ALTER TABLE volumes DROP COLUMN key_claim; "
-                        "ALTER TABLE volumes DROP COLUMN key_claim_until; "
-                        "ALTER TABLE volumes DROP COLUMN key_created_at; "
-                        "ALTER TABLE volumes DROP COLUMN rekey_key_id; "
-                        "ALTER TABLE backups DROP COLUMN key_claim; "
-                        "ALTER TABLE backups DROP COLUMN key_claim_until; "
-                        "PRAGMA user_version=3"})
+                        BackToSchema(3)})
                 .exit_code, 0);
   absl::StatusOr<AttachmentRecord> a = Open()->GetAttachment("v1");
   ASSERT_TRUE(a.ok()) << a.status();
@@ -227,15 +240,7 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaThreeAttachment) {
 TEST_F(SqliteVolumeStoreTest, MigratesASchemaFourVolumeToAnEmptyLocationProof) {
   { VOLCRYPT_ASSERT_OK(Open()->CreateVolume(TestVolume("v1"))); }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
-                        "ALTER TABLE volumes DROP COLUMN key_format; "
-                        "ALTER TABLE volumes DROP COLUMN location_proof; "
-                        "ALTER TABLE volumes DROP COLUMN key_claim; "
-                        "ALTER TABLE volumes DROP COLUMN key_claim_until; "
-                        "ALTER TABLE volumes DROP COLUMN key_created_at; "
-                        "ALTER TABLE volumes DROP COLUMN rekey_key_id; "
-                        "ALTER TABLE backups DROP COLUMN key_claim; "
-                        "ALTER TABLE backups DROP COLUMN key_claim_until; "
-                        "PRAGMA user_version=4"})
+                        BackToSchema(4)})
                 .exit_code, 0);
   auto store = Open();
   absl::StatusOr<VolumeRecord> v = store->GetVolume("v1");
@@ -252,9 +257,7 @@ TEST_F(SqliteVolumeStoreTest, MigratesASchemaFourVolumeToAnEmptyLocationProof) {
 TEST_F(SqliteVolumeStoreTest, MigratesASchemaSixVolumeToAHexKeyFormat) {
   { VOLCRYPT_ASSERT_OK(Open()->CreateVolume(TestVolume("v1"))); }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
-                        "ALTER TABLE volumes DROP COLUMN key_format; "
-                        "ALTER TABLE volumes DROP COLUMN key_created_at; "
-                        "ALTER TABLE volumes DROP COLUMN rekey_key_id; PRAGMA user_version=6"})
+                        BackToSchema(6)})
                 .exit_code, 0);
   auto store = Open();
   absl::StatusOr<VolumeRecord> v = store->GetVolume("v1");
@@ -297,16 +300,8 @@ TEST_F(SqliteVolumeStoreTest, AnUnknownKeyFormatMakesTheRowUnreadable) {
 TEST_F(SqliteVolumeStoreTest, MigratesAVersionOneDatabase) {
   { Open()->CreateVolume(TestVolume("v1")).IgnoreError(); }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
-                        "ALTER TABLE volumes DROP COLUMN key_format; "
-                        "ALTER TABLE volumes DROP COLUMN location_proof; "
-                        "ALTER TABLE volumes DROP COLUMN key_claim; "
-                        "ALTER TABLE volumes DROP COLUMN key_claim_until; "
-                        "ALTER TABLE volumes DROP COLUMN key_created_at; "
-                        "ALTER TABLE volumes DROP COLUMN rekey_key_id; "
-                        "ALTER TABLE backups DROP COLUMN key_claim; "
-                        "ALTER TABLE backups DROP COLUMN key_claim_until; "
-                        "DROP TABLE attachments; DROP INDEX backups_by_host; "
-                        "DROP INDEX snapshots_by_key; PRAGMA user_version=1"})
+                        BackToSchema(1, "DROP TABLE attachments; DROP INDEX backups_by_host; "
+                                        "DROP INDEX snapshots_by_key; ")})
                 .exit_code, 0);
   auto store = Open();
   EXPECT_TRUE(store->GetVolume("v1").ok());
@@ -317,9 +312,7 @@ TEST_F(SqliteVolumeStoreTest, MigratesAVersionOneDatabase) {
 TEST_F(SqliteVolumeStoreTest, MigratesASchemaSevenVolumeWhoseKeyDatesFromItsCreation) {
   { VOLCRYPT_ASSERT_OK(Open()->CreateVolume(TestVolume("v1"))); }
   ASSERT_EQ(RunCommand({"sqlite3", path(),
-                        "ALTER TABLE volumes DROP COLUMN key_created_at; "
-                        "ALTER TABLE volumes DROP COLUMN rekey_key_id; "
-                        "UPDATE volumes SET created_at = 1000; PRAGMA user_version=7"})
+                        BackToSchema(7, "UPDATE volumes SET created_at = 1000; ")})
                 .exit_code, 0);
   absl::StatusOr<VolumeRecord> v = Open()->GetVolume("v1");
   ASSERT_TRUE(v.ok()) << v.status();
