@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
+#include "examples/cli/progress_line.h"
 #include "absl/strings/str_format.h"
 #include "volcrypt/json.h"
 #include "volcrypt/key_migration.h"
@@ -48,14 +49,8 @@ void PrintItemLine(const KeyMigrationItem& item) {
   std::cout << std::endl;
 }
 
-// "  37/1000 items  48.2/s  about 0:19 left"
 void PrintProgress(const KeyMigrationProgress& p) {
-  const double rate = p.elapsed_seconds > 0 ? p.done / p.elapsed_seconds : 0;
-  const int left = rate > 0 ? static_cast<int>((p.total - p.done) / rate + 0.5) : 0;
-  std::fprintf(stderr, "\r\033[K  %d/%d items  %.1f/s  about %d:%02d left", p.done,
-               p.total, rate, left / 60, left % 60);
-  if (p.done == p.total) std::fputc('\n', stderr);
-  std::fflush(stderr);
+  PrintProgressLine("items", p.done, p.total, p.elapsed_seconds);
 }
 
 }  // namespace

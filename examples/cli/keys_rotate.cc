@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "examples/cli/progress_line.h"
 #include "absl/strings/str_format.h"
 
 namespace volcrypt_cli {
@@ -55,12 +56,7 @@ void PrintItemLine(const FleetRotationItem& item) {
 }
 
 void PrintProgress(const FleetRotationProgress& p) {
-  const double rate = p.elapsed_seconds > 0 ? p.done / p.elapsed_seconds : 0;
-  const int left = rate > 0 ? static_cast<int>((p.total - p.done) / rate + 0.5) : 0;
-  std::fprintf(stderr, "\r\033[K  %d/%d volumes  %.1f/s  about %d:%02d left", p.done,
-               p.total, rate, left / 60, left % 60);
-  if (p.done == p.total) std::fputc('\n', stderr);
-  std::fflush(stderr);
+  PrintProgressLine("volumes", p.done, p.total, p.elapsed_seconds);
 }
 
 }  // namespace
