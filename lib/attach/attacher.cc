@@ -1,14 +1,11 @@
 #include "volcrypt/attacher.h"
 
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
-
 #include <chrono>
-#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "lib/attach/domain_disks.h"
+#include "lib/attach/libvirt_call.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/attach_xml.h"
 #include "volcrypt/errors.h"
@@ -17,78 +14,11 @@
 namespace volcrypt {
 namespace {
 
-// libvirt prints every error to stderr unless told otherwise; volcrypt
-// returns them instead.
-void SilenceLibvirt() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
-  });
-}
-
-absl::StatusCode CodeFor(int libvirt_code) {
-  switch (libvirt_code) {
-    case VIR_ERR_NO_DOMAIN:
-    case VIR_ERR_NO_SECRET:
-      return absl::StatusCode::kNotFound;
-    case VIR_ERR_OPERATION_INVALID:
-      return absl::StatusCode::kFailedPrecondition;
-    case VIR_ERR_NO_CONNECT:
-    case VIR_ERR_SYSTEM_ERROR:
-    case VIR_ERR_RPC:
-    case VIR_ERR_AGENT_UNRESPONSIVE:
-      return absl::StatusCode::kUnavailable;
-    case VIR_ERR_XML_ERROR:
-    case VIR_ERR_XML_DETAIL:
-    case VIR_ERR_CONFIG_UNSUPPORTED:
-    case VIR_ERR_INVALID_ARG:
-      return absl::StatusCode::kInvalidArgument;
-    case VIR_ERR_NO_SUPPORT:
-      return absl::StatusCode::kUnimplemented;
-    case VIR_ERR_OPERATION_DENIED:
-    case VIR_ERR_AUTH_FAILED:
-      return absl::StatusCode::kPermissionDenied;
-    default:
-      return absl::StatusCode::kInternal;
-  }
-}
-
-// The status for libvirt's last error on this thread, while doing `what`.
-absl::Status LibvirtError(const std::string& what) {
-  virErrorPtr err = virGetLastError();
-  if (err == nullptr) return absl::InternalError(what + ": libvirt failed");
-  absl::Status s(CodeFor(err->code),
-                 absl::StrCat(what, ": ", err->message ? err->message : "",
-                              " (libvirt error ", err->code, ")"));
-  virResetLastError();
-  return s;
-}
-
-int LibvirtCode() {
-  virErrorPtr err = virGetLastError();
-  return err ? err->code : 0;
-}
-
 unsigned Flags(const AttachTarget& t) {
   unsigned flags = 0;
   if (t.live) flags |= VIR_DOMAIN_AFFECT_LIVE;
   if (t.config) flags |= VIR_DOMAIN_AFFECT_CONFIG;
   return flags;
-}
-
-struct DomainFree {
-  void operator()(virDomain* d) const { virDomainFree(d); }
-};
-struct SecretFree {
-  void operator()(virSecret* s) const { virSecretFree(s); }
-};
-using Domain = std::unique_ptr<virDomain, DomainFree>;
-using Secret = std::unique_ptr<virSecret, SecretFree>;
-
-std::string TakeString(char* s) {
-  std::string out = s ? s : "";
-  free(s);
-  return out;
 }
 
 // The libvirt implementation. A virConnect is thread-safe, and this class
