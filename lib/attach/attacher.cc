@@ -313,8 +313,6 @@ class LibvirtAttacher : public Attacher {
 
 }  // namespace
 
-Attacher::~Attacher() = default;
-
 absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& uri) {
   SilenceLibvirt();
   virConnectPtr conn = virConnectOpen(uri.c_str());
@@ -323,13 +321,6 @@ absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& u
     return absl::Status(absl::StatusCode::kUnavailable, s.message());
   }
   return std::unique_ptr<Attacher>(new LibvirtAttacher(conn));
-}
-
-absl::Status Attacher::Attach(const AttachPlan& plan, const AttachTarget& target) {
-  VOLCRYPT_RETURN_IF_ERROR(DefineSecret(plan));
-  absl::Status attached = AttachDisk(plan, target);
-  if (!attached.ok()) (void)RemoveSecretIfUnused(plan.secret_uuid);
-  return attached;
 }
 
 }  // namespace volcrypt
