@@ -1,0 +1,14 @@
+// RbdBackend::Connect in libvolcrypt: the Ceph code and librbd live in the
+// module volcrypt-rbd.so, loaded here on first use (module_loader.h).
+#include "lib/modules/module_loader.h"
+#include "lib/util/status_macros.h"
+
+namespace volcrypt {
+
+absl::StatusOr<std::unique_ptr<RbdBackend>> RbdBackend::Connect(
+    const RbdBackendOptions& options) {
+  VOLCRYPT_ASSIGN_OR_RETURN(const void* table, LoadModule("rbd", "connect to Ceph"));
+  return static_cast<const RbdModule*>(table)->connect(options);
+}
+
+}  // namespace volcrypt
