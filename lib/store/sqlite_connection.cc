@@ -202,6 +202,14 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, busy_timeout_ms);
+  // The WAL stays between processes: closing the last connection neither
+  // checkpoints nor deletes it. A CLI process is one short connection, and a
+  // checkpoint at every exit cost two syncs (WAL, database), and the next
+  // process two more to make a new WAL (its header, the directory). The
+  // WAL is still checkpointed as it grows (SQLite's automatic checkpoint at
+  // 1000 pages, at commit). A copy of the database must take volumes.db-wal
+  // with it, or use sqlite3's .backup.
+  if (!read_only) sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   auto conn = std::make_unique<SqliteConnection>(db, path);
   // Setting the journal mode writes the header: a read-only connection
   // reads the database in the mode its writers chose (WAL).
@@ -209,6 +217,10 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
     absl::Status s = conn->RunScript("PRAGMA journal_mode=WAL");
     if (!s.ok()) return s;
   }
+  // synchronous=FULL: the WAL is synced at every commit, so a record the
+  // caller was told is committed survives a power cut (NORMAL, in WAL mode,
+  // may lose the last commits). The flows rely on it: a create's record is
+  // durable before its key and header are made, so Reconcile finds them.
   for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     absl::Status s = conn->RunScript(pragma);
     if (!s.ok()) return s;
