@@ -203,9 +203,9 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, busy_timeout_ms);
   // The WAL stays between processes: closing the last connection neither
-  // checkpoints nor deletes it. A CLI process is one short connection, and a
-  // checkpoint at every exit cost two syncs (WAL, database), and the next
-  // process two more to make a new WAL (its header, the directory). The
+  // checkpoints nor deletes it. A CLI process is one short connection: a
+  // checkpoint at every exit, and the next process making a new WAL (its
+  // header, the directory: two syncs), were paid on every command. The
   // WAL is still checkpointed as it grows (SQLite's automatic checkpoint at
   // 1000 pages, at commit). A copy of the database must take volumes.db-wal
   // with it, or use sqlite3's .backup.
