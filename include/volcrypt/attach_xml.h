@@ -44,6 +44,17 @@ bool IsVolcryptUsage(const std::string& usage_id);
 absl::StatusOr<std::string> BuildSecretXml(
     const std::string& secret_uuid, const std::string& volume_id, bool ephemeral);
 
+// The XML of the libvirt secret that rbd disks' <auth> names: usage 'ceph',
+// usage name CephSecretUsageName(client_id), private and persistent (QEMU
+// needs it at every domain start, not only while volcrypt runs).
+// InvalidArgument if secret_uuid is not a UUID or client_id is not a cephx
+// user name (letters, digits, '.', '_', '-'; without "client.").
+absl::StatusOr<std::string> BuildCephSecretXml(const std::string& secret_uuid,
+                                               const std::string& client_id);
+
+// "client.<client_id> secret": the usage name libvirt's docs and nova use.
+std::string CephSecretUsageName(const std::string& client_id);
+
 struct DiskXmlOptions {
   std::string volume_id;  // becomes the disk's <serial>
   DiskSource source;

@@ -122,6 +122,27 @@ class Attacher {
                                       const std::string& volume_id,
                                       const SecretBytes& passphrase) = 0;
 
+  // Puts client `client_id`'s cephx key (decoded: ReadCephxKey) into the
+  // libvirt secret of usage 'ceph' that rbd disks' <auth> names, and returns
+  // its UUID. Secret `uuid` is defined (private, persistent, usage name
+  // "client.<client_id> secret") or, if it exists with usage 'ceph', gets
+  // the new value; "" reuses the secret of that usage name, or makes a new
+  // UUID. FailedPrecondition (EEXIST) if `uuid` is a secret of another
+  // usage, or if another secret already has the usage name (libvirt allows
+  // one per name; the message gives its UUID).
+  virtual absl::StatusOr<std::string> DefineCephSecret(
+      const std::string& uuid, const std::string& client_id,
+      const SecretBytes& cephx_key) = 0;
+
+  // Checks that libvirt has secret `uuid` of usage 'ceph' with a value, and,
+  // when `cephx_key` is given and libvirt lets its value be read (a
+  // non-private secret), that it holds that key. NotFound (ENOENT) if
+  // missing; FailedPrecondition: another usage (EEXIST), no value (ENOKEY),
+  // another key (EKEYREJECTED). A private secret's value cannot be read, so
+  // a wrong key in it shows only when QEMU connects.
+  virtual absl::Status CheckCephSecret(const std::string& uuid,
+                                       const SecretBytes* cephx_key) = 0;
+
   // DefineSecret, then AttachDisk; if the disk cannot be attached, removes
   // the secret again unless a domain uses it, and returns libvirt's error.
   absl::Status Attach(const AttachPlan& plan, const AttachTarget& target);

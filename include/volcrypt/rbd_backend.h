@@ -82,6 +82,14 @@ class RbdBackend : public BlockBackend {
       const SecretBytes& passphrase) = 0;
 };
 
+// The cephx key of client `options.client_id`, decoded from its base64 text:
+// the bytes a libvirt secret of usage 'ceph' holds, so that rbd disks'
+// <auth> can name it (Attacher::DefineCephSecret). Read from
+// options.keyring, else from the first keyring that options.ceph_conf names
+// which exists. NotFound if no keyring exists or it has no key for the
+// client; InvalidArgument for a key that is not base64.
+absl::StatusOr<SecretBytes> ReadCephxKey(const RbdBackendOptions& options);
+
 }  // namespace volcrypt
 
 #endif  // VOLCRYPT_RBD_BACKEND_H_

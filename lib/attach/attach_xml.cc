@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "lib/util/quote.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/key_manager.h"
 
@@ -114,6 +115,35 @@ absl::StatusOr<std::string> BuildSecretXml(const std::string& secret_uuid,
   return doc.Serialize();
 }
 
+std::string CephSecretUsageName(const std::string& client_id) {
+  return absl::StrCat("client.", client_id, " secret");
+}
+
+absl::StatusOr<std::string> BuildCephSecretXml(const std::string& secret_uuid,
+                                               const std::string& client_id) {
+  VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(secret_uuid));
+  const bool name_ok =
+      !client_id.empty() && client_id.size() <= 64 &&
+      client_id.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+          std::string::npos;
+  if (!name_ok) {
+    return absl::InvalidArgumentError(
+        "cephx user " + QuoteForMessage(client_id) +
+        " is not a name of letters, digits, '.', '_' or '-' (without \"client.\")");
+  }
+  XmlDoc doc("secret");
+  XmlDoc::Attr(doc.root(), "ephemeral", "no");
+  XmlDoc::Attr(doc.root(), "private", "yes");
+  XmlDoc::TextChild(doc.root(), "uuid", secret_uuid);
+  XmlDoc::TextChild(doc.root(), "description",
+                    absl::StrCat("cephx key of client.", client_id, " (volcrypt)"));
+  xmlNodePtr usage = XmlDoc::Child(doc.root(), "usage");
+  XmlDoc::Attr(usage, "type", "ceph");
+  XmlDoc::TextChild(usage, "name", CephSecretUsageName(client_id));
+  return doc.Serialize();
+}
+
 absl::StatusOr<std::string> BuildDiskXml(const DiskXmlOptions& o) {
   VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(o.secret_uuid));
   VOLCRYPT_RETURN_IF_ERROR(CheckTarget(o));
@@ -137,7 +167,7 @@ absl::StatusOr<std::string> BuildDiskXml(const DiskXmlOptions& o) {
   XmlDoc::Attr(driver, "name", "qemu");
   XmlDoc::Attr(driver, "type", "raw");
 
-  if (network && !o.source.auth_username.empty()) {
+  if (network && !o.source.auth_username.empty() && !o.source.auth_secret_uuid.empty()) {
     xmlNodePtr auth = XmlDoc::Child(doc.root(), "auth");
     XmlDoc::Attr(auth, "username", o.source.auth_username);
     xmlNodePtr secret = XmlDoc::Child(auth, "secret");

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "lib/attach/ceph_secret.h"
 #include "lib/attach/domain_disks.h"
 #include "lib/attach/libvirt_call.h"
 #include "lib/util/status_macros.h"
@@ -74,6 +75,16 @@ class LibvirtAttacher : public Attacher {
       return LibvirtError("set value of secret " + uuid);
     }
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> DefineCephSecret(const std::string& uuid,
+                                               const std::string& client_id,
+                                               const SecretBytes& cephx_key) override {
+    return DefineCephSecretOn(conn_, uuid, client_id, cephx_key);
+  }
+
+  absl::Status CheckCephSecret(const std::string& uuid, const SecretBytes* cephx_key) override {
+    return CheckCephSecretOn(conn_, uuid, cephx_key);
   }
 
   absl::Status AttachDisk(const AttachPlan& plan, const AttachTarget& target) override {

@@ -261,7 +261,9 @@ class RbdBackendImpl final : public RbdBackend {
     if (rados_conf_get(cluster_, "mon_host", mon_host, sizeof(mon_host) - 1) == 0) {
       d.hosts = ParseMonHosts(mon_host);
     }
-    if (!options_.libvirt_auth_secret_uuid.empty()) {
+    // A client with a cephx key needs <auth>; AttachVolume refuses one
+    // without the libvirt secret rather than let QEMU fail to connect.
+    if (!options_.libvirt_auth_secret_uuid.empty() || ReadCephxKey(options_).ok()) {
       d.auth_username = options_.client_id;
       d.auth_secret_uuid = options_.libvirt_auth_secret_uuid;
     }

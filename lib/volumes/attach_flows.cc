@@ -70,6 +70,26 @@ absl::StatusOr<AttachPlan> BuildPlan(const FlowContext& ctx, const VolumeRecord&
   return plan;
 }
 
+// An rbd disk's <auth> names libvirt's ceph secret: missing, it would fail
+// in QEMU as "error connecting: Permission denied" after the volume's own
+// secret was defined, so it is checked before anything is touched.
+absl::Status CheckCephAuth(const FlowContext& ctx, const VolumeRecord& record) {
+  if (record.location.kind != BackendKind::kRbd) return absl::OkStatus();
+  VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend * backend, ctx.BackendFor(record.location));
+  VOLCRYPT_ASSIGN_OR_RETURN(DiskSource source, backend->DescribeDisk(record.location));
+  if (source.auth_username.empty()) return absl::OkStatus();
+  if (source.auth_secret_uuid.empty()) {
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, ENOKEY,
+                      absl::StrCat("attach volume ", record.id, ": client.",
+                                   source.auth_username, " uses a cephx key but no libvirt "
+                                   "ceph secret is configured for rbd disks' <auth> "
+                                   "(--libvirt-ceph-secret; `volcrypt ceph-secret define` "
+                                   "makes one)"));
+  }
+  return Annotate(ctx.attacher->CheckCephSecret(source.auth_secret_uuid, nullptr),
+                  "attach volume " + record.id);
+}
+
 // The secret an attachment's disk was given: its own (recorded since
 // per-attach secrets), or, for rows of older versions, the volume's key id.
 const std::string& SecretOf(const VolumeRecord& record, const AttachmentRecord& attachment) {
@@ -151,6 +171,7 @@ absl::StatusOr<VolumeRecord> AttachVolume(const FlowContext& ctx, const std::str
     return absl::InvalidArgumentError("attach needs live, config or both");
   }
   VOLCRYPT_RETURN_IF_ERROR(RequireAttacher(ctx));
+  VOLCRYPT_RETURN_IF_ERROR(CheckCephAuth(ctx, record));
 
   // A secret of this attach's own: no other volume's detach can remove it.
   VOLCRYPT_ASSIGN_OR_RETURN(std::string secret_uuid, NewUuid());

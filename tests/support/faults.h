@@ -321,6 +321,15 @@ class FaultyAttacher : public Attacher {
     VOLCRYPT_FAULT_POINT("attacher.SetSecretValue");
     return real_->SetSecretValue(uuid, v, p);
   }
+  absl::StatusOr<std::string> DefineCephSecret(const std::string& uuid, const std::string& id,
+                                               const SecretBytes& key) override {
+    VOLCRYPT_FAULT_POINT("attacher.DefineCephSecret");
+    return real_->DefineCephSecret(uuid, id, key);
+  }
+  absl::Status CheckCephSecret(const std::string& uuid, const SecretBytes* key) override {
+    VOLCRYPT_FAULT_POINT("attacher.CheckCephSecret");
+    return real_->CheckCephSecret(uuid, key);
+  }
 
  private:
   Attacher* real_;
