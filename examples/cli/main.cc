@@ -20,6 +20,7 @@
 #include "examples/cli/volume_rekey.h"
 #include "examples/cli/keys_rotate.h"
 #include "examples/cli/process_guard.h"
+#include "examples/cli/ceph_secret.h"
 #include "examples/cli/volume_manage.h"
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
@@ -105,6 +106,16 @@ Commands:
                           qemu:///system): secret defined, value set, disk added
   detach ID [--domain NAME] [--connect URI]
                           detach; the secret goes when no disk uses it
+  ceph-secret define [--connect URI]
+                          put client.ID's cephx key (from --ceph-keyring or
+                          ceph.conf's keyring) into libvirt's secret of usage
+                          ceph, private and persistent: --libvirt-ceph-secret's
+                          UUID, else the one of that usage, else a new one;
+                          prints {"uuid": ...}
+  ceph-secret check --libvirt-ceph-secret UUID [--connect URI]
+                          exit 0 if it exists, has a value and (unless
+                          private) holds the keyring's key; attach of an rbd
+                          volume checks the same and refuses without it
   luks inspect PATH       header facts as JSON
   luks inspect --backend rbd --pool P --image I
                           the same, read through librbd
@@ -667,6 +678,7 @@ int Main(int argc, char** argv) {
     std::cout << LuksInfoToJson(*info) << std::endl;
     return 0;
   }
+  if (words[0] == "ceph-secret") return CephSecretCommand(args, words);
   const bool rotating = words[0] == "keys" && words.size() == 2 && words[1] == "rotate";
   if (words[0] == "keys" && !rotating) return RunKeys(args, words);
   const bool libvirt = words[0] == "attach" || words[0] == "detach" ||
