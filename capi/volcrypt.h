@@ -253,6 +253,36 @@ int volcrypt_attacher_connect(const char *uri, volcrypt_attacher_t **attacher,
                               char **errmsg);
 void volcrypt_attacher_destroy(volcrypt_attacher_t *attacher);
 
+/* Bytes of a UUID string with its NUL. */
+#define VOLCRYPT_UUID_SIZE 37
+
+/* Puts client options->client_id's cephx key into libvirt's secret of usage
+ * 'ceph', which rbd disks' <auth> names (nova's rbd_secret_uuid). The key is
+ * read from options->keyring, else from the keyring options->ceph_conf
+ * names; it never passes through the caller. The secret is
+ * options->libvirt_auth_secret_uuid (defined private and persistent, or
+ * given the new value if it exists with usage 'ceph'); when that is NULL,
+ * the secret of usage name "client.<id> secret", else a new UUID. Its UUID
+ * goes to `uuid` (at least VOLCRYPT_UUID_SIZE bytes).
+ * Errors: -EINVAL a NULL argument, a client id that is not a cephx user
+ * name, or a key that is not base64; -ENOENT no keyring exists or it has no
+ * key for the client; -EEXIST the UUID is a secret of another usage, or
+ * another secret has that usage name (errmsg names its UUID); -ERANGE
+ * uuid_len below VOLCRYPT_UUID_SIZE; -EAGAIN libvirtd is unreachable. */
+int volcrypt_ceph_secret_define(volcrypt_attacher_t *attacher,
+                                const volcrypt_rbd_options_t *options, char *uuid,
+                                size_t uuid_len, char **errmsg);
+
+/* Checks libvirt's secret options->libvirt_auth_secret_uuid: it exists, has
+ * usage 'ceph' and a value and, where libvirt lets the value be read (a
+ * non-private secret) and the client's keyring is readable, holds its key.
+ * Attach of an rbd volume checks the same before it touches anything.
+ * Errors: -EINVAL a NULL argument or no UUID; -ENOENT no such secret;
+ * -EEXIST a secret of another usage; -ENOKEY it has no value;
+ * -EKEYREJECTED it holds another key; -EAGAIN libvirtd is unreachable. */
+int volcrypt_ceph_secret_check(volcrypt_attacher_t *attacher,
+                               const volcrypt_rbd_options_t *options, char **errmsg);
+
 /* ---- The volume service (create, delete, extend, attach, ...) ---------- */
 
 typedef struct {

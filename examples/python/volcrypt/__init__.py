@@ -421,6 +421,29 @@ class Attacher(_Handle):
         super().__init__()
         _call("attacher_connect", _b(uri), ctypes.byref(self._h))
 
+    def define_ceph_secret(self, ceph_conf: Optional[str] = None,
+                           client_id: Optional[str] = None, keyring: Optional[str] = None,
+                           uuid: Optional[str] = None) -> str:
+        """Puts the client's cephx key (read by the library from its keyring,
+        never through Python) into libvirt's secret of usage 'ceph' that rbd
+        disks' <auth> names; returns its UUID (`uuid`, else the one of usage
+        "client.<id> secret", else a new one)."""
+        o = _RbdOptions(ctypes.sizeof(_RbdOptions), _b(ceph_conf), _b(client_id),
+                        _b(keyring), 0, _b(uuid))
+        buf = ctypes.create_string_buffer(37)
+        _call("ceph_secret_define", self._h, ctypes.byref(o), buf, ctypes.sizeof(buf))
+        return buf.value.decode()
+
+    def check_ceph_secret(self, uuid: str, ceph_conf: Optional[str] = None,
+                          client_id: Optional[str] = None,
+                          keyring: Optional[str] = None) -> None:
+        """Raises NotFoundError if libvirt lacks ceph secret `uuid`, and
+        VolcryptError (ENOKEY, EKEYREJECTED, EEXIST) if it has no value,
+        another key (where readable) or another usage."""
+        o = _RbdOptions(ctypes.sizeof(_RbdOptions), _b(ceph_conf), _b(client_id),
+                        _b(keyring), 0, _b(uuid))
+        _call("ceph_secret_check", self._h, ctypes.byref(o))
+
 
 class _ServiceOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("keys", ctypes.c_void_p),
