@@ -10,10 +10,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
 #include "lib/attach/migration.h"
 #include "tests/ceph/ceph_testbed.h"
 #include "tests/support/embedded_stack.h"
@@ -408,6 +411,124 @@ TEST_F(LiveMigrationTest, ABlockDeviceIsRefusedBeforeAnythingChanges) {
   ASSERT_TRUE(on_a().DetachVolume("dev-vol").ok());
   ASSERT_TRUE(on_a().DeleteVolume("dev-vol").ok());
   RunCommand({"losetup", "-d", dev});
+}
+
+// The operator's command, end to end: `volcrypt domain migrate` moves a
+// domain whose file volume the CLI attached on A; the CLI on host-b then
+// detaches it there. A wrong destination URI first changes nothing.
+TEST_F(LiveMigrationTest, TheCliMovesADomainAndItsHostBDetachLeavesNoSecret) {
+  const char* cli = std::getenv("VOLCRYPT_CLI");
+  ASSERT_NE(cli, nullptr) << "VOLCRYPT_CLI is not set (meson test sets it)";
+  const std::string state = tmp_.File("cli-state");
+  const std::string file = tmp_.File("cli-vol");
+  auto run = [&](const std::string& host, std::vector<std::string> args) {
+    std::vector<std::string> argv = {cli, "--state-dir", state, "--host", host};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  a_probe_->DefineRunningDomain(kDomain);
+  auto made = run(kHostA, {"volume", "create", "--path", file, "--size", "16M", "--id", "cv"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto attached = run(kHostA, {"attach", "cv", "--domain", kDomain, "--connect", kA->address(),
+                               "--live", "--config"});
+  ASSERT_EQ(attached.exit_code, 0) << attached.err;
+  const std::string migrate_uri = Options().migrate_uri;
+  auto wrong = run(kHostA, {"domain", "migrate", kDomain, "--connect", kA->address(), "--to",
+                            "qemu:///system?socket=" + tmp_.File("no-such-socket"),
+                            "--to-host", kHostB, "--migrate-uri", migrate_uri});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("volcrypt: domain migrate " + std::string(kDomain)),
+            std::string::npos) << wrong.err;
+  EXPECT_TRUE(a_probe_->Runs(kDomain));
+  EXPECT_TRUE(a_probe_->HasSecretFor("cv"));
+  auto moved = run(kHostA, {"domain", "migrate", kDomain, "--connect", kA->address(), "--to",
+                            kB->address(), "--to-host", kHostB, "--migrate-uri", migrate_uri});
+  ASSERT_EQ(moved.exit_code, 0) << moved.err;
+  EXPECT_NE(moved.out.find("\"cv\""), std::string::npos) << moved.out;
+  EXPECT_TRUE(b_probe_->Runs(kDomain));
+  EXPECT_FALSE(a_probe_->HasSecretFor("cv"));
+  EXPECT_TRUE(b_probe_->HasSecretFor("cv"));
+  const std::string read = b_probe_->Hmp(kDomain, "info block");
+  EXPECT_NE(read.find("\"driver\": \"luks\""), std::string::npos) << read;
+  auto detached = run(kHostB, {"detach", "cv", "--connect", kB->address()});
+  ASSERT_EQ(detached.exit_code, 0) << detached.err;
+  EXPECT_FALSE(b_probe_->HasSecretFor("cv"));
+}
+
+// `domain migrate` SIGKILLed before each step it takes (store, key manager
+// and libvirt calls, on either host), then `volcrypt reconcile` on both
+// hosts, in alternating order: the domain runs on exactly one host, the
+// records name that host, in-use and attached, and only that host's libvirt
+// holds the volume's secret.
+TEST_F(LiveMigrationTest, AKillOfTheCliAtEveryStepIsReconciledOnBothHosts) {
+  const char* cli = std::getenv("VOLCRYPT_CLI");
+  ASSERT_NE(cli, nullptr) << "VOLCRYPT_CLI is not set (meson test sets it)";
+  char self[4096] = {};
+  ASSERT_GT(readlink("/proc/self/exe", self, sizeof(self) - 1), 0);
+  std::string child(self);
+  child = child.substr(0, child.rfind('/')) + "/live_migration_crash_child";
+  const std::string migrate_uri = Options().migrate_uri;
+  auto cli_run = [&](const std::string& state, const std::string& host,
+                     std::vector<std::string> args) {
+    std::vector<std::string> argv = {cli, "--state-dir", state, "--host", host};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  };
+  // A fresh state directory and volume "kv<k>" attached to a domain on A.
+  auto set_up = [&](int k, std::string* state, std::string* id) {
+    *state = tmp_.File("kill-" + std::to_string(k));
+    *id = "kv" + std::to_string(k);
+    a_probe_->DestroyAndUndefine(kDomain);
+    b_probe_->DestroyAndUndefine(kDomain);
+    a_probe_->DefineRunningDomain(kDomain);
+    auto made = cli_run(*state, kHostA, {"volume", "create", "--path", *state + ".vol",
+                                         "--size", "16M", "--id", *id});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    auto attached = cli_run(*state, kHostA, {"attach", *id, "--domain", kDomain, "--connect",
+                                             kA->address(), "--live", "--config"});
+    ASSERT_EQ(attached.exit_code, 0) << attached.err;
+  };
+  auto migrate = [&](const std::string& state, int kill_at) {
+    return RunCommand({child, "--state", state, "--host", kHostA, "--kill-at",
+                       std::to_string(kill_at), kDomain, kA->address(), kB->address(), kHostB,
+                       migrate_uri});
+  };
+  std::string state, id;
+  set_up(0, &state, &id);
+  auto trace = migrate(state, 0);
+  ASSERT_EQ(trace.exit_code, 0) << trace.err;
+  const std::vector<std::string> steps = absl::StrSplit(
+      absl::StripTrailingAsciiWhitespace(trace.out), '\n');
+  ASSERT_GT(steps.size(), 3u);
+  for (size_t k = 1; k <= steps.size(); ++k) {
+    SCOPED_TRACE("killed before step " + std::to_string(k) + ": " + steps[k - 1]);
+    set_up(static_cast<int>(k), &state, &id);
+    auto killed = migrate(state, static_cast<int>(k));
+    EXPECT_EQ(killed.exit_code, -1) << killed.err;  // RunCommand: ended by a signal
+    const bool a_first = k % 2 == 1;
+    for (int i = 0; i < 2; ++i) {
+      const bool on_a = (i == 0) == a_first;
+      auto r = cli_run(state, on_a ? kHostA : kHostB,
+                       {"reconcile", "--grace", "0", "--connect",
+                        on_a ? kA->address() : kB->address()});
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+    }
+    const bool on_b = b_probe_->Runs(kDomain);
+    EXPECT_NE(on_b, a_probe_->Runs(kDomain));
+    const std::string host = on_b ? kHostB : kHostA;
+    auto store = OpenSqliteVolumeStore(state + "/volumes.db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    absl::StatusOr<VolumeRecord> v = (*store)->GetVolume(id);
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_EQ(v->status, VolumeStatus::kInUse);
+    EXPECT_EQ(v->host, host);
+    absl::StatusOr<AttachmentRecord> a = (*store)->GetAttachment(id);
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_EQ(a->host, host);
+    EXPECT_EQ(a->status, "attached");
+    EXPECT_TRUE((on_b ? *b_probe_ : *a_probe_).HasSecretFor(id));
+    EXPECT_FALSE((on_b ? *a_probe_ : *b_probe_).HasSecretFor(id));
+  }
 }
 
 }  // namespace
