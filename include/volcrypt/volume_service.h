@@ -259,7 +259,9 @@ class VolumeService {
   // attacher); records in 'managing' that old lose the key the manage
   // stored and the record, never the volume; records in 'rekeying' that old
   // are finished or undone by what their header opens with; snapshot records
-  // older than `grace_seconds` whose image has no such snapshot are removed.
+  // older than `grace_seconds` whose image has no such snapshot are removed;
+  // volumes 'migrating' that old (on any host) become this host's if its
+  // libvirt has their domain, else lose this host's secret.
   // Returns how many records it acted on.
   absl::StatusOr<int> Reconcile(int64_t grace_seconds);
 

@@ -119,10 +119,19 @@ absl::StatusOr<MigrationPlan> PrepareMigration(const FlowContext& ctx,
     return absl::InvalidArgumentError(absl::StrCat(
         "migration of ", request.domain, " needs a destination host other than ", ctx.host));
   }
+  // A volume already 'migrating' belongs to another migration, running or
+  // killed: taking it up here could end with records on one host and the
+  // domain on the other. Reconcile settles a killed one first.
+  std::vector<Item> busy;
+  VOLCRYPT_RETURN_IF_ERROR(CollectItems(ctx, request.domain, VolumeStatus::kMigrating, &busy));
+  if (!busy.empty()) {
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                      absl::StrCat("volume ", busy[0].record.id, " of domain ", request.domain,
+                                   " is migrating already (under way, or interrupted: "
+                                   "reconcile on both hosts settles it)"));
+  }
   std::vector<Item> items;
   VOLCRYPT_RETURN_IF_ERROR(CollectItems(ctx, request.domain, VolumeStatus::kInUse, &items));
-  // A rerun after a kill takes up where the first one stopped.
-  VOLCRYPT_RETURN_IF_ERROR(CollectItems(ctx, request.domain, VolumeStatus::kMigrating, &items));
 
   // libvirt's domain XML is the truth: every recorded disk must be there,
   // and no disk decrypted through a secret of ours may lack a record.
@@ -156,13 +165,14 @@ absl::StatusOr<MigrationPlan> PrepareMigration(const FlowContext& ctx,
     }
   }
 
-  // Rows first: a kill after this leaves 'migrating' for Reconcile.
+  // Rows first: a kill after this leaves 'migrating' for Reconcile. A
+  // volume another flow took meanwhile (compare-and-set) undoes the rest.
   for (Item& item : items) {
-    if (item.record.status == VolumeStatus::kInUse) {
-      VOLCRYPT_RETURN_IF_ERROR(MoveTo(ctx, item.record, VolumeStatus::kMigrating));
+    absl::Status s = MoveTo(ctx, item.record, VolumeStatus::kMigrating);
+    if (s.ok()) {
+      item.attachment.status = kMigrating;
+      s = ctx.store->UpdateAttachment(item.attachment);
     }
-    item.attachment.status = kMigrating;
-    absl::Status s = ctx.store->UpdateAttachment(item.attachment);
     if (!s.ok()) {
       absl::Status undo = AbortMigration(ctx, request);
       return Annotate(s, undo.ok() ? "prepare migration"

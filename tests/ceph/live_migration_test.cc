@@ -354,6 +354,9 @@ TEST_F(LiveMigrationTest, AKillAfterPrepareIsReconciledBackToTheSource) {
     SetUpDomainOnA(a_first ? "kp-a" : "kp-b");
     ASSERT_TRUE(on_a().PrepareMigration(Request()).ok());
     EXPECT_EQ(store_->GetVolume(file_id_)->status, VolumeStatus::kMigrating);
+    // A second migration of the domain meanwhile is refused, not joined.
+    absl::StatusOr<MigrationPlan> again = on_a().PrepareMigration(Request());
+    EXPECT_EQ(ErrnoOf(again.status()), EBUSY) << again.status();
     EXPECT_TRUE(b_probe_->HasSecretFor(file_id_));
     // Within the grace, the destination's reconcile leaves the secrets.
     ASSERT_TRUE(on_b_->Reconcile(600).ok());
