@@ -566,6 +566,42 @@ int volcrypt_luks_verify_passphrase(const char *path,
                                     const unsigned char *passphrase,
                                     size_t len, int *keyslot, char **errmsg);
 
+/* ---- Live migration -------------------------------------------------------- */
+
+typedef struct {
+  size_t struct_size;
+  const char *domain;            /* name, as the attachments record it */
+  const char *source_uri;        /* the service's attacher's libvirt */
+  const char *destination_uri;   /* `destination`'s libvirt */
+  const char *destination_host;  /* host the records will name; NULL: the
+                                    destination daemon's host name */
+  const char *migrate_uri;       /* tcp://HOST:PORT for QEMU's stream;
+                                    NULL: libvirt's choice */
+} volcrypt_domain_migrate_options_t;
+
+/* Moves running domain `options->domain` live from the service's libvirt to
+ * `destination` with its volcrypt volumes: each volume's secret is defined
+ * on the destination (same UUID and value, read with the service's key
+ * manager), libvirt migrates (live, persistent there, undefined here; unsafe
+ * allowed for files on a shared path), then the records name the
+ * destination host and the source's secrets go. A failed migration is
+ * undone; a crash leaves 'migrating', which volcrypt_reconcile on each host
+ * settles by where libvirt runs the domain. *json (may be NULL):
+ * {"domain", "volumes": [ids]}.
+ * Errors: -EINVAL a NULL argument, a struct_size below the first published
+ * size, or the destination host equal to the service's; -E2BIG a field this
+ * library does not know is set; -EOPNOTSUPP a volume on a block device
+ * (it may be another disk on the destination; nothing changed); -ENOENT the
+ * records and libvirt's domain disagree, or no such domain; -EBUSY a disk
+ * decrypted through a volcrypt secret that no record explains, or a volume
+ * another flow holds; -EAGAIN a daemon, the store or the key manager could
+ * not be reached; otherwise the errno of the failing step (libvirt's
+ * migration errors carry its message). */
+int volcrypt_domain_migrate(volcrypt_service_t *service,
+                            volcrypt_attacher_t *destination,
+                            const volcrypt_domain_migrate_options_t *options,
+                            char **json, char **errmsg);
+
 #ifdef __cplusplus
 }
 #endif

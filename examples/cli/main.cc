@@ -18,6 +18,7 @@
 #include "examples/cli/args.h"
 #include "examples/cli/keys_migrate.h"
 #include "examples/cli/volume_rekey.h"
+#include "examples/cli/domain_migrate.h"
 #include "examples/cli/keys_rotate.h"
 #include "examples/cli/process_guard.h"
 #include "examples/cli/ceph_secret.h"
@@ -93,6 +94,10 @@ Commands:
                           recorded, old keyslots removed, old key deleted
                           unless a snapshot or backup uses it (attached
                           volumes need --connect: the secret follows)
+  domain migrate NAME --connect SRC --to DEST_URI [--to-host H] [--migrate-uri URI]
+                          move a running domain live with its volcrypt volumes
+                          (their secrets defined on DEST first; RBD, or files
+                          on a path both hosts share)
   reconcile [--grace SECONDS] [--connect URI]
                           finish or undo what a crash left (attachments need
                           --connect)
@@ -659,7 +664,7 @@ int Main(int argc, char** argv) {
       "password-file", "user-domain", "project-name", "project-domain",
       "app-credential-id", "app-credential-secret-file", "region",
       "key-id", "key-file", "passphrase-file", "unencrypted", "older-than",
-      "created-before", "rekey"};
+      "created-before", "rekey", "to", "to-host", "migrate-uri"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }
@@ -681,7 +686,7 @@ int Main(int argc, char** argv) {
   if (words[0] == "ceph-secret") return CephSecretCommand(args, words);
   const bool rotating = words[0] == "keys" && words.size() == 2 && words[1] == "rotate";
   if (words[0] == "keys" && !rotating) return RunKeys(args, words);
-  const bool libvirt = words[0] == "attach" || words[0] == "detach" ||
+  const bool libvirt = words[0] == "attach" || words[0] == "detach" || words[0] == "domain" ||
                        (words[0] == "reconcile" && args.Has("connect"));
   if (words[0] != "volume" && words[0] != "attach-xml" && words[0] != "reconcile" &&
       !libvirt && !rotating) {
@@ -702,6 +707,7 @@ int Main(int argc, char** argv) {
   if (!context.ok()) return Fail("open", context.status());
   if (rotating) return KeysRotate(args, *std::move(rotation), *context->service, *context->store);
   if (words[0] == "volume") return RunVolume(args, words, *context);
+  if (words[0] == "domain") return DomainMigrate(args, words, *context->service);
   if (words[0] == "reconcile") {
     int64_t grace = 600;
     if (auto g = args.Get("grace");

@@ -79,6 +79,18 @@ class VolcryptPythonTest(unittest.TestCase):
             stored = keys.store_key(b"\x07" * 32, "given")
             self.assertEqual(bytes(keys.get_key(stored)), b"\x07" * 32)
 
+    def test_migrate_domain_needs_a_destination(self):
+        # The move itself runs against two libvirt daemons in
+        # tests/ceph/live_migration_test.cc; here, the binding's arguments.
+        with volcrypt.FileKeys(self.path("mkeys"), self.master) as keys, \
+                volcrypt.SqliteStore(self.path("m.db")) as store, \
+                volcrypt.MappedBackend() as mapped, \
+                volcrypt.Service(keys, store, mapped=mapped, host="py") as svc:
+            with self.assertRaises(OSError) as missing:
+                svc.migrate_domain("d", None, "qemu:///system", "qemu+tcp://b/system")
+            self.assertEqual(missing.exception.errno, errno.EINVAL)
+            self.assertIn("destination", str(missing.exception))
+
     def test_rekey_and_fleet_rotation_with_progress(self):
         with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
                 volcrypt.SqliteStore(self.path("volumes.db")) as store, \

@@ -143,6 +143,12 @@ class Attacher {
   virtual absl::Status CheckCephSecret(const std::string& uuid,
                                        const SecretBytes* cephx_key) = 0;
 
+  // Whether secret `uuid` is ephemeral (never written to the daemon's disk),
+  // so that a live migration defines its twin on the destination the same
+  // way. NotFound if there is no such secret. The default implementation
+  // (for wrappers that do not forward it) is Unimplemented.
+  virtual absl::StatusOr<bool> SecretIsEphemeral(const std::string& uuid);
+
   // DefineSecret, then AttachDisk; if the disk cannot be attached, removes
   // the secret again unless a domain uses it, and returns libvirt's error.
   absl::Status Attach(const AttachPlan& plan, const AttachTarget& target);

@@ -69,6 +69,8 @@ namespace volcrypt {
 class Attacher;
 class RbdBackend;
 struct AttachTarget;
+struct MigrationPlan;     // volcrypt/migration.h
+struct MigrationRequest;  // volcrypt/migration.h
 
 struct VolumeServiceOptions {
   KeyManager* keys = nullptr;      // required; not owned
@@ -257,9 +259,24 @@ class VolumeService {
   // attacher); records in 'managing' that old lose the key the manage
   // stored and the record, never the volume; records in 'rekeying' that old
   // are finished or undone by what their header opens with; snapshot records
-  // older than `grace_seconds` whose image has no such snapshot are removed.
+  // older than `grace_seconds` whose image has no such snapshot are removed;
+  // volumes 'migrating' that old (on any host) become this host's if its
+  // libvirt has their domain, else lose this host's secret.
   // Returns how many records it acted on.
   absl::StatusOr<int> Reconcile(int64_t grace_seconds);
+
+  // Live migration of the domain `request.domain` (volcrypt/migration.h
+  // has the steps and what a kill leaves): Prepare defines each of its
+  // volumes' secrets on the destination, read with this service's key
+  // manager, and records the volumes 'migrating'; Finish, once libvirt moved
+  // the domain, moves the records to the destination host and removes the
+  // source's secrets; Abort, when it did not, removes what Prepare put on
+  // the destination and records the volumes 'in-use' here again.
+  // FailedPrecondition when the records and libvirt's domain XML disagree,
+  // or (EOPNOTSUPP) for a block device, which may differ per host.
+  absl::StatusOr<MigrationPlan> PrepareMigration(const MigrationRequest& request);
+  absl::Status FinishMigration(const MigrationRequest& request);
+  absl::Status AbortMigration(const MigrationRequest& request);
 
   const std::string& host() const;
 

@@ -81,6 +81,8 @@ enum class VolumeStatus {
   kManaging,   // being taken over (VolumeService::ManageVolume); a reconcile
                // undoes what the manage added, never the backing volume
   kRekeying,   // its key is being replaced (key_rotation.h); a reconcile finishes it
+  kMigrating,  // its domain is moving to another host (VolumeService::
+               // PrepareMigration); a reconcile decides by where it runs
 };
 
 // cinder's status strings: "creating", "available", "in-use", ...

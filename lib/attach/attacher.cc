@@ -131,6 +131,20 @@ class LibvirtAttacher : public Attacher {
     return true;
   }
 
+  absl::StatusOr<bool> SecretIsEphemeral(const std::string& uuid) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Secret secret, LookupSecret(uuid));
+    if (secret == nullptr) {
+      return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                        absl::StrCat("libvirt secret ", uuid, " not found"));
+    }
+    char* raw = virSecretGetXMLDesc(secret.get(), 0);
+    if (raw == nullptr) return LibvirtError("read secret " + uuid);
+    // libvirt writes the attribute as ephemeral='yes' (or "yes").
+    const std::string xml = TakeString(raw);
+    return xml.find("ephemeral='yes'") != std::string::npos ||
+           xml.find("ephemeral=\"yes\"") != std::string::npos;
+  }
+
   absl::StatusOr<std::vector<std::string>> DomainsUsing(
       const std::string& volume_id, const DiskSource& source) override {
     const std::string rbd_name = source.type == DiskSource::Type::kNetwork
@@ -334,6 +348,10 @@ absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& u
     return absl::Status(absl::StatusCode::kUnavailable, s.message());
   }
   return std::unique_ptr<Attacher>(new LibvirtAttacher(conn));
+}
+
+absl::StatusOr<bool> Attacher::SecretIsEphemeral(const std::string& uuid) {
+  return absl::UnimplementedError("cannot tell whether secret " + uuid + " is ephemeral");
 }
 
 absl::Status Attacher::Attach(const AttachPlan& plan, const AttachTarget& target) {

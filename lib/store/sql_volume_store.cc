@@ -586,6 +586,7 @@ absl::string_view VolumeStatusName(VolumeStatus status) {
     case VolumeStatus::kError: return "error";
     case VolumeStatus::kManaging: return "managing";
     case VolumeStatus::kRekeying: return "rekeying";
+    case VolumeStatus::kMigrating: return "migrating";
   }
   return "error";
 }
@@ -596,7 +597,8 @@ absl::StatusOr<VolumeStatus> ParseVolumeStatus(absl::string_view name) {
         VolumeStatus::kAttaching, VolumeStatus::kInUse,
         VolumeStatus::kDetaching, VolumeStatus::kExtending,
         VolumeStatus::kDeleting, VolumeStatus::kError,
-        VolumeStatus::kManaging, VolumeStatus::kRekeying}) {
+        VolumeStatus::kManaging, VolumeStatus::kRekeying,
+        VolumeStatus::kMigrating}) {
     if (VolumeStatusName(s) == name) return s;
   }
   return absl::InvalidArgumentError(

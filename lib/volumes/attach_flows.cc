@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "lib/util/status_macros.h"
 #include "lib/volumes/key_steps.h"
+#include "lib/volumes/migration.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/errors.h"
 #include "volcrypt/key_manager.h"
@@ -275,6 +276,10 @@ absl::StatusOr<int> ReconcileLibvirt(const FlowContext& ctx) {
     }
     volumes[r.id] = std::move(r);
   }
+  // A migration's secret on its destination is explained by the record
+  // until the migration ends (lib/volumes/migration.h).
+  VOLCRYPT_ASSIGN_OR_RETURN(std::set<std::string> migrating, MigratingSecrets(ctx));
+  explained.insert(migrating.begin(), migrating.end());
   std::set<std::string> volcrypt_secrets;
   for (const LibvirtSecretInfo& s : secrets) volcrypt_secrets.insert(s.uuid);
 

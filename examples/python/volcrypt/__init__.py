@@ -496,6 +496,12 @@ class AttachPlan:
         self.passphrase = passphrase
 
 
+class _DomainMigrateOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("domain", ctypes.c_char_p),
+                ("source_uri", ctypes.c_char_p), ("destination_uri", ctypes.c_char_p),
+                ("destination_host", ctypes.c_char_p), ("migrate_uri", ctypes.c_char_p)]
+
+
 class Service(_Handle):
     """The volume service. It borrows the handles given to it: keep them open
     while the service is."""
@@ -567,6 +573,23 @@ class Service(_Handle):
         rotation"). Returns the record afterwards."""
         out = ctypes.c_void_p()
         _call("volume_rekey", self._h, _b(volume_id), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def migrate_domain(self, domain: str, destination: Optional["Attacher"], source_uri: str,
+                       destination_uri: str, destination_host: Optional[str] = None,
+                       migrate_uri: Optional[str] = None) -> dict:
+        """Moves running `domain` live from this service's libvirt to
+        `destination` (an Attacher on `destination_uri`) with its volcrypt
+        volumes: their secrets are defined there first, the records follow
+        the domain, the source's secrets go; a failed move is undone.
+        destination_host: the host the records will name (None: the
+        destination daemon's host name). Returns {"domain", "volumes"}."""
+        o = _DomainMigrateOptions(ctypes.sizeof(_DomainMigrateOptions), _b(domain),
+                                  _b(source_uri), _b(destination_uri), _b(destination_host),
+                                  _b(migrate_uri))
+        out = ctypes.c_void_p()
+        _call("domain_migrate", self._h, destination._h if destination is not None else None,
+              ctypes.byref(o), ctypes.byref(out))
         return json.loads(_take_string(out))
 
     def verify_volume(self, volume_id: str) -> int:
