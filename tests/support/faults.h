@@ -330,6 +330,10 @@ class FaultyAttacher : public Attacher {
     VOLCRYPT_FAULT_POINT("attacher.CheckCephSecret");
     return real_->CheckCephSecret(uuid, key);
   }
+  absl::StatusOr<bool> SecretIsEphemeral(const std::string& uuid) override {
+    VOLCRYPT_FAULT_POINT("attacher.SecretIsEphemeral");
+    return real_->SecretIsEphemeral(uuid);
+  }
 
  private:
   Attacher* real_;
