@@ -98,6 +98,19 @@ absl::Status CheckShared(const Item& item, bool* file) {
                                  "so its domain is not migrated; detach it first"));
 }
 
+// An rbd disk moves with its <auth>, which names the same libvirt ceph
+// secret on the destination: without it, libvirt's migration would fail
+// late, in QEMU's connect on the destination.
+absl::Status CheckDestinationCephAuth(const FlowContext& ctx, const Item& item,
+                                      Attacher& destination) {
+  if (item.record.location.kind != BackendKind::kRbd) return absl::OkStatus();
+  VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend * backend, ctx.BackendFor(item.record.location));
+  VOLCRYPT_ASSIGN_OR_RETURN(DiskSource source, backend->DescribeDisk(item.record.location));
+  if (source.auth_secret_uuid.empty()) return absl::OkStatus();
+  return Annotate(destination.CheckCephSecret(source.auth_secret_uuid, nullptr),
+                  "volume " + item.record.id + " on the destination");
+}
+
 // The records of `item` become `host`'s, attached: the attachment row
 // first, then the volume (whose host follows its attachment, so that
 // `host`'s Reconcile looks after it). Each step is idempotent, so a rerun
@@ -148,6 +161,7 @@ absl::StatusOr<MigrationPlan> PrepareMigration(const FlowContext& ctx,
                                      "run reconcile first"));
     }
     VOLCRYPT_RETURN_IF_ERROR(CheckShared(item, &plan.files));
+    VOLCRYPT_RETURN_IF_ERROR(CheckDestinationCephAuth(ctx, item, *request.destination));
     plan.volume_ids.push_back(item.record.id);
   }
   for (const DomainDiskInfo& d : disks) {

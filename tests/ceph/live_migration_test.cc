@@ -105,6 +105,12 @@ class Probe {
     virDomainUndefine(d);
     virDomainFree(d);
   }
+  void UndefineCephSecret() {
+    virSecretPtr s = virSecretLookupByUUIDString(conn_, kCephSecret);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(virSecretUndefine(s), 0);
+    virSecretFree(s);
+  }
   // client.admin's cephx key as a secret of usage 'ceph', as each compute
   // host of a deployment has it (nova's rbd_secret_uuid).
   void DefineCephSecret() {
@@ -383,6 +389,20 @@ TEST_F(LiveMigrationTest, AKillAfterLibvirtMovedTheDomainIsReconciledToTheDestin
     for (const std::string& id : {file_id_, rbd_id_}) ASSERT_TRUE(on_b_->DetachVolume(id).ok());
     b_probe_->DestroyAndUndefine(kDomain);
   }
+}
+
+// The rbd disk's <auth> moves with it and names the same ceph secret on
+// the destination: missing there, prepare refuses before anything changes
+// (libvirt would otherwise fail in QEMU's connect, late).
+TEST_F(LiveMigrationTest, ADestinationWithoutTheCephSecretIsRefusedBeforeAnythingChanges) {
+  SetUpDomainOnA("no-ceph-secret");
+  b_probe_->UndefineCephSecret();
+  absl::StatusOr<MigrationPlan> plan = on_a().PrepareMigration(Request());
+  b_probe_->DefineCephSecret();
+  EXPECT_EQ(ErrnoOf(plan.status()), ENOENT) << plan.status();
+  EXPECT_NE(plan.status().message().find(kCephSecret), std::string::npos) << plan.status();
+  EXPECT_NE(plan.status().message().find("on the destination"), std::string::npos);
+  ExpectEverythingOn(kHostA);
 }
 
 TEST_F(LiveMigrationTest, ABlockDeviceIsRefusedBeforeAnythingChanges) {
