@@ -129,22 +129,29 @@ absl::Status VerifyPayload(const PayloadEnd& from, const PayloadEnd& to,
   VOLCRYPT_RETURN_IF_ERROR(CheckEnds(from, to, payload_bytes));
   const uint64_t align = std::max(SectorOf(from), SectorOf(to));
   constexpr uint64_t kSample = 64 << 10;
-  std::vector<uint64_t> extents;  // payload offsets of data extents' starts
+  // Samples lie inside the source's data extents (widened to whole
+  // sectors, as the copy widens them): holes are not copied.
+  std::vector<std::pair<uint64_t, uint64_t>> extents;
   VOLCRYPT_RETURN_IF_ERROR(from.volume->ForEachDataExtent(
-      from.payload_offset, payload_bytes, [&](uint64_t raw_off, uint64_t) {
-        if (extents.size() < 4096) {
-          extents.push_back((raw_off - from.payload_offset) / align * align);
-        }
+      from.payload_offset, payload_bytes, [&](uint64_t raw_off, uint64_t raw_len) {
+        const uint64_t start = (raw_off - from.payload_offset) / align * align;
+        const uint64_t end = std::min(
+            payload_bytes, (raw_off - from.payload_offset + raw_len + align - 1) / align * align);
+        if (extents.size() < 4096 && start < end) extents.emplace_back(start, end - start);
         return absl::OkStatus();
       }));
-  std::vector<uint64_t> at;
+  std::vector<std::pair<uint64_t, uint64_t>> at;
   const size_t n = extents.size();
-  const size_t want = static_cast<size_t>(std::max(samples, 1));
-  for (size_t i = 0; i < std::min(n, want); ++i) at.push_back(extents[i * n / std::min(n, want)]);
-  if (payload_bytes >= kSample) at.push_back((payload_bytes - kSample) / align * align);
+  const size_t want = std::min(n, static_cast<size_t>(std::max(samples, 1)));
+  for (size_t i = 0; i < want; ++i) at.push_back(extents[i * n / want]);
+  if (n > 0) {  // the end of the last extent
+    const auto& last = extents.back();
+    const uint64_t len = std::min(kSample, last.second);
+    at.emplace_back(last.first + last.second - len, len);
+  }
   Buffer a(kSample), b(kSample);
-  for (uint64_t off : at) {
-    const size_t len = static_cast<size_t>(std::min<uint64_t>(kSample, payload_bytes - off));
+  for (const auto& [off, extent_len] : at) {
+    const size_t len = static_cast<size_t>(std::min<uint64_t>(kSample, extent_len));
     VOLCRYPT_RETURN_IF_ERROR(ReadPlain(from, 1, a.bytes.data(), len, off));
     VOLCRYPT_RETURN_IF_ERROR(ReadPlain(to, 1, b.bytes.data(), len, off));
     if (std::memcmp(a.bytes.data(), b.bytes.data(), len) != 0) {
