@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include <openssl/crypto.h>
+
 #include "absl/strings/str_cat.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
@@ -19,11 +21,7 @@ uint32_t SectorOf(const PayloadEnd& e) { return e.cipher ? e.cipher->sector_size
 // A buffer wiped on release: it holds plaintext.
 struct Buffer {
   explicit Buffer(size_t n) : bytes(n) {}
-  ~Buffer() { OPENSSL_cleanse_like(bytes.data(), bytes.size()); }
-  static void OPENSSL_cleanse_like(void* p, size_t n) {
-    volatile uint8_t* v = static_cast<volatile uint8_t*>(p);
-    while (n--) *v++ = 0;
-  }
+  ~Buffer() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
   std::vector<uint8_t> bytes;
 };
 
