@@ -166,6 +166,47 @@ TEST_F(VolumeStoreContract, RotationStepsAreCompareAndSetOnTheRow) {
   EXPECT_EQ(store->ListVolumes(older)->size(), 1u);
 }
 
+TEST_F(VolumeStoreContract, AConversionSwapsBothSidesInOneStepAndCountsBothKeys) {
+  VolumeStore* store = store_.get();
+  VOLCRYPT_ASSERT_OK(store->CreateVolume(TestVolume("v1")));
+  const std::string old_key = store->GetVolume("v1")->encryption_key_id;
+  ConversionRecord c;
+  c.volume_id = "v1";
+  c.other_location = VolumeLocation::Rbd("rbd", "v1-new");
+  c.other_encryption.format = LuksFormat::kLuks2;
+  c.other_encryption.engine = EncryptionEngine::kLibrbd;
+  c.owner = "h/1/x";
+  EXPECT_EQ(ErrnoOf(store->BeginConversion(c, VolumeStatus::kInUse)), EBUSY);
+  VOLCRYPT_ASSERT_OK(store->BeginConversion(c, VolumeStatus::kAvailable));
+  EXPECT_EQ(store->GetVolume("v1")->status, VolumeStatus::kConverting);
+  EXPECT_EQ(ErrnoOf(store->SwapConversion("v1")), EBUSY) << "no key or proof yet";
+  c.other_key_id = kNewKey;
+  c.other_location_proof = "luks:1234";
+  c.copied_bytes = 4096;
+  VOLCRYPT_ASSERT_OK(store->UpdateConversion(c));
+  EXPECT_EQ(store->CountKeyReferences(kNewKey).value(), 1) << "the row holds the new key";
+  c.other_key_id = "another";
+  EXPECT_EQ(ErrnoOf(store->UpdateConversion(c)), EBUSY) << "a recorded key is never lost";
+  VOLCRYPT_ASSERT_OK(store->SwapConversion("v1"));
+  const VolumeRecord now = store->GetVolume("v1").value();
+  EXPECT_EQ(now.location.image, "v1-new");
+  EXPECT_EQ(now.encryption_key_id, kNewKey);
+  EXPECT_EQ(now.encryption.format, LuksFormat::kLuks2);
+  EXPECT_EQ(now.location_proof, "luks:1234");
+  const ConversionRecord row = store->GetConversion("v1").value();
+  EXPECT_EQ(row.phase, ConversionPhase::kSwapped);
+  EXPECT_EQ(row.other_location.path, "/vols/v1");
+  EXPECT_EQ(row.other_key_id, old_key);
+  EXPECT_EQ(row.copied_bytes, 4096u);
+  EXPECT_EQ(row.prior_status, VolumeStatus::kAvailable);
+  EXPECT_EQ(store->CountKeyReferences(old_key).value(), 1) << "the row holds the old key";
+  EXPECT_EQ(ErrnoOf(store->SwapConversion("v1")), EBUSY);
+  VOLCRYPT_ASSERT_OK(store->EndConversion("v1", row.prior_status));
+  EXPECT_EQ(store->GetVolume("v1")->status, VolumeStatus::kAvailable);
+  EXPECT_THAT(store->GetConversion("v1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(store->CountKeyReferences(old_key).value(), 0);
+}
+
 TEST_F(VolumeStoreContract, DuplicateAndMissing) {
   VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
   EXPECT_THAT(store_->CreateVolume(TestVolume("v1")),
