@@ -321,6 +321,25 @@ class FaultyAttacher : public Attacher {
     VOLCRYPT_FAULT_POINT("attacher.SetSecretValue");
     return real_->SetSecretValue(uuid, v, p);
   }
+  absl::StatusOr<absl::optional<LiveDiskState>> InspectLiveDisk(
+      const std::string& d, const std::string& dev) override {
+    VOLCRYPT_FAULT_POINT("attacher.InspectLiveDisk");
+    return real_->InspectLiveDisk(d, dev);
+  }
+  absl::Status StartBlockCopy(const std::string& d, const std::string& dev,
+                              const std::string& xml, uint64_t bandwidth) override {
+    VOLCRYPT_FAULT_POINT("attacher.StartBlockCopy");
+    return plan_->After("attacher.StartBlockCopy",
+                        real_->StartBlockCopy(d, dev, xml, bandwidth));
+  }
+  absl::Status PivotBlockCopy(const std::string& d, const std::string& dev) override {
+    VOLCRYPT_FAULT_POINT("attacher.PivotBlockCopy");
+    return plan_->After("attacher.PivotBlockCopy", real_->PivotBlockCopy(d, dev));
+  }
+  absl::Status AbortBlockCopy(const std::string& d, const std::string& dev) override {
+    VOLCRYPT_FAULT_POINT("attacher.AbortBlockCopy");
+    return real_->AbortBlockCopy(d, dev);
+  }
 
  private:
   Attacher* real_;
