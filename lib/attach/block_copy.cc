@@ -26,8 +26,8 @@ absl::Status ExplainStartError(const BlockCopyRequest& r, absl::Status s) {
       absl::StrContains(s.message(), "No secret with id")) {
     return ErrnoError(absl::StatusCode::kUnimplemented, ENOTSUP,
                       absl::StrCat("this libvirt cannot open a librbd-encrypted "
-                                   "destination live (libvirt 9.0 does not pass "
-                                   "its secret to QEMU; newer ones do); use the "
+                                   "destination live (libvirt 9.0 does not give "
+                                   "QEMU the destination's secret); use the "
                                    "qemu engine (LUKS1) or convert offline. ",
                                    s.message()));
   }
