@@ -136,7 +136,8 @@ class LibvirtAttacher : public Attacher {
                         absl::StrCat("libvirt secret ", uuid, " not found"));
     }
     VOLCRYPT_ASSIGN_OR_RETURN(std::string has, UsageOf(secret.get(), uuid));
-    if (has != SecretUsageId(volume_id)) {
+    // A live conversion's secret (ConversionSecretUsageId) is the volume's too.
+    if (!IsSecretUsageOf(has, volume_id)) {
       return ErrnoError(absl::StatusCode::kFailedPrecondition, EEXIST,
                         absl::StrCat("libvirt secret ", uuid, " is not volume ",
                                      volume_id, "'s; refusing to change it"));
