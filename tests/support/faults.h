@@ -238,6 +238,11 @@ class FaultyStore : public VolumeStore {
     VOLCRYPT_FAULT_POINT("store.UpdateAttachment");
     return real_->UpdateAttachment(a);
   }
+  absl::Status SetAttachmentSecret(const std::string& v, const std::string& from,
+                                   const std::string& to) override {
+    VOLCRYPT_FAULT_POINT("store.SetAttachmentSecret");
+    return real_->SetAttachmentSecret(v, from, to);
+  }
   absl::Status DeleteAttachment(const std::string& v) override {
     VOLCRYPT_FAULT_POINT("store.DeleteAttachment");
     return real_->DeleteAttachment(v);
