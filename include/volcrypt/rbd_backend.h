@@ -31,6 +31,8 @@
 
 namespace volcrypt {
 
+class RawVolume;  // lib/copy/raw_volume.h
+
 struct RbdBackendOptions {
   std::string ceph_conf;            // path of ceph.conf ("" = librados default)
   std::string client_id = "admin";  // cephx user, without "client."
@@ -80,6 +82,11 @@ class RbdBackend : public BlockBackend {
   virtual absl::StatusOr<uint64_t> VerifyNative(
       const VolumeLocation& where, LuksFormat format,
       const SecretBytes& passphrase) = 0;
+
+  // Raw access to the image's bytes (header and payload) for the payload
+  // copier of a conversion (lib/copy). Unimplemented by default.
+  virtual absl::StatusOr<std::unique_ptr<RawVolume>> OpenRaw(
+      const VolumeLocation& where, bool writable);
 };
 
 }  // namespace volcrypt

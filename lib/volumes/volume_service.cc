@@ -13,6 +13,7 @@
 #include "lib/util/quote.h"
 #include "lib/util/status_macros.h"
 #include "lib/volumes/attach_flows.h"
+#include "lib/volumes/conversion.h"
 #include "lib/volumes/flow_support.h"
 #include "lib/volumes/key_rotation.h"
 #include "lib/volumes/key_steps.h"
@@ -201,6 +202,10 @@ absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
       s = flows::ReconcileAttachment(ctx, record);
     } else if (record.status == VolumeStatus::kRekeying && stale) {
       s = flows::FinishRotation(ctx, record);
+    } else if (record.status == VolumeStatus::kConverting) {
+      absl::StatusOr<bool> did = flows::ReconcileConversion(ctx, record, cutoff);
+      if (did.ok() && !*did) continue;
+      s = did.status();
     } else {
       continue;
     }
@@ -215,6 +220,12 @@ absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
   acted += in_libvirt.value_or(0);
   if (!first_error.ok()) return first_error;
   return acted;
+}
+
+absl::StatusOr<VolumeRecord> VolumeService::ConvertVolume(
+    const ConvertVolumeRequest& request) {
+  VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(request.id));
+  return flows::ConvertVolume(parts_->ctx, request);
 }
 
 const std::string& VolumeService::host() const { return parts_->ctx.host; }

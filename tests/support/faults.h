@@ -279,6 +279,25 @@ class FaultyStore : public VolumeStore {
     VOLCRYPT_FAULT_POINT("store.EndKeyRotation");
     return real_->EndKeyRotation(id, to);
   }
+  absl::Status BeginConversion(const ConversionRecord& c, VolumeStatus e) override {
+    VOLCRYPT_FAULT_POINT("store.BeginConversion");
+    return real_->BeginConversion(c, e);
+  }
+  absl::StatusOr<ConversionRecord> GetConversion(const std::string& id) override {
+    return real_->GetConversion(id);
+  }
+  absl::Status UpdateConversion(const ConversionRecord& c) override {
+    VOLCRYPT_FAULT_POINT("store.UpdateConversion");
+    return real_->UpdateConversion(c);
+  }
+  absl::Status SwapConversion(const std::string& id) override {
+    VOLCRYPT_FAULT_POINT("store.SwapConversion");
+    return plan_->After("store.SwapConversion", real_->SwapConversion(id));
+  }
+  absl::Status EndConversion(const std::string& id, VolumeStatus to) override {
+    VOLCRYPT_FAULT_POINT("store.EndConversion");
+    return real_->EndConversion(id, to);
+  }
 
  private:
   VolumeStore* real_;
