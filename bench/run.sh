@@ -14,6 +14,8 @@
 #                 vs barbicanclient storing 1000 secrets (~4 minutes)
 #   rekey_bench   one volume's key rotation vs cryptsetup luksChangeKey, and
 #                 fleet rotation throughput (file key manager; ~1 minute)
+#   online_conversion_bench  ConvertVolume of an attached 1 GiB volume (half
+#                 data) through blockcopy: rate, guest read latency (root)
 # Usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench [google-benchmark flags]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
