@@ -522,6 +522,46 @@ int volcrypt_keys_rotate(volcrypt_service_t *service, volcrypt_store_t *store,
                          const volcrypt_rotate_options_t *options,
                          char **report_json, char **errmsg);
 
+/* ---- Copy-conversion (docs/design.md, "Conversion") ---------------------- */
+
+typedef struct {
+  size_t struct_size;
+  int reencrypt;            /* 0: a plain volume becomes encrypted; non-zero:
+                               an encrypted one gets a new volume key */
+  const char *path;         /* the target: a host path, or NULL and */
+  const char *pool;         /* an rbd pool and image */
+  const char *image;
+  const char *format;       /* "luks1" (NULL) or "luks2" */
+  const char *engine;       /* "qemu" (NULL) or "librbd" (LUKS2 needs it) */
+  int key_bits;             /* AES strength, 0: 256 */
+  uint32_t sector_size;     /* 0: 512; LUKS2 also 4096 */
+  int keep_source;          /* keep the old location and its key */
+  /* Called from the converting thread with the payload bytes dealt with
+   * and the total (the volume's size); may be NULL. */
+  void (*on_progress)(void *context, uint64_t done_bytes, uint64_t total_bytes);
+  void *context;
+} volcrypt_convert_options_t;
+
+/* Copies volume `id` into a new volume at the target under a new volume key
+ * and header, verifies it, switches the record to it in one transaction,
+ * then deletes the old location and the old key (unless keep_source, or
+ * another record uses the key). A kill leaves 'converting': a rerun
+ * continues from its journal once the killed process is gone, and
+ * volcrypt_reconcile goes back to the old volume before the switch and
+ * finishes after it. *json (may be NULL): the record afterwards.
+ * Errors: -EINVAL a NULL argument, no target or two, a bad format, engine,
+ * size or spec, or reencrypt not matching the volume; -E2BIG see the
+ * struct_size rule; -ENOENT no such volume; -EEXIST the target exists or a
+ * record names it, or the source is not what its record says; -EBUSY the
+ * volume is not available (or another process converts it); -ENOTEMPTY
+ * snapshots depend on it; -ENOTSUP a
+ * cipher other than aes-xts-plain64; -EPERM the recorded key does not open
+ * the source; -EIO the copy did not verify; otherwise the errno of the
+ * failing step. */
+int volcrypt_volume_convert(volcrypt_service_t *service, const char *id,
+                            const volcrypt_convert_options_t *options,
+                            char **json, char **errmsg);
+
 /* ---- LUKS headers --------------------------------------------------------- */
 
 /* *json: header facts of the LUKS volume at `path`.

@@ -21,6 +21,7 @@
 #include "examples/cli/keys_rotate.h"
 #include "examples/cli/process_guard.h"
 #include "examples/cli/volume_manage.h"
+#include "examples/cli/volume_convert.h"
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
 #include "volcrypt/barbican_key_manager.h"
@@ -116,6 +117,16 @@ Commands:
                           its key opens a keyslot, its size comes from its
                           header (--size must match it); files read as is
   volume unmanage ID      forget the record; the volume and its key stay
+  volume encrypt ID (--path P | --pool P --image I) [--format luks1|luks2]
+                [--engine qemu|librbd] [--key-size BITS] [--sector-size B]
+                [--keep-source] [--json]
+                          copy a plain volume into a new encrypted one, verify,
+                          switch the record to it, delete the plain source
+                          (kept with --keep-source); after a kill: rerun, or
+                          reconcile goes back to the source
+  volume reencrypt ID (same target options)
+                          the same for an encrypted volume: a new volume key
+                          (and perhaps format or engine); the old key goes
   keys migrate --fixed-key-file FILE (--barbican URL --project-id ID |
                --auth-url URL ... | --keys DIR --master-key FILE) [--host H]
                [--dry-run] [--json] [--rekey [--ceph-conf F] [--connect URI]]
@@ -533,6 +544,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   if (verb == "passphrase") return VolumePassphrase(id, c);
   if (verb == "unmanage") return VolumeUnmanage(id, *c.service);
   if (verb == "rekey") return VolumeRekey(id, *c.service);
+  if (verb == "encrypt" || verb == "reencrypt") return VolumeConvert(args, verb, id, *c.service);
   if (verb == "snapshot") {
     if (words.size() < 4) return Usage("volume snapshot needs a volume id and a snapshot id");
     absl::StatusOr<SnapshotRecord> snap = c.service->CreateSnapshot(id, words[3]);
@@ -628,7 +640,7 @@ int Main(int argc, char** argv) {
   std::string error;
   if (!args.Parse(argc, argv,
                   {"defer-format", "ephemeral", "help", "live", "config", "native-format",
-                   "dry-run", "json", "unencrypted", "rekey"},
+                   "dry-run", "json", "unencrypted", "rekey", "keep-source"},
                   &error)) {
     return Usage(error);
   }
@@ -648,7 +660,7 @@ int Main(int argc, char** argv) {
       "password-file", "user-domain", "project-name", "project-domain",
       "app-credential-id", "app-credential-secret-file", "region",
       "key-id", "key-file", "passphrase-file", "unencrypted", "older-than",
-      "created-before", "rekey"};
+      "created-before", "rekey", "keep-source", "sector-size"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }

@@ -282,7 +282,8 @@ class VolumeService {
   // conversion's owner is gone continues from the journal. Errors:
   // FailedPrecondition (EBUSY: not 'available', or a conversion owned by a
   // live process; EEXIST: the source holds something the record does not
-  // say), AlreadyExists (target exists or is recorded), InvalidArgument
+  // say; ENOTEMPTY: snapshots depend on it), AlreadyExists (target exists
+  // or is recorded), InvalidArgument
   // (kind does not match the volume, bad spec, sizes that cannot match),
   // Unimplemented (a cipher other than aes-xts), PermissionDenied (the
   // recorded key does not open the source).

@@ -107,6 +107,15 @@ absl::StatusOr<ConversionRecord> BeginConversion(const FlowContext& ctx,
                                             " volume can be converted"));
   }
   VOLCRYPT_RETURN_IF_ERROR(CheckKind(source, req.kind));
+  // Snapshots live with the source image and keep its key: they would not
+  // follow the data, and the source could not be deleted.
+  VOLCRYPT_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps,
+                            ctx.store->ListSnapshots(source.id));
+  if (!snaps.empty()) {
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, ENOTEMPTY,
+                      absl::StrCat("volume ", source.id, " has ", snaps.size(),
+                                   " snapshot(s); delete them before converting it"));
+  }
   if (!online) VOLCRYPT_RETURN_IF_ERROR(CheckNoDomainUses(ctx, source));
   VOLCRYPT_RETURN_IF_ERROR(CheckTarget(ctx, source, req));
   VOLCRYPT_RETURN_IF_ERROR(LoadPayloadSide(ctx, source).status());

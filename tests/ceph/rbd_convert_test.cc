@@ -173,5 +173,16 @@ TEST_F(RbdConvertTest, ATargetImageThatExistsIsRefusedAndNothingChanges) {
   EXPECT_TRUE(Ok(QemuIo(before, "read -P 0xa5 0 1M", nullptr)));
 }
 
+TEST_F(RbdConvertTest, AVolumeWithSnapshotsIsRefused) {
+  absl::StatusOr<VolumeRecord> v = Create("s1", LuksFormat::kLuks1, EncryptionEngine::kQemu);
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_TRUE(service_->CreateSnapshot("s1", "snap1").ok());
+  EXPECT_THAT(service_->ConvertVolume(Request("s1", ConversionKind::kReencrypt,
+                                              LuksFormat::kLuks1, EncryptionEngine::kQemu)),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_FALSE(ImageExists(VolumeLocation::Rbd("rbd", "volume-s1-new")));
+  EXPECT_EQ(store_->GetVolume("s1")->status, VolumeStatus::kAvailable);
+}
+
 }  // namespace
 }  // namespace volcrypt

@@ -387,6 +387,18 @@ def rotate_keys(service: "Service", store: "_Store", key_created_before: int = 0
     return json.loads(_take_string(out))
 
 
+_ON_PROGRESS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
+
+
+class _ConvertOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("reencrypt", ctypes.c_int),
+                ("path", ctypes.c_char_p), ("pool", ctypes.c_char_p),
+                ("image", ctypes.c_char_p), ("format", ctypes.c_char_p),
+                ("engine", ctypes.c_char_p), ("key_bits", ctypes.c_int),
+                ("sector_size", ctypes.c_uint32), ("keep_source", ctypes.c_int),
+                ("on_progress", _ON_PROGRESS), ("context", ctypes.c_void_p)]
+
+
 class MappedBackend(_Handle):
     _destroy = "volcrypt_backend_destroy"
 
@@ -544,6 +556,24 @@ class Service(_Handle):
         rotation"). Returns the record afterwards."""
         out = ctypes.c_void_p()
         _call("volume_rekey", self._h, _b(volume_id), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def convert_volume(self, volume_id: str, reencrypt: bool, path: Optional[str] = None,
+                       pool: Optional[str] = None, image: Optional[str] = None,
+                       format: Optional[str] = None, engine: Optional[str] = None,
+                       key_bits: int = 0, sector_size: int = 0, keep_source: bool = False,
+                       on_progress: Optional[Callable[[int, int], None]] = None) -> dict:
+        """Copies the volume into a new one at `path` (or `pool`/`image`)
+        under a new volume key, verifies it and switches the record to it
+        (reencrypt=False: a plain volume becomes encrypted). on_progress(done,
+        total) gets payload bytes. Returns the record afterwards."""
+        callback = (_ON_PROGRESS(lambda _ctx, done, total: on_progress(done, total))
+                    if on_progress else _ON_PROGRESS())
+        o = _ConvertOptions(ctypes.sizeof(_ConvertOptions), int(reencrypt), _b(path), _b(pool),
+                            _b(image), _b(format), _b(engine), key_bits, sector_size,
+                            int(keep_source), callback, None)
+        out = ctypes.c_void_p()
+        _call("volume_convert", self._h, _b(volume_id), ctypes.byref(o), ctypes.byref(out))
         return json.loads(_take_string(out))
 
     def verify_volume(self, volume_id: str) -> int:
