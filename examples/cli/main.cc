@@ -143,6 +143,9 @@ Commands:
   volume reencrypt ID (same target options)
                           the same for an encrypted volume: a new volume key
                           (and perhaps format or engine); the old key goes
+                          either, given --connect URI, converts a volume
+                          attached to a running domain live: libvirt's block
+                          copy, then a pivot; --json prints its progress too
   keys migrate --fixed-key-file FILE (--barbican URL --project-id ID |
                --auth-url URL ... | --keys DIR --master-key FILE) [--host H]
                [--dry-run] [--json] [--rekey [--ceph-conf F] [--connect URI]]
@@ -710,7 +713,10 @@ int Main(int argc, char** argv) {
   }
   const bool deleting = words[0] == "volume" && words.size() > 1 && words[1] == "delete";
   const bool rekeying = words[0] == "volume" && words.size() > 1 && words[1] == "rekey";
-  const LibvirtUse use = libvirt || ((deleting || rekeying || rotating) && args.Has("connect")) ? LibvirtUse::kRequired
+  // An attached volume converts online (blockcopy): it needs --connect.
+  const bool converting = words[0] == "volume" && words.size() > 1 &&
+                          (words[1] == "encrypt" || words[1] == "reencrypt");
+  const LibvirtUse use = libvirt || ((deleting || rekeying || rotating || converting) && args.Has("connect")) ? LibvirtUse::kRequired
                          : deleting                                   ? LibvirtUse::kIfReachable
                                                                       : LibvirtUse::kNo;
   absl::StatusOr<FleetRotationOptions> rotation = FleetRotationOptions();

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/optional.h"
 #include "volcrypt/attach_xml.h"
 #include "volcrypt/block_backend.h"
 
@@ -59,6 +60,22 @@ struct DomainDiskInfo {
   std::string secret_uuid;  // of its <encryption>; "" if none
   bool live = false;        // in the running domain
   bool config = false;      // in the persistent config
+};
+
+// A disk of a running domain as libvirt has it live, with the block copy
+// (libvirt's blockcopy job, a QEMU mirror) running on it, if any. Sources
+// are a file or block path, or "pool/image" for an rbd disk.
+struct LiveDiskState {
+  std::string serial;
+  std::string source;
+  std::string secret_uuid;      // of its <encryption>; "" if none
+  uint64_t capacity_bytes = 0;  // what the guest sees
+  bool copying = false;         // a block copy runs: <mirror> in the live XML
+  bool copy_ready = false;      // mirroring: a pivot may switch over now
+  std::string copy_destination;
+  std::string copy_secret_uuid;
+  uint64_t copied_bytes = 0;    // libvirt's cur/end of the job
+  uint64_t copy_total_bytes = 0;
 };
 
 class Attacher {
@@ -148,6 +165,30 @@ class Attacher {
   // way. NotFound if there is no such secret. The default implementation
   // (for wrappers that do not forward it) is Unimplemented.
   virtual absl::StatusOr<bool> SecretIsEphemeral(const std::string& uuid);
+
+  // Block copy (lib/attach/block_copy.h drives these; its header comment
+  // says what each step leaves). The defaults are Unimplemented.
+  //
+  // The live state of `target_dev` in running domain `domain`; nullopt if
+  // the domain has no disk there. NotFound if no such domain;
+  // FailedPrecondition if it does not run.
+  virtual absl::StatusOr<absl::optional<LiveDiskState>> InspectLiveDisk(
+      const std::string& domain, const std::string& target_dev);
+  // Starts copying `target_dev` onto the disk `destination_xml` describes,
+  // which must exist already (REUSE_EXT) with the same payload size; the
+  // job is transient (a persistent domain allows no other). `bandwidth`
+  // caps it in bytes per second (0: unlimited). libvirt's error as is.
+  virtual absl::Status StartBlockCopy(const std::string& domain,
+                                      const std::string& target_dev,
+                                      const std::string& destination_xml,
+                                      uint64_t bandwidth);
+  // Switches the disk over to the copy (the copy must be ready); libvirt
+  // then names the destination in the live and the persistent XML.
+  virtual absl::Status PivotBlockCopy(const std::string& domain,
+                                      const std::string& target_dev);
+  // Ends the copy and keeps the disk on its source. No copy is not an error.
+  virtual absl::Status AbortBlockCopy(const std::string& domain,
+                                      const std::string& target_dev);
 
   // DefineSecret, then AttachDisk; if the disk cannot be attached, removes
   // the secret again unless a domain uses it, and returns libvirt's error.

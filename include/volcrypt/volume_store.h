@@ -318,6 +318,12 @@ class VolumeStore {
   virtual absl::StatusOr<AttachmentRecord> GetAttachment(
       const std::string& volume_id) = 0;
   virtual absl::Status UpdateAttachment(const AttachmentRecord& a) = 0;
+  // The attachment of `volume_id` names libvirt secret `to` instead of
+  // `from` (a live conversion's pivot, online_conversion.h); one
+  // compare-and-set. FailedPrecondition (EBUSY) if it names another;
+  // NotFound if there is no attachment. Unimplemented by default.
+  virtual absl::Status SetAttachmentSecret(const std::string& volume_id,
+                                           const std::string& from, const std::string& to);
   virtual absl::Status DeleteAttachment(const std::string& volume_id) = 0;
 
   // Returns how many volumes, snapshots and backups reference `key_id`, plus

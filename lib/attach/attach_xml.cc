@@ -5,7 +5,10 @@
 
 #include <memory>
 
+#include <openssl/sha.h>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "lib/util/quote.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/key_manager.h"
@@ -92,6 +95,42 @@ std::string SecretUsageId(const std::string& volume_id) {
 
 bool IsVolcryptUsage(const std::string& usage_id) {
   return usage_id.rfind("/volcrypt/", 0) == 0;
+}
+
+std::string ConversionSecretUuid(const std::string& volume_id, const std::string& key_id) {
+  const std::string in = absl::StrCat("volcrypt conversion secret\n", volume_id, "\n", key_id);
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(in.data()), in.size(), d);
+  d[6] = static_cast<unsigned char>((d[6] & 0x0f) | 0x80);  // version 8: custom
+  d[8] = static_cast<unsigned char>((d[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string hex;
+  for (int i = 0; i < 16; ++i) hex += absl::StrFormat("%02x", d[i]);
+  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
+                      hex.substr(16, 4), "-", hex.substr(20, 12));
+}
+
+std::string ConversionSecretUsageId(const std::string& volume_id,
+                                    const std::string& secret_uuid) {
+  return absl::StrCat(SecretUsageId(volume_id), "/", secret_uuid);
+}
+
+bool IsSecretUsageOf(const std::string& usage_id, const std::string& volume_id) {
+  const std::string own = SecretUsageId(volume_id);
+  return usage_id == own || usage_id.rfind(own + "/", 0) == 0;
+}
+
+absl::StatusOr<std::string> BuildConversionSecretXml(const std::string& secret_uuid,
+                                                     const std::string& volume_id,
+                                                     bool ephemeral) {
+  VOLCRYPT_ASSIGN_OR_RETURN(std::string xml,
+                            BuildSecretXml(secret_uuid, volume_id, ephemeral));
+  // The usage is the one text BuildSecretXml wrote from the checked id.
+  const std::string from = absl::StrCat(">", SecretUsageId(volume_id), "<");
+  const size_t at = xml.find(from);
+  if (at == std::string::npos) return absl::InternalError("secret XML without its usage");
+  xml.replace(at, from.size(),
+              absl::StrCat(">", ConversionSecretUsageId(volume_id, secret_uuid), "<"));
+  return xml;
 }
 
 absl::StatusOr<std::string> BuildSecretXml(const std::string& secret_uuid,

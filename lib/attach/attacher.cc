@@ -7,6 +7,7 @@
 #include "lib/attach/ceph_secret.h"
 #include "lib/attach/domain_disks.h"
 #include "lib/attach/libvirt_call.h"
+#include "lib/attach/libvirt_block_copy.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/attach_xml.h"
 #include "volcrypt/errors.h"
@@ -66,7 +67,8 @@ class LibvirtAttacher : public Attacher {
                         absl::StrCat("libvirt secret ", uuid, " not found"));
     }
     VOLCRYPT_ASSIGN_OR_RETURN(std::string has, UsageOf(secret.get(), uuid));
-    if (has != SecretUsageId(volume_id)) {
+    // A live conversion's secret (ConversionSecretUsageId) is the volume's too.
+    if (!IsSecretUsageOf(has, volume_id)) {
       return ErrnoError(absl::StatusCode::kFailedPrecondition, EEXIST,
                         absl::StrCat("libvirt secret ", uuid, " is not volume ",
                                      volume_id, "'s; refusing to change it"));
@@ -179,6 +181,31 @@ class LibvirtAttacher : public Attacher {
       out.push_back({uuid, usage});
     }
     return out;
+  }
+
+  absl::StatusOr<absl::optional<LiveDiskState>> InspectLiveDisk(
+      const std::string& domain, const std::string& target_dev) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(domain));
+    return LibvirtInspectLiveDisk(dom.get(), target_dev);
+  }
+
+  absl::Status StartBlockCopy(const std::string& domain, const std::string& target_dev,
+                              const std::string& destination_xml,
+                              uint64_t bandwidth) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(domain));
+    return LibvirtStartBlockCopy(dom.get(), target_dev, destination_xml, bandwidth);
+  }
+
+  absl::Status PivotBlockCopy(const std::string& domain,
+                              const std::string& target_dev) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(domain));
+    return LibvirtPivotBlockCopy(dom.get(), target_dev);
+  }
+
+  absl::Status AbortBlockCopy(const std::string& domain,
+                              const std::string& target_dev) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(domain));
+    return LibvirtAbortBlockCopy(dom.get(), target_dev);
   }
 
   absl::StatusOr<std::vector<DomainDiskInfo>> ListSerialDisks() override {
@@ -328,7 +355,8 @@ class LibvirtAttacher : public Attacher {
   absl::StatusOr<bool> AnyDomainUses(const std::string& uuid) {
     bool used = false;
     VOLCRYPT_RETURN_IF_ERROR(ForEachDisk([&](virDomainPtr, bool, const DomainDisk& disk) {
-      if (disk.secret_uuid == uuid) used = true;
+      // A block copy's destination names its secret in <mirror> only.
+      if (disk.secret_uuid == uuid || disk.mirror_secret_uuid == uuid) used = true;
     }));
     return used;
   }
@@ -353,6 +381,26 @@ absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& u
 absl::StatusOr<bool> Attacher::SecretIsEphemeral(const std::string& uuid) {
   return absl::UnimplementedError("cannot tell whether secret " + uuid + " is ephemeral");
 }
+
+absl::StatusOr<absl::optional<LiveDiskState>> Attacher::InspectLiveDisk(
+    const std::string&, const std::string&) {
+  return absl::UnimplementedError("this attacher cannot inspect live disks");
+}
+
+absl::Status Attacher::StartBlockCopy(const std::string&, const std::string&,
+                                      const std::string&, uint64_t) {
+  return absl::UnimplementedError("this attacher cannot copy a disk live");
+}
+
+absl::Status Attacher::PivotBlockCopy(const std::string&, const std::string&) {
+  return absl::UnimplementedError("this attacher cannot copy a disk live");
+}
+
+absl::Status Attacher::AbortBlockCopy(const std::string&, const std::string&) {
+  return absl::UnimplementedError("this attacher cannot copy a disk live");
+}
+
+absl::Status LibvirtLastError(const std::string& what) { return LibvirtError(what); }
 
 absl::Status Attacher::Attach(const AttachPlan& plan, const AttachTarget& target) {
   VOLCRYPT_RETURN_IF_ERROR(DefineSecret(plan));

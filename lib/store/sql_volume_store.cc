@@ -415,6 +415,21 @@ class SqlVolumeStore final : public VolumeStore {
     return r.changes == 0 ? NotAttached(a.volume_id) : absl::OkStatus();
   }
 
+  absl::Status SetAttachmentSecret(const std::string& volume_id, const std::string& from,
+                                   const std::string& to) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r, Run("UPDATE attachments SET secret_uuid = $3 "
+                       "WHERE volume_id = $1 AND secret_uuid = $2",
+                       {volume_id, from, to}));
+    if (r.changes != 0) return absl::OkStatus();
+    VOLCRYPT_ASSIGN_OR_RETURN(AttachmentRecord now, GetAttachment(volume_id));
+    if (now.secret_uuid == to) return absl::OkStatus();
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                      absl::StrCat("attachment of volume ", volume_id,
+                                   " names another libvirt secret"));
+  }
+
   absl::Status DeleteAttachment(const std::string& volume_id) override {
     VOLCRYPT_RETURN_IF_ERROR(Writable());
     VOLCRYPT_ASSIGN_OR_RETURN(
@@ -594,6 +609,11 @@ absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(
 
 VolumeStore::~VolumeStore() = default;
 KeyIdChange::~KeyIdChange() = default;
+
+absl::Status VolumeStore::SetAttachmentSecret(const std::string&, const std::string&,
+                                              const std::string&) {
+  return absl::UnimplementedError("this store cannot change an attachment's secret");
+}
 
 absl::string_view KeyHolderKindName(KeyHolderKind kind) {
   return kind == KeyHolderKind::kVolume ? "volume" : "backup";

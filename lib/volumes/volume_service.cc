@@ -14,6 +14,7 @@
 #include "lib/util/status_macros.h"
 #include "lib/volumes/attach_flows.h"
 #include "lib/volumes/conversion.h"
+#include "lib/volumes/online_conversion.h"
 #include "lib/volumes/flow_support.h"
 #include "lib/volumes/key_rotation.h"
 #include "lib/volumes/key_steps.h"
@@ -204,7 +205,8 @@ absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
     } else if (record.status == VolumeStatus::kRekeying && stale) {
       s = flows::FinishRotation(ctx, record);
     } else if (record.status == VolumeStatus::kConverting) {
-      absl::StatusOr<bool> did = flows::ReconcileConversion(ctx, record, cutoff);
+      absl::StatusOr<bool> did = flows::ReconcileOnlineConversion(ctx, record, cutoff);
+      if (did.ok() && !*did) did = flows::ReconcileConversion(ctx, record, cutoff);
       if (did.ok() && !*did) continue;
       s = did.status();
     } else {
@@ -242,6 +244,8 @@ absl::Status VolumeService::AbortMigration(const MigrationRequest& request) {
 absl::StatusOr<VolumeRecord> VolumeService::ConvertVolume(
     const ConvertVolumeRequest& request) {
   VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(request.id));
+  VOLCRYPT_ASSIGN_OR_RETURN(bool online, flows::IsOnlineConversion(parts_->ctx, request.id));
+  if (online) return flows::ConvertVolumeOnline(parts_->ctx, request);
   return flows::ConvertVolume(parts_->ctx, request);
 }
 

@@ -537,6 +537,22 @@ TEST_F(VolumeStoreContract, AttachmentsOnePerVolume) {
               StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
+TEST_F(VolumeStoreContract, AttachmentSecretChangesOnlyFromTheOneItNames) {
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
+  const std::string old_uuid = "5d8a2c1e-0b7f-4e59-9c3a-1f2e3d4c5b6a";
+  const std::string new_uuid = "6e9b3d2f-1c80-4f6a-8d4b-2a3f4e5d6c7b";
+  VOLCRYPT_ASSERT_OK(store_->CreateAttachment(
+      {"v1", "h1", "vm-1", "sdb", true, true, "attached", 0, old_uuid}));
+  EXPECT_THAT(store_->SetAttachmentSecret("v1", new_uuid, "7fac4e30-2d91-4a7b-9e5c-3b4a5f6e7d8c"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  VOLCRYPT_ASSERT_OK(store_->SetAttachmentSecret("v1", old_uuid, new_uuid));
+  EXPECT_EQ(store_->GetAttachment("v1")->secret_uuid, new_uuid);
+  VOLCRYPT_EXPECT_OK(store_->SetAttachmentSecret("v1", old_uuid, new_uuid));  // a rerun
+  EXPECT_EQ(store_->GetAttachment("v1")->domain, "vm-1");
+  EXPECT_THAT(store_->SetAttachmentSecret("ghost", old_uuid, new_uuid),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_F(VolumeStoreContract, ConcurrentThreadsAndProcessesNeverLoseAWrite) {
   constexpr int kPerWriter = 25;
   std::vector<pid_t> children;

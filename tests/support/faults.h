@@ -238,6 +238,11 @@ class FaultyStore : public VolumeStore {
     VOLCRYPT_FAULT_POINT("store.UpdateAttachment");
     return real_->UpdateAttachment(a);
   }
+  absl::Status SetAttachmentSecret(const std::string& v, const std::string& from,
+                                   const std::string& to) override {
+    VOLCRYPT_FAULT_POINT("store.SetAttachmentSecret");
+    return real_->SetAttachmentSecret(v, from, to);
+  }
   absl::Status DeleteAttachment(const std::string& v) override {
     VOLCRYPT_FAULT_POINT("store.DeleteAttachment");
     return real_->DeleteAttachment(v);
@@ -352,6 +357,25 @@ class FaultyAttacher : public Attacher {
   absl::StatusOr<bool> SecretIsEphemeral(const std::string& uuid) override {
     VOLCRYPT_FAULT_POINT("attacher.SecretIsEphemeral");
     return real_->SecretIsEphemeral(uuid);
+  }
+  absl::StatusOr<absl::optional<LiveDiskState>> InspectLiveDisk(
+      const std::string& d, const std::string& dev) override {
+    VOLCRYPT_FAULT_POINT("attacher.InspectLiveDisk");
+    return real_->InspectLiveDisk(d, dev);
+  }
+  absl::Status StartBlockCopy(const std::string& d, const std::string& dev,
+                              const std::string& xml, uint64_t bandwidth) override {
+    VOLCRYPT_FAULT_POINT("attacher.StartBlockCopy");
+    return plan_->After("attacher.StartBlockCopy",
+                        real_->StartBlockCopy(d, dev, xml, bandwidth));
+  }
+  absl::Status PivotBlockCopy(const std::string& d, const std::string& dev) override {
+    VOLCRYPT_FAULT_POINT("attacher.PivotBlockCopy");
+    return plan_->After("attacher.PivotBlockCopy", real_->PivotBlockCopy(d, dev));
+  }
+  absl::Status AbortBlockCopy(const std::string& d, const std::string& dev) override {
+    VOLCRYPT_FAULT_POINT("attacher.AbortBlockCopy");
+    return real_->AbortBlockCopy(d, dev);
   }
 
  private:
