@@ -74,6 +74,7 @@ Commands:
   volume create --backend mapped --path PATH --size SIZE [--format luks1|luks2]
                 [--cipher C] [--key-size BITS] [--id ID] [--defer-format]
                 [--kdf machine-key|passphrase] [--user-id U] [--project-id P]
+                [--sector-size 512|1024|2048|4096] (LUKS2 only)
   volume create --backend rbd --pool P --image I --size SIZE
                 [--engine qemu|librbd] [--native-format] [same options]
                 (--engine librbd for LUKS2; --native-format: librbd's own,
@@ -423,6 +424,12 @@ int VolumeCreate(const Args& args, Context& c) {
     if (!policy.ok()) return Usage(std::string(policy.status().message()));
     req.encryption.kdf = *policy;
   }
+  if (auto sector = args.Get("sector-size")) {
+    if (*sector != "512" && *sector != "1024" && *sector != "2048" && *sector != "4096") {
+      return Usage("--sector-size " + *sector + " is not 512, 1024, 2048 or 4096");
+    }
+    req.encryption.sector_size = static_cast<uint32_t>(std::stoul(*sector));
+  }
   req.defer_format = args.Has("defer-format");
   req.user_id = args.Get("user-id").value_or("");
   req.project_id = args.Get("project-id").value_or("");
@@ -648,6 +655,7 @@ int Main(int argc, char** argv) {
       "password-file", "user-domain", "project-name", "project-domain",
       "app-credential-id", "app-credential-secret-file", "region",
       "key-id", "key-file", "passphrase-file", "unencrypted", "older-than",
+      "sector-size",
       "created-before", "rekey"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
