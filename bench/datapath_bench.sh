@@ -21,7 +21,7 @@
 # built if missing), QEMU_IO (default qemu-io), DATAPATH_TMPFS (/dev/shm).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-runs=5 size_mib=512 out="" only=""
+runs=5 size_mib=256 out="" only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
@@ -53,7 +53,10 @@ cleanup() {
   rm -rf "$work" "$files"
 }
 trap cleanup EXIT
-conf=$(bash "$root/tests/scripts/ceph.sh" start "$work/ceph")
+# Every rbd volume stays written until the end: room for all of them in the
+# memstore OSD (a full OSD blocks writes rather than failing them).
+conf=$(CEPH_MEMSTORE_BYTES=$(((size_mib + 64) * 12 * 1048576 + (1 << 30))) \
+  bash "$root/tests/scripts/ceph.sh" start "$work/ceph")
 vc() { "$cli" --state-dir "$work/state" --ceph-conf "$conf" "$@"; }
 
 # The passphrase of headers volcrypt did not make: random, kept in this
