@@ -27,6 +27,7 @@
 #ifndef VOLCRYPT_ATTACHER_H_
 #define VOLCRYPT_ATTACHER_H_
 
+#include "volcrypt/engine_policy.h"
 #include <memory>
 #include <string>
 #include <vector>
@@ -121,6 +122,11 @@ class Attacher {
   virtual absl::Status SetSecretValue(const std::string& uuid,
                                       const std::string& volume_id,
                                       const SecretBytes& passphrase) = 0;
+
+  // What this host's libvirt and QEMU can attach (engine_policy.h). The
+  // default, for attachers that cannot tell, is the stock Debian 12 stack's:
+  // librbd-engine disks attach cold only.
+  virtual EngineCapabilities ProbeEngines() { return EngineCapabilities{}; }
 
   // DefineSecret, then AttachDisk; if the disk cannot be attached, removes
   // the secret again unless a domain uses it, and returns libvirt's error.

@@ -321,6 +321,7 @@ class FaultyAttacher : public Attacher {
     VOLCRYPT_FAULT_POINT("attacher.SetSecretValue");
     return real_->SetSecretValue(uuid, v, p);
   }
+  EngineCapabilities ProbeEngines() override { return real_->ProbeEngines(); }
 
  private:
   Attacher* real_;
