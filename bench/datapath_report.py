@@ -96,10 +96,10 @@ def plot(path_csv, out):
         ax.set_title(title + " (MiB/s)")
         ax.set_yticks(range(len(order)))
         ax.set_yticklabels(labels)
-        ax.invert_yaxis()
         for i, v in enumerate(values):
             ax.text(v, i, f" {v:.0f}" if v >= 10 else f" {v:.1f}", va="center", fontsize=8)
         ax.set_xlim(0, max(values) * 1.25)
+    axes[0].invert_yaxis()  # shared: inverting each would undo it
     fig.suptitle("volcrypt data path: qemu-io through each engine "
                  "(grey raw, red QEMU luks driver, blue librbd encryption)")
     fig.tight_layout()
