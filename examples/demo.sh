@@ -66,7 +66,7 @@ start=$(date +%s%N)
 vc volume create --backend mapped --path "$file_vol" --size 64M --id file-1 >"$work/file.json"
 file_ms=$(ms_since "$start")
 start=$(date +%s%N)
-vc volume create --backend rbd --pool rbd --image volume-rbd-1 --size 64M --id rbd-1 \
+vc volume create --backend rbd --pool rbd --image volume-rbd-1 --size 64M --id rbd-1 --engine qemu \
   >"$work/rbd.json"
 rbd_ms=$(ms_since "$start")
 key_of() { sed -n 's/.*"encryption_key_id": "\(.*\)".*/\1/p' "$1"; }

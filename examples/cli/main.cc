@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "examples/cli/args.h"
+#include "examples/cli/engine_choice.h"
 #include "examples/cli/keys_migrate.h"
 #include "examples/cli/volume_rekey.h"
 #include "examples/cli/domain_migrate.h"
@@ -77,6 +78,13 @@ Commands:
   volume create --backend mapped --path PATH --size SIZE [--format luks1|luks2]
                 [--cipher C] [--key-size BITS] [--id ID] [--defer-format]
                 [--kdf machine-key|passphrase] [--user-id U] [--project-id P]
+                [--sector-size 512|1024|2048|4096] (LUKS2 only)
+                [--engine auto|qemu|librbd] [--attach-mode live|cold]
+                [--connect URI]
+                (auto, the default: the fastest engine this host's libvirt
+                can attach as --attach-mode says (default live, probed at
+                URI, default qemu:///system): librbd + LUKS2 for rbd where
+                it can, else qemu + LUKS1; files: qemu + LUKS1)
   volume create --backend rbd --pool P --image I --size SIZE
                 [--engine qemu|librbd] [--native-format] [same options]
                 (--engine librbd for LUKS2; --native-format: librbd's own,
@@ -426,8 +434,9 @@ int VolumeCreate(const Args& args, Context& c) {
   CreateVolumeRequest req;
   req.id = args.Get("id").value_or("");
   req.location = *where;
-  if (auto engine = args.Get("engine")) {
-    absl::StatusOr<EncryptionEngine> e = ParseEncryptionEngine(*engine);
+  const std::string engine = args.Get("engine").value_or("auto");
+  if (engine != "auto") {
+    absl::StatusOr<EncryptionEngine> e = ParseEncryptionEngine(engine);
     if (!e.ok()) return Usage(std::string(e.status().message()));
     req.encryption.engine = *e;
   }
@@ -453,7 +462,23 @@ int VolumeCreate(const Args& args, Context& c) {
     if (!policy.ok()) return Usage(std::string(policy.status().message()));
     req.encryption.kdf = *policy;
   }
+  if (auto sector = args.Get("sector-size")) {
+    if (*sector != "512" && *sector != "1024" && *sector != "2048" && *sector != "4096") {
+      return Usage("--sector-size " + *sector + " is not 512, 1024, 2048 or 4096");
+    }
+    req.encryption.sector_size = static_cast<uint32_t>(std::stoul(*sector));
+  }
   req.defer_format = args.Has("defer-format");
+  if (engine == "auto") {
+    const std::string mode = args.Get("attach-mode").value_or("live");
+    if (mode != "live" && mode != "cold") {
+      return Usage("--attach-mode " + mode + " is not known (use live or cold)");
+    }
+    absl::StatusOr<EncryptionSpec> chosen =
+        ChooseEngineForCli(req, args.Has("format"), mode == "live", args.Get("connect"));
+    if (!chosen.ok()) return Fail("volume create " + *path, chosen.status());
+    req.encryption = *chosen;
+  }
   req.user_id = args.Get("user-id").value_or("");
   req.project_id = args.Get("project-id").value_or("");
   absl::StatusOr<VolumeRecord> v = c.service->CreateVolume(req);
@@ -680,7 +705,7 @@ int Main(int argc, char** argv) {
       "app-credential-id", "app-credential-secret-file", "region",
       "key-id", "key-file", "passphrase-file", "unencrypted", "older-than",
       "created-before", "rekey", "to", "to-host", "migrate-uri", "keep-source",
-      "sector-size"};
+      "sector-size", "attach-mode"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }

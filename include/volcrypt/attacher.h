@@ -27,6 +27,7 @@
 #ifndef VOLCRYPT_ATTACHER_H_
 #define VOLCRYPT_ATTACHER_H_
 
+#include "volcrypt/engine_policy.h"
 #include <memory>
 #include <string>
 #include <vector>
@@ -189,6 +190,11 @@ class Attacher {
   // Ends the copy and keeps the disk on its source. No copy is not an error.
   virtual absl::Status AbortBlockCopy(const std::string& domain,
                                       const std::string& target_dev);
+
+  // What this host's libvirt and QEMU can attach (engine_policy.h). The
+  // default, for attachers that cannot tell, is the stock Debian 12 stack's:
+  // librbd-engine disks attach cold only.
+  virtual EngineCapabilities ProbeEngines() { return EngineCapabilities{}; }
 
   // DefineSecret, then AttachDisk; if the disk cannot be attached, removes
   // the secret again unless a domain uses it, and returns libvirt's error.

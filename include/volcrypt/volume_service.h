@@ -192,9 +192,10 @@ class VolumeService {
 
   // Attaches volume `id` to `target` through libvirt: refuse impossible
   // combinations first (LUKS2 with QEMU's engine; a live hot-plug with the
-  // librbd engine, which libvirt 9.0 cannot do), mark 'attaching' and record
-  // the attachment, build the plan (formatting a blank mapped volume at first
-  // use), define the secret and set its value, attach the disk, mark 'in-use'.
+  // librbd engine where Attacher::ProbeEngines says libvirt cannot, as 9.0),
+  // mark 'attaching' and record the attachment, build the plan (formatting a
+  // blank mapped volume at first use), define the secret and set its value,
+  // attach the disk, mark 'in-use'.
   // On failure everything this call added is removed and the volume is
   // 'available' again. FailedPrecondition unless 'available' (encrypted
   // volumes are never multi-attached) or without an attacher.

@@ -30,6 +30,12 @@ class LibvirtAttacher : public Attacher {
   explicit LibvirtAttacher(virConnectPtr conn) : conn_(conn) {}
   ~LibvirtAttacher() override { virConnectClose(conn_); }
 
+  EngineCapabilities ProbeEngines() override {
+    unsigned long version = 0;  // NOLINT(runtime/int): libvirt's type
+    if (virConnectGetLibVersion(conn_, &version) != 0) return EngineCapabilities{};
+    return CapabilitiesOfLibvirt(version);
+  }
+
   absl::Status DefineSecret(const AttachPlan& plan) override {
     const std::string& uuid = plan.secret_uuid;
     const std::string usage = SecretUsageId(plan.volume_id);

@@ -162,10 +162,13 @@ absl::StatusOr<VolumeRecord> AttachVolume(const FlowContext& ctx, const std::str
   }
   // Impossible combinations are refused before anything is touched.
   VOLCRYPT_RETURN_IF_ERROR(CheckAttachable(record));
-  if (target.live && record.encryption.engine == EncryptionEngine::kLibrbd) {
+  // libvirt before 11.3 hot-plugs a librbd-engine disk without giving QEMU
+  // its secret: refused here with the way out, rather than by QEMU.
+  if (target.live && record.encryption.engine == EncryptionEngine::kLibrbd &&
+      (ctx.attacher == nullptr || !ctx.attacher->ProbeEngines().librbd_live)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "volume ", id, " uses the librbd engine, which libvirt 9.0 cannot "
-        "hot-plug (QEMU is never given the secret); attach it to the "
+        "volume ", id, " uses the librbd engine, which this host's libvirt "
+        "cannot hot-plug (QEMU is never given the secret); attach it to the "
         "persistent config only and start the domain"));
   }
   if (!target.live && !target.config) {

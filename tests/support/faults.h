@@ -377,6 +377,7 @@ class FaultyAttacher : public Attacher {
     VOLCRYPT_FAULT_POINT("attacher.AbortBlockCopy");
     return real_->AbortBlockCopy(d, dev);
   }
+  EngineCapabilities ProbeEngines() override { return real_->ProbeEngines(); }
 
  private:
   Attacher* real_;
