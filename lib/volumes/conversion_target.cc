@@ -35,7 +35,9 @@ bool Same(const VolumeLocation& a, const VolumeLocation& b) {
 // Everything about the target, before anything is written.
 absl::Status CheckTarget(const FlowContext& ctx, const VolumeRecord& source,
                          const ConvertVolumeRequest& req) {
-  const EncryptionSpec& spec = req.encryption;
+  // 0 means the format's default (4096 for LUKS2, 512 for LUKS1).
+  EncryptionSpec spec = req.encryption;
+  spec.sector_size = EffectiveSectorSize(spec);
   VOLCRYPT_RETURN_IF_ERROR(ValidateSpec(spec));
   VOLCRYPT_RETURN_IF_ERROR(ValidateEngine(spec, req.target.kind == BackendKind::kRbd));
   if (spec.cipher != "aes-xts-plain64") {
@@ -131,6 +133,7 @@ absl::StatusOr<ConversionRecord> BeginConversion(const FlowContext& ctx,
   row.other_location = req.target;
   row.other_encrypted = true;
   row.other_encryption = req.encryption;
+  row.other_encryption.sector_size = EffectiveSectorSize(req.encryption);
   row.other_key_format = KeyFormat::kHex;
   row.owner = ConversionOwner();
   VOLCRYPT_RETURN_IF_ERROR(ctx.store->BeginConversion(row, expected));
