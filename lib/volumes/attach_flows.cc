@@ -91,12 +91,6 @@ absl::Status CheckCephAuth(const FlowContext& ctx, const VolumeRecord& record) {
                   "attach volume " + record.id);
 }
 
-// The secret an attachment's disk was given: its own (recorded since
-// per-attach secrets), or, for rows of older versions, the volume's key id.
-const std::string& SecretOf(const VolumeRecord& record, const AttachmentRecord& attachment) {
-  return attachment.secret_uuid.empty() ? record.encryption_key_id : attachment.secret_uuid;
-}
-
 // The disk, wherever libvirt has it (live and/or persistent, whatever mode
 // the record says), then the secret unless a domain still uses it.
 // `undo`: the disk may never have been added, so a target holding another
@@ -120,20 +114,6 @@ absl::Status UndoAttach(const FlowContext& ctx, VolumeRecord& record,
   VOLCRYPT_RETURN_IF_ERROR(RemoveFromLibvirt(ctx, record, attachment, /*undo=*/true));
   VOLCRYPT_RETURN_IF_ERROR(OkIfNotFound(ctx.store->DeleteAttachment(record.id)));
   return MoveTo(ctx, record, VolumeStatus::kAvailable);
-}
-
-// Where `record`'s disk is, from the record, not the backend: a delete that
-// is finishing may find the file or image gone already.
-DiskSource SourceOf(const VolumeRecord& record) {
-  DiskSource source;
-  if (record.location.kind == BackendKind::kRbd) {
-    source.type = DiskSource::Type::kNetwork;
-    source.pool = record.location.pool;
-    source.image = record.location.image;
-  } else {
-    source.path = record.location.path;
-  }
-  return source;
 }
 
 }  // namespace

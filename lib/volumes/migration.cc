@@ -25,20 +25,7 @@ struct Item {
 
 // The secret the attachment's disk uses (rows before schema 4: the key id).
 const std::string& SecretOf(const Item& item) {
-  return item.attachment.secret_uuid.empty() ? item.record.encryption_key_id
-                                             : item.attachment.secret_uuid;
-}
-
-DiskSource SourceOf(const VolumeRecord& record) {
-  DiskSource source;
-  if (record.location.kind == BackendKind::kRbd) {
-    source.type = DiskSource::Type::kNetwork;
-    source.pool = record.location.pool;
-    source.image = record.location.image;
-  } else {
-    source.path = record.location.path;
-  }
-  return source;
+  return flows::SecretOf(item.record, item.attachment);
 }
 
 absl::Status CheckRequest(const FlowContext& ctx, const MigrationRequest& request,

@@ -16,12 +16,6 @@ namespace volcrypt {
 namespace flows {
 namespace {
 
-// The secret the disk decrypts through before the pivot (rows from before
-// schema 4 mean the key id).
-std::string OldSecretOf(const VolumeRecord& record, const AttachmentRecord& a) {
-  return a.secret_uuid.empty() ? record.encryption_key_id : a.secret_uuid;
-}
-
 absl::StatusOr<AttachmentRecord> LiveAttachment(const FlowContext& ctx,
                                                 const VolumeRecord& record) {
   absl::StatusOr<AttachmentRecord> a = ctx.store->GetAttachment(record.id);
@@ -136,7 +130,7 @@ absl::StatusOr<VolumeRecord> ConvertVolumeOnline(const FlowContext& ctx,
                                             a.target_dev));
   }
   if (live->copying) return WrongStatus(record, "a block copy already runs on its disk");
-  const std::string old_secret = OldSecretOf(record, a);
+  const std::string old_secret = SecretOf(record, a);
 
   // 1, 2. The row, then the destination with its new key.
   VOLCRYPT_ASSIGN_OR_RETURN(ConversionRecord row,
@@ -221,7 +215,7 @@ absl::StatusOr<bool> ReconcileOnlineConversion(const FlowContext& ctx,
     ctx.log->Log(LogLevel::kWarning,
                  absl::StrCat("volume ", record.id, ": its disk was switched before a crash; "
                               "finishing the online conversion"));
-    VOLCRYPT_RETURN_IF_ERROR(Forward(ctx, record.id, OldSecretOf(record, a), new_secret));
+    VOLCRYPT_RETURN_IF_ERROR(Forward(ctx, record.id, SecretOf(record, a), new_secret));
     return true;
   }
   if (uses.empty()) {
