@@ -14,10 +14,14 @@
 #                 vs barbicanclient storing 1000 secrets (~4 minutes)
 #   rekey_bench   one volume's key rotation vs cryptsetup luksChangeKey, and
 #                 fleet rotation throughput (file key manager; ~1 minute)
-# Usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench [google-benchmark flags]
+#   convert_bench offline conversion of a 1 GiB half-data volume vs qemu-img
+#                 convert -O luks and dd (~2 minutes)
+#   online_conversion_bench  ConvertVolume of an attached 1 GiB volume (half
+#                 data) through blockcopy: rate, guest read latency (root)
+# Usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench|convert_bench|online_conversion_bench [google-benchmark flags]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-name=${1:?usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench [flags]}
+name=${1:?usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench|convert_bench|online_conversion_bench [flags]}
 shift
 build=${VOLCRYPT_BENCH_BUILD_DIR:-$root/build-release}
 "$root/tests/scripts/install_deps.sh" test

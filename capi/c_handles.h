@@ -31,6 +31,11 @@ namespace volcrypt {
 namespace capi {
 
 
+// Reads a caller's volcrypt_rbd_options_t (any struct_size from the first
+// published one) into `out`; 0 or a negative errno (ceph_secret_calls.cc).
+int ReadRbdOptions(const volcrypt_rbd_options_t* options, volcrypt::RbdBackendOptions* out,
+                   char** errmsg);
+
 inline std::string Str(const char* s, const char* fallback = "") {
   return s != nullptr ? s : fallback;
 }

@@ -251,18 +251,8 @@ int volcrypt_backend_open_rbd(const volcrypt_rbd_options_t* options,
     if (options == nullptr || backend == nullptr) {
       return NullArgument("options and backend", errmsg);
     }
-    volcrypt_rbd_options_t options_copy;
-    if (int r = ReadStruct(options, VOLCRYPT_FIRST_SIZE(volcrypt_rbd_options_t, libvirt_auth_secret_uuid), "volcrypt_rbd_options_t",
-                           &options_copy, errmsg)) {
-      return r;
-    }
-    options = &options_copy;
     volcrypt::RbdBackendOptions o;
-    o.ceph_conf = Str(options->ceph_conf);
-    o.client_id = Str(options->client_id, "admin");
-    o.keyring = Str(options->keyring);
-    if (options->timeout_seconds > 0) o.timeout_seconds = options->timeout_seconds;
-    o.libvirt_auth_secret_uuid = Str(options->libvirt_auth_secret_uuid);
+    if (int r = volcrypt::capi::ReadRbdOptions(options, &o, errmsg)) return r;
     absl::StatusOr<std::unique_ptr<volcrypt::RbdBackend>> rbd =
         volcrypt::RbdBackend::Connect(o);
     if (!rbd.ok()) return FromStatus(rbd.status(), errmsg);

@@ -253,6 +253,36 @@ int volcrypt_attacher_connect(const char *uri, volcrypt_attacher_t **attacher,
                               char **errmsg);
 void volcrypt_attacher_destroy(volcrypt_attacher_t *attacher);
 
+/* Bytes of a UUID string with its NUL. */
+#define VOLCRYPT_UUID_SIZE 37
+
+/* Puts client options->client_id's cephx key into libvirt's secret of usage
+ * 'ceph', which rbd disks' <auth> names (nova's rbd_secret_uuid). The key is
+ * read from options->keyring, else from the keyring options->ceph_conf
+ * names; it never passes through the caller. The secret is
+ * options->libvirt_auth_secret_uuid (defined private and persistent, or
+ * given the new value if it exists with usage 'ceph'); when that is NULL,
+ * the secret of usage name "client.<id> secret", else a new UUID. Its UUID
+ * goes to `uuid` (at least VOLCRYPT_UUID_SIZE bytes).
+ * Errors: -EINVAL a NULL argument, a client id that is not a cephx user
+ * name, or a key that is not base64; -ENOENT no keyring exists or it has no
+ * key for the client; -EEXIST the UUID is a secret of another usage, or
+ * another secret has that usage name (errmsg names its UUID); -ERANGE
+ * uuid_len below VOLCRYPT_UUID_SIZE; -EAGAIN libvirtd is unreachable. */
+int volcrypt_ceph_secret_define(volcrypt_attacher_t *attacher,
+                                const volcrypt_rbd_options_t *options, char *uuid,
+                                size_t uuid_len, char **errmsg);
+
+/* Checks libvirt's secret options->libvirt_auth_secret_uuid: it exists, has
+ * usage 'ceph' and a value and, where libvirt lets the value be read (a
+ * non-private secret) and the client's keyring is readable, holds its key.
+ * Attach of an rbd volume checks the same before it touches anything.
+ * Errors: -EINVAL a NULL argument or no UUID; -ENOENT no such secret;
+ * -EEXIST a secret of another usage; -ENOKEY it has no value;
+ * -EKEYREJECTED it holds another key; -EAGAIN libvirtd is unreachable. */
+int volcrypt_ceph_secret_check(volcrypt_attacher_t *attacher,
+                               const volcrypt_rbd_options_t *options, char **errmsg);
+
 /* ---- The volume service (create, delete, extend, attach, ...) ---------- */
 
 typedef struct {
@@ -522,6 +552,46 @@ int volcrypt_keys_rotate(volcrypt_service_t *service, volcrypt_store_t *store,
                          const volcrypt_rotate_options_t *options,
                          char **report_json, char **errmsg);
 
+/* ---- Copy-conversion (docs/design.md, "Conversion") ---------------------- */
+
+typedef struct {
+  size_t struct_size;
+  int reencrypt;            /* 0: a plain volume becomes encrypted; non-zero:
+                               an encrypted one gets a new volume key */
+  const char *path;         /* the target: a host path, or NULL and */
+  const char *pool;         /* an rbd pool and image */
+  const char *image;
+  const char *format;       /* "luks1" (NULL) or "luks2" */
+  const char *engine;       /* "qemu" (NULL) or "librbd" (LUKS2 needs it) */
+  int key_bits;             /* AES strength, 0: 256 */
+  uint32_t sector_size;     /* 0: 512; LUKS2 also 4096 */
+  int keep_source;          /* keep the old location and its key */
+  /* Called from the converting thread with the payload bytes dealt with
+   * and the total (the volume's size); may be NULL. */
+  void (*on_progress)(void *context, uint64_t done_bytes, uint64_t total_bytes);
+  void *context;
+} volcrypt_convert_options_t;
+
+/* Copies volume `id` into a new volume at the target under a new volume key
+ * and header, verifies it, switches the record to it in one transaction,
+ * then deletes the old location and the old key (unless keep_source, or
+ * another record uses the key). A kill leaves 'converting': a rerun
+ * continues from its journal once the killed process is gone, and
+ * volcrypt_reconcile goes back to the old volume before the switch and
+ * finishes after it. *json (may be NULL): the record afterwards.
+ * Errors: -EINVAL a NULL argument, no target or two, a bad format, engine,
+ * size or spec, or reencrypt not matching the volume; -E2BIG see the
+ * struct_size rule; -ENOENT no such volume; -EEXIST the target exists or a
+ * record names it, or the source is not what its record says; -EBUSY the
+ * volume is not available (or another process converts it); -ENOTEMPTY
+ * snapshots depend on it; -ENOTSUP a
+ * cipher other than aes-xts-plain64; -EPERM the recorded key does not open
+ * the source; -EIO the copy did not verify; otherwise the errno of the
+ * failing step. */
+int volcrypt_volume_convert(volcrypt_service_t *service, const char *id,
+                            const volcrypt_convert_options_t *options,
+                            char **json, char **errmsg);
+
 /* ---- LUKS headers --------------------------------------------------------- */
 
 /* *json: header facts of the LUKS volume at `path`.
@@ -535,6 +605,42 @@ int volcrypt_luks_inspect(const char *path, char **json, char **errmsg);
 int volcrypt_luks_verify_passphrase(const char *path,
                                     const unsigned char *passphrase,
                                     size_t len, int *keyslot, char **errmsg);
+
+/* ---- Live migration -------------------------------------------------------- */
+
+typedef struct {
+  size_t struct_size;
+  const char *domain;            /* name, as the attachments record it */
+  const char *source_uri;        /* the service's attacher's libvirt */
+  const char *destination_uri;   /* `destination`'s libvirt */
+  const char *destination_host;  /* host the records will name; NULL: the
+                                    destination daemon's host name */
+  const char *migrate_uri;       /* tcp://HOST:PORT for QEMU's stream;
+                                    NULL: libvirt's choice */
+} volcrypt_domain_migrate_options_t;
+
+/* Moves running domain `options->domain` live from the service's libvirt to
+ * `destination` with its volcrypt volumes: each volume's secret is defined
+ * on the destination (same UUID and value, read with the service's key
+ * manager), libvirt migrates (live, persistent there, undefined here; unsafe
+ * allowed for files on a shared path), then the records name the
+ * destination host and the source's secrets go. A failed migration is
+ * undone; a crash leaves 'migrating', which volcrypt_reconcile on each host
+ * settles by where libvirt runs the domain. *json (may be NULL):
+ * {"domain", "volumes": [ids]}.
+ * Errors: -EINVAL a NULL argument, a struct_size below the first published
+ * size, or the destination host equal to the service's; -E2BIG a field this
+ * library does not know is set; -EOPNOTSUPP a volume on a block device
+ * (it may be another disk on the destination; nothing changed); -ENOENT the
+ * records and libvirt's domain disagree, or no such domain; -EBUSY a disk
+ * decrypted through a volcrypt secret that no record explains, or a volume
+ * another flow holds; -EAGAIN a daemon, the store or the key manager could
+ * not be reached; otherwise the errno of the failing step (libvirt's
+ * migration errors carry its message). */
+int volcrypt_domain_migrate(volcrypt_service_t *service,
+                            volcrypt_attacher_t *destination,
+                            const volcrypt_domain_migrate_options_t *options,
+                            char **json, char **errmsg);
 
 #ifdef __cplusplus
 }

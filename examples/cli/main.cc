@@ -16,11 +16,15 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "examples/cli/args.h"
+#include "examples/cli/engine_choice.h"
 #include "examples/cli/keys_migrate.h"
 #include "examples/cli/volume_rekey.h"
+#include "examples/cli/domain_migrate.h"
 #include "examples/cli/keys_rotate.h"
 #include "examples/cli/process_guard.h"
+#include "examples/cli/ceph_secret.h"
 #include "examples/cli/volume_manage.h"
+#include "examples/cli/volume_convert.h"
 #include <nlohmann/json.hpp>
 #include "volcrypt/attacher.h"
 #include "volcrypt/barbican_key_manager.h"
@@ -74,6 +78,13 @@ Commands:
   volume create --backend mapped --path PATH --size SIZE [--format luks1|luks2]
                 [--cipher C] [--key-size BITS] [--id ID] [--defer-format]
                 [--kdf machine-key|passphrase] [--user-id U] [--project-id P]
+                [--sector-size 512|1024|2048|4096] (LUKS2 only)
+                [--engine auto|qemu|librbd] [--attach-mode live|cold]
+                [--connect URI]
+                (auto, the default: the fastest engine this host's libvirt
+                can attach as --attach-mode says (default live, probed at
+                URI, default qemu:///system): librbd + LUKS2 for rbd where
+                it can, else qemu + LUKS1; files: qemu + LUKS1)
   volume create --backend rbd --pool P --image I --size SIZE
                 [--engine qemu|librbd] [--native-format] [same options]
                 (--engine librbd for LUKS2; --native-format: librbd's own,
@@ -92,6 +103,10 @@ Commands:
                           recorded, old keyslots removed, old key deleted
                           unless a snapshot or backup uses it (attached
                           volumes need --connect: the secret follows)
+  domain migrate NAME --connect SRC --to DEST_URI [--to-host H] [--migrate-uri URI]
+                          move a running domain live with its volcrypt volumes
+                          (their secrets defined on DEST first; RBD, or files
+                          on a path both hosts share)
   reconcile [--grace SECONDS] [--connect URI]
                           finish or undo what a crash left (attachments need
                           --connect)
@@ -105,6 +120,16 @@ Commands:
                           qemu:///system): secret defined, value set, disk added
   detach ID [--domain NAME] [--connect URI]
                           detach; the secret goes when no disk uses it
+  ceph-secret define [--connect URI]
+                          put client.ID's cephx key (from --ceph-keyring or
+                          ceph.conf's keyring) into libvirt's secret of usage
+                          ceph, private and persistent: --libvirt-ceph-secret's
+                          UUID, else the one of that usage, else a new one;
+                          prints {"uuid": ...}
+  ceph-secret check --libvirt-ceph-secret UUID [--connect URI]
+                          exit 0 if it exists, has a value and (unless
+                          private) holds the keyring's key; attach of an rbd
+                          volume checks the same and refuses without it
   luks inspect PATH       header facts as JSON
   luks inspect --backend rbd --pool P --image I
                           the same, read through librbd
@@ -116,6 +141,19 @@ Commands:
                           its key opens a keyslot, its size comes from its
                           header (--size must match it); files read as is
   volume unmanage ID      forget the record; the volume and its key stay
+  volume encrypt ID (--path P | --pool P --image I) [--format luks1|luks2]
+                [--engine qemu|librbd] [--key-size BITS] [--sector-size B]
+                [--keep-source] [--json]
+                          copy a plain volume into a new encrypted one, verify,
+                          switch the record to it, delete the plain source
+                          (kept with --keep-source); after a kill: rerun, or
+                          reconcile goes back to the source
+  volume reencrypt ID (same target options)
+                          the same for an encrypted volume: a new volume key
+                          (and perhaps format or engine); the old key goes
+                          either, given --connect URI, converts a volume
+                          attached to a running domain live: libvirt's block
+                          copy, then a pivot; --json prints its progress too
   keys migrate --fixed-key-file FILE (--barbican URL --project-id ID |
                --auth-url URL ... | --keys DIR --master-key FILE) [--host H]
                [--dry-run] [--json] [--rekey [--ceph-conf F] [--connect URI]]
@@ -396,8 +434,9 @@ int VolumeCreate(const Args& args, Context& c) {
   CreateVolumeRequest req;
   req.id = args.Get("id").value_or("");
   req.location = *where;
-  if (auto engine = args.Get("engine")) {
-    absl::StatusOr<EncryptionEngine> e = ParseEncryptionEngine(*engine);
+  const std::string engine = args.Get("engine").value_or("auto");
+  if (engine != "auto") {
+    absl::StatusOr<EncryptionEngine> e = ParseEncryptionEngine(engine);
     if (!e.ok()) return Usage(std::string(e.status().message()));
     req.encryption.engine = *e;
   }
@@ -423,7 +462,23 @@ int VolumeCreate(const Args& args, Context& c) {
     if (!policy.ok()) return Usage(std::string(policy.status().message()));
     req.encryption.kdf = *policy;
   }
+  if (auto sector = args.Get("sector-size")) {
+    if (*sector != "512" && *sector != "1024" && *sector != "2048" && *sector != "4096") {
+      return Usage("--sector-size " + *sector + " is not 512, 1024, 2048 or 4096");
+    }
+    req.encryption.sector_size = static_cast<uint32_t>(std::stoul(*sector));
+  }
   req.defer_format = args.Has("defer-format");
+  if (engine == "auto") {
+    const std::string mode = args.Get("attach-mode").value_or("live");
+    if (mode != "live" && mode != "cold") {
+      return Usage("--attach-mode " + mode + " is not known (use live or cold)");
+    }
+    absl::StatusOr<EncryptionSpec> chosen =
+        ChooseEngineForCli(req, args.Has("format"), mode == "live", args.Get("connect"));
+    if (!chosen.ok()) return Fail("volume create " + *path, chosen.status());
+    req.encryption = *chosen;
+  }
   req.user_id = args.Get("user-id").value_or("");
   req.project_id = args.Get("project-id").value_or("");
   absl::StatusOr<VolumeRecord> v = c.service->CreateVolume(req);
@@ -533,6 +588,7 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   if (verb == "passphrase") return VolumePassphrase(id, c);
   if (verb == "unmanage") return VolumeUnmanage(id, *c.service);
   if (verb == "rekey") return VolumeRekey(id, *c.service);
+  if (verb == "encrypt" || verb == "reencrypt") return VolumeConvert(args, verb, id, *c.service);
   if (verb == "snapshot") {
     if (words.size() < 4) return Usage("volume snapshot needs a volume id and a snapshot id");
     absl::StatusOr<SnapshotRecord> snap = c.service->CreateSnapshot(id, words[3]);
@@ -628,7 +684,7 @@ int Main(int argc, char** argv) {
   std::string error;
   if (!args.Parse(argc, argv,
                   {"defer-format", "ephemeral", "help", "live", "config", "native-format",
-                   "dry-run", "json", "unencrypted", "rekey"},
+                   "dry-run", "json", "unencrypted", "rekey", "keep-source"},
                   &error)) {
     return Usage(error);
   }
@@ -648,7 +704,8 @@ int Main(int argc, char** argv) {
       "password-file", "user-domain", "project-name", "project-domain",
       "app-credential-id", "app-credential-secret-file", "region",
       "key-id", "key-file", "passphrase-file", "unencrypted", "older-than",
-      "created-before", "rekey"};
+      "created-before", "rekey", "to", "to-host", "migrate-uri", "keep-source",
+      "sector-size", "attach-mode"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }
@@ -667,9 +724,10 @@ int Main(int argc, char** argv) {
     std::cout << LuksInfoToJson(*info) << std::endl;
     return 0;
   }
+  if (words[0] == "ceph-secret") return CephSecretCommand(args, words);
   const bool rotating = words[0] == "keys" && words.size() == 2 && words[1] == "rotate";
   if (words[0] == "keys" && !rotating) return RunKeys(args, words);
-  const bool libvirt = words[0] == "attach" || words[0] == "detach" ||
+  const bool libvirt = words[0] == "attach" || words[0] == "detach" || words[0] == "domain" ||
                        (words[0] == "reconcile" && args.Has("connect"));
   if (words[0] != "volume" && words[0] != "attach-xml" && words[0] != "reconcile" &&
       !libvirt && !rotating) {
@@ -680,7 +738,10 @@ int Main(int argc, char** argv) {
   }
   const bool deleting = words[0] == "volume" && words.size() > 1 && words[1] == "delete";
   const bool rekeying = words[0] == "volume" && words.size() > 1 && words[1] == "rekey";
-  const LibvirtUse use = libvirt || ((deleting || rekeying || rotating) && args.Has("connect")) ? LibvirtUse::kRequired
+  // An attached volume converts online (blockcopy): it needs --connect.
+  const bool converting = words[0] == "volume" && words.size() > 1 &&
+                          (words[1] == "encrypt" || words[1] == "reencrypt");
+  const LibvirtUse use = libvirt || ((deleting || rekeying || rotating || converting) && args.Has("connect")) ? LibvirtUse::kRequired
                          : deleting                                   ? LibvirtUse::kIfReachable
                                                                       : LibvirtUse::kNo;
   absl::StatusOr<FleetRotationOptions> rotation = FleetRotationOptions();
@@ -690,6 +751,7 @@ int Main(int argc, char** argv) {
   if (!context.ok()) return Fail("open", context.status());
   if (rotating) return KeysRotate(args, *std::move(rotation), *context->service, *context->store);
   if (words[0] == "volume") return RunVolume(args, words, *context);
+  if (words[0] == "domain") return DomainMigrate(args, words, *context->service);
   if (words[0] == "reconcile") {
     int64_t grace = 600;
     if (auto g = args.Get("grace");

@@ -62,6 +62,19 @@ class ServicesTest(unittest.TestCase):
         with self.assertRaises(volcrypt.NotFoundError):
             self.store.volume(volume_id)
 
+    def test_the_ceph_secret_is_defined_from_the_keyring_and_checked(self):
+        uuid = self.virt.define_ceph_secret(ceph_conf=ENV["CEPH_CONF"], uuid=ENV["CEPH_SECRET"])
+        self.assertEqual(uuid, ENV["CEPH_SECRET"])
+        self.virt.check_ceph_secret(uuid, ceph_conf=ENV["CEPH_CONF"])
+        with self.assertRaises(volcrypt.NotFoundError) as missing:
+            self.virt.check_ceph_secret("c3c3c3c3-0000-4000-8000-0000000000ff",
+                                        ceph_conf=ENV["CEPH_CONF"])
+        self.assertIn("ceph-secret define", str(missing.exception))
+        # libvirt allows one secret per usage name: a second UUID is refused.
+        with self.assertRaises(volcrypt.AlreadyExistsError):
+            self.virt.define_ceph_secret(ceph_conf=ENV["CEPH_CONF"],
+                                         uuid="c3c3c3c3-0000-4000-8000-0000000000fe")
+
     def test_file_and_rbd_volumes_attach_live_detach_and_delete(self):
         self.lifecycle("pf1", "sdb", path=os.path.join(self.dir, "pf1"))
         self.lifecycle("pr1", "sdc", pool="rbd", image="volume-pr1")

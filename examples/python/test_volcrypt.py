@@ -79,6 +79,18 @@ class VolcryptPythonTest(unittest.TestCase):
             stored = keys.store_key(b"\x07" * 32, "given")
             self.assertEqual(bytes(keys.get_key(stored)), b"\x07" * 32)
 
+    def test_migrate_domain_needs_a_destination(self):
+        # The move itself runs against two libvirt daemons in
+        # tests/ceph/live_migration_test.cc; here, the binding's arguments.
+        with volcrypt.FileKeys(self.path("mkeys"), self.master) as keys, \
+                volcrypt.SqliteStore(self.path("m.db")) as store, \
+                volcrypt.MappedBackend() as mapped, \
+                volcrypt.Service(keys, store, mapped=mapped, host="py") as svc:
+            with self.assertRaises(OSError) as missing:
+                svc.migrate_domain("d", None, "qemu:///system", "qemu+tcp://b/system")
+            self.assertEqual(missing.exception.errno, errno.EINVAL)
+            self.assertIn("destination", str(missing.exception))
+
     def test_rekey_and_fleet_rotation_with_progress(self):
         with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
                 volcrypt.SqliteStore(self.path("volumes.db")) as store, \
@@ -101,6 +113,28 @@ class VolcryptPythonTest(unittest.TestCase):
             self.assertEqual(report["rotated"], 2)
             self.assertEqual(seen, [("rotated", 1, 2), ("rotated", 2, 2)])
             self.assertEqual(volcrypt.rotate_keys(svc, store, key_created_before=1)["items"], [])
+
+    def test_encrypt_then_reencrypt_with_progress(self):
+        with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \
+                volcrypt.SqliteStore(self.path("volumes.db")) as store, \
+                volcrypt.MappedBackend() as mapped, \
+                volcrypt.Service(keys, store, mapped=mapped, host="py") as svc:
+            with open(self.path("plain"), "wb") as f:
+                f.truncate(4 << 20)
+                f.write(b"\xa5" * 65536)
+            svc.manage_volume(path=self.path("plain"), id="c1", unencrypted=True)
+            seen = []
+            v = svc.convert_volume("c1", reencrypt=False, path=self.path("c1.luks"),
+                                   on_progress=lambda done, total: seen.append((done, total)))
+            self.assertTrue(v["encrypted"])
+            self.assertEqual(seen[-1], (4 << 20, 4 << 20))
+            first = v["encryption_key_id"]
+            v = svc.convert_volume("c1", reencrypt=True, path=self.path("c1.new"))
+            self.assertNotEqual(v["encryption_key_id"], first)
+            self.assertFalse(os.path.exists(self.path("c1.luks")))
+            with self.assertRaises(OSError) as taken:
+                svc.convert_volume("c1", reencrypt=True, path=self.path("c1.new"))
+            self.assertEqual(taken.exception.errno, errno.EINVAL)
 
     def test_attach_options_handoff_and_snapshot_refusal(self):
         with volcrypt.FileKeys(self.path("keys"), self.master) as keys, \

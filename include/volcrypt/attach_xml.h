@@ -44,6 +44,35 @@ bool IsVolcryptUsage(const std::string& usage_id);
 absl::StatusOr<std::string> BuildSecretXml(
     const std::string& secret_uuid, const std::string& volume_id, bool ephemeral);
 
+// The XML of the libvirt secret that rbd disks' <auth> names: usage 'ceph',
+// usage name CephSecretUsageName(client_id), private and persistent (QEMU
+// needs it at every domain start, not only while volcrypt runs).
+// InvalidArgument if secret_uuid is not a UUID or client_id is not a cephx
+// user name (letters, digits, '.', '_', '-'; without "client.").
+absl::StatusOr<std::string> BuildCephSecretXml(const std::string& secret_uuid,
+                                               const std::string& client_id);
+
+// "client.<client_id> secret": the usage name libvirt's docs and nova use.
+std::string CephSecretUsageName(const std::string& client_id);
+
+// The secret a live conversion (online_conversion.h) gives the destination
+// of volume `volume_id` while the disk still decrypts through its current
+// secret: libvirt allows one secret per usage id, so its usage is
+// SecretUsageId(volume_id) + "/" + its UUID (still volcrypt's, still the
+// volume's). Its UUID is derived from the volume id and the destination's
+// key id (a hash, UUID-shaped), so that a record holding either finds it
+// after a crash without another column.
+std::string ConversionSecretUuid(const std::string& volume_id, const std::string& key_id);
+std::string ConversionSecretUsageId(const std::string& volume_id,
+                                    const std::string& secret_uuid);
+// True if `usage_id` is volume `volume_id`'s: its attach secret's or a
+// conversion's.
+bool IsSecretUsageOf(const std::string& usage_id, const std::string& volume_id);
+// The secret XML of ConversionSecretUsageId; otherwise as BuildSecretXml.
+absl::StatusOr<std::string> BuildConversionSecretXml(const std::string& secret_uuid,
+                                                     const std::string& volume_id,
+                                                     bool ephemeral);
+
 struct DiskXmlOptions {
   std::string volume_id;  // becomes the disk's <serial>
   DiskSource source;

@@ -27,11 +27,13 @@
 #ifndef VOLCRYPT_ATTACHER_H_
 #define VOLCRYPT_ATTACHER_H_
 
+#include "volcrypt/engine_policy.h"
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/optional.h"
 #include "volcrypt/attach_xml.h"
 #include "volcrypt/block_backend.h"
 
@@ -59,6 +61,22 @@ struct DomainDiskInfo {
   std::string secret_uuid;  // of its <encryption>; "" if none
   bool live = false;        // in the running domain
   bool config = false;      // in the persistent config
+};
+
+// A disk of a running domain as libvirt has it live, with the block copy
+// (libvirt's blockcopy job, a QEMU mirror) running on it, if any. Sources
+// are a file or block path, or "pool/image" for an rbd disk.
+struct LiveDiskState {
+  std::string serial;
+  std::string source;
+  std::string secret_uuid;      // of its <encryption>; "" if none
+  uint64_t capacity_bytes = 0;  // what the guest sees
+  bool copying = false;         // a block copy runs: <mirror> in the live XML
+  bool copy_ready = false;      // mirroring: a pivot may switch over now
+  std::string copy_destination;
+  std::string copy_secret_uuid;
+  uint64_t copied_bytes = 0;    // libvirt's cur/end of the job
+  uint64_t copy_total_bytes = 0;
 };
 
 class Attacher {
@@ -121,6 +139,62 @@ class Attacher {
   virtual absl::Status SetSecretValue(const std::string& uuid,
                                       const std::string& volume_id,
                                       const SecretBytes& passphrase) = 0;
+
+  // Puts client `client_id`'s cephx key (decoded: ReadCephxKey) into the
+  // libvirt secret of usage 'ceph' that rbd disks' <auth> names, and returns
+  // its UUID. Secret `uuid` is defined (private, persistent, usage name
+  // "client.<client_id> secret") or, if it exists with usage 'ceph', gets
+  // the new value; "" reuses the secret of that usage name, or makes a new
+  // UUID. FailedPrecondition (EEXIST) if `uuid` is a secret of another
+  // usage, or if another secret already has the usage name (libvirt allows
+  // one per name; the message gives its UUID).
+  virtual absl::StatusOr<std::string> DefineCephSecret(
+      const std::string& uuid, const std::string& client_id,
+      const SecretBytes& cephx_key) = 0;
+
+  // Checks that libvirt has secret `uuid` of usage 'ceph' with a value, and,
+  // when `cephx_key` is given and libvirt lets its value be read (a
+  // non-private secret), that it holds that key. NotFound (ENOENT) if
+  // missing; FailedPrecondition: another usage (EEXIST), no value (ENOKEY),
+  // another key (EKEYREJECTED). A private secret's value cannot be read, so
+  // a wrong key in it shows only when QEMU connects.
+  virtual absl::Status CheckCephSecret(const std::string& uuid,
+                                       const SecretBytes* cephx_key) = 0;
+
+  // Whether secret `uuid` is ephemeral (never written to the daemon's disk),
+  // so that a live migration defines its twin on the destination the same
+  // way. NotFound if there is no such secret. The default implementation
+  // (for wrappers that do not forward it) is Unimplemented.
+  virtual absl::StatusOr<bool> SecretIsEphemeral(const std::string& uuid);
+
+  // Block copy (lib/attach/block_copy.h drives these; its header comment
+  // says what each step leaves). The defaults are Unimplemented.
+  //
+  // The live state of `target_dev` in running domain `domain`; nullopt if
+  // the domain has no disk there. NotFound if no such domain;
+  // FailedPrecondition if it does not run.
+  virtual absl::StatusOr<absl::optional<LiveDiskState>> InspectLiveDisk(
+      const std::string& domain, const std::string& target_dev);
+  // Starts copying `target_dev` onto the disk `destination_xml` describes,
+  // which must exist already (REUSE_EXT) with the same payload size; the
+  // job is transient (a persistent domain allows no other). `bandwidth`
+  // caps it in bytes per second (0: unlimited). libvirt's error as is.
+  virtual absl::Status StartBlockCopy(const std::string& domain,
+                                      const std::string& target_dev,
+                                      const std::string& destination_xml,
+                                      uint64_t bandwidth);
+  // Switches the disk over to the copy (the copy must be ready); libvirt
+  // then names the destination in the live and the persistent XML.
+  virtual absl::Status PivotBlockCopy(const std::string& domain,
+                                      const std::string& target_dev);
+  // Ends the copy and keeps the disk on its source. No copy is not an error.
+  virtual absl::Status AbortBlockCopy(const std::string& domain,
+                                      const std::string& target_dev);
+
+  // What this host's libvirt and QEMU can attach (engine_policy.h). The
+  // default, for attachers that cannot tell, is the stock Debian 12 stack's:
+  // librbd-engine disks attach cold only.
+  virtual EngineCapabilities ProbeEngines() { return EngineCapabilities{}; }
 
   // DefineSecret, then AttachDisk; if the disk cannot be attached, removes
   // the secret again unless a domain uses it, and returns libvirt's error.

@@ -67,8 +67,11 @@ struct DiskSource {
     int port = 0;
   };
   std::vector<Host> hosts;        // kNetwork: Ceph monitors
-  std::string auth_username;      // kNetwork: cephx user ("admin")
-  std::string auth_secret_uuid;   // kNetwork: libvirt secret of usage 'ceph'
+  // kNetwork: the cephx user ("admin") if the client has a cephx key, and
+  // the libvirt secret of usage 'ceph' holding it ("" if none is
+  // configured: the disk XML then has no <auth>, and attach refuses).
+  std::string auth_username;
+  std::string auth_secret_uuid;
 };
 
 class BlockBackend {

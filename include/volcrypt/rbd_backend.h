@@ -31,6 +31,8 @@
 
 namespace volcrypt {
 
+class RawVolume;  // lib/copy/raw_volume.h
+
 struct RbdBackendOptions {
   std::string ceph_conf;            // path of ceph.conf ("" = librados default)
   std::string client_id = "admin";  // cephx user, without "client."
@@ -80,7 +82,20 @@ class RbdBackend : public BlockBackend {
   virtual absl::StatusOr<uint64_t> VerifyNative(
       const VolumeLocation& where, LuksFormat format,
       const SecretBytes& passphrase) = 0;
+
+  // Raw access to the image's bytes (header and payload) for the payload
+  // copier of a conversion (lib/copy). Unimplemented by default.
+  virtual absl::StatusOr<std::unique_ptr<RawVolume>> OpenRaw(
+      const VolumeLocation& where, bool writable);
 };
+
+// The cephx key of client `options.client_id`, decoded from its base64 text:
+// the bytes a libvirt secret of usage 'ceph' holds, so that rbd disks'
+// <auth> can name it (Attacher::DefineCephSecret). Read from
+// options.keyring, else from the first keyring that options.ceph_conf names
+// which exists. NotFound if no keyring exists or it has no key for the
+// client; InvalidArgument for a key that is not base64.
+absl::StatusOr<SecretBytes> ReadCephxKey(const RbdBackendOptions& options);
 
 }  // namespace volcrypt
 

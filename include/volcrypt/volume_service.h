@@ -51,6 +51,7 @@
 #define VOLCRYPT_VOLUME_SERVICE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,6 +70,8 @@ namespace volcrypt {
 class Attacher;
 class RbdBackend;
 struct AttachTarget;
+struct MigrationPlan;     // volcrypt/migration.h
+struct MigrationRequest;  // volcrypt/migration.h
 
 struct VolumeServiceOptions {
   KeyManager* keys = nullptr;      // required; not owned
@@ -121,6 +124,29 @@ struct ManageVolumeRequest {
   std::string project_id;
 };
 
+// What ConvertVolume makes of a volume (lib/volumes/conversion.h).
+enum class ConversionKind {
+  kEncrypt,    // a plain volume becomes encrypted ('volume encrypt')
+  kReencrypt,  // an encrypted volume gets a new volume key, and perhaps
+               // another format or engine ('volume reencrypt')
+};
+
+struct ConvertVolumeRequest {
+  std::string id;
+  ConversionKind kind = ConversionKind::kReencrypt;
+  // The destination: must not exist and no record may name it.
+  VolumeLocation target;
+  // The destination's encryption (format, cipher aes-xts-plain64, key
+  // strength, sector size, engine); its payload is the volume's size.
+  EncryptionSpec encryption;
+  // Keep the old location (and its key) after the swap instead of deleting
+  // them: a complete plaintext or old-key copy until someone wipes it.
+  bool keep_source = false;
+  // Called from the converting thread: payload bytes dealt with, and the
+  // total (the volume's size).
+  std::function<void(uint64_t done, uint64_t total)> progress;
+};
+
 struct AttachPlanOptions {
   std::string target_dev = "sdb";
   std::string target_bus = "scsi";
@@ -166,9 +192,10 @@ class VolumeService {
 
   // Attaches volume `id` to `target` through libvirt: refuse impossible
   // combinations first (LUKS2 with QEMU's engine; a live hot-plug with the
-  // librbd engine, which libvirt 9.0 cannot do), mark 'attaching' and record
-  // the attachment, build the plan (formatting a blank mapped volume at first
-  // use), define the secret and set its value, attach the disk, mark 'in-use'.
+  // librbd engine where Attacher::ProbeEngines says libvirt cannot, as 9.0),
+  // mark 'attaching' and record the attachment, build the plan (formatting a
+  // blank mapped volume at first use), define the secret and set its value,
+  // attach the disk, mark 'in-use'.
   // On failure everything this call added is removed and the volume is
   // 'available' again. FailedPrecondition unless 'available' (encrypted
   // volumes are never multi-attached) or without an attacher.
@@ -250,16 +277,49 @@ class VolumeService {
   // on it; NotFound if there is no such volume.
   absl::Status UnmanageVolume(const std::string& id);
 
+  // Copies volume `id` to request.target under a new volume key (and
+  // header), verifies the copy, then swaps the record to it in one store
+  // transaction, and deletes the old location (unless keep_source) and the
+  // old key (unless another record uses it). The steps and what a kill at
+  // each leaves: lib/volumes/conversion.h. A rerun on a volume whose
+  // conversion's owner is gone continues from the journal. Errors:
+  // FailedPrecondition (EBUSY: not 'available', or a conversion owned by a
+  // live process; EEXIST: the source holds something the record does not
+  // say; ENOTEMPTY: snapshots depend on it), AlreadyExists (target exists
+  // or is recorded), InvalidArgument
+  // (kind does not match the volume, bad spec, sizes that cannot match),
+  // Unimplemented (a cipher other than aes-xts), PermissionDenied (the
+  // recorded key does not open the source).
+  absl::StatusOr<VolumeRecord> ConvertVolume(const ConvertVolumeRequest& request);
+
   // Finishes or undoes what a crash left: records in 'creating' or
   // 'attaching' whose last update is older than `grace_seconds` are undone;
   // records in 'extending' that old are finished at the size the guest sees;
   // records in 'deleting' or 'detaching' are finished (attachments need an
   // attacher); records in 'managing' that old lose the key the manage
   // stored and the record, never the volume; records in 'rekeying' that old
-  // are finished or undone by what their header opens with; snapshot records
-  // older than `grace_seconds` whose image has no such snapshot are removed.
+  // are finished or undone by what their header opens with; records in
+  // 'converting' whose conversion was not journaled for `grace_seconds` and
+  // whose owner is gone go back to the old volume before the swap and are
+  // finished on the new one after it; snapshot records
+  // older than `grace_seconds` whose image has no such snapshot are removed;
+  // volumes 'migrating' that old (on any host) become this host's if its
+  // libvirt has their domain, else lose this host's secret.
   // Returns how many records it acted on.
   absl::StatusOr<int> Reconcile(int64_t grace_seconds);
+
+  // Live migration of the domain `request.domain` (volcrypt/migration.h
+  // has the steps and what a kill leaves): Prepare defines each of its
+  // volumes' secrets on the destination, read with this service's key
+  // manager, and records the volumes 'migrating'; Finish, once libvirt moved
+  // the domain, moves the records to the destination host and removes the
+  // source's secrets; Abort, when it did not, removes what Prepare put on
+  // the destination and records the volumes 'in-use' here again.
+  // FailedPrecondition when the records and libvirt's domain XML disagree,
+  // or (EOPNOTSUPP) for a block device, which may differ per host.
+  absl::StatusOr<MigrationPlan> PrepareMigration(const MigrationRequest& request);
+  absl::Status FinishMigration(const MigrationRequest& request);
+  absl::Status AbortMigration(const MigrationRequest& request);
 
   const std::string& host() const;
 

@@ -81,6 +81,11 @@ enum class VolumeStatus {
   kManaging,   // being taken over (VolumeService::ManageVolume); a reconcile
                // undoes what the manage added, never the backing volume
   kRekeying,   // its key is being replaced (key_rotation.h); a reconcile finishes it
+  kMigrating,  // its domain is moving to another host (VolumeService::
+               // PrepareMigration); a reconcile decides by where it runs
+  kConverting,  // its data is being copied to a new location under a new key
+                // (conversion.h); a reconcile goes back to the old volume
+                // before the swap and finishes on the new one after it
 };
 
 // cinder's status strings: "creating", "available", "in-use", ...
@@ -192,6 +197,42 @@ class KeyIdChange {
   virtual absl::StatusOr<int> Commit(const std::string& new_key_id) = 0;
 };
 
+// A volume conversion under way (lib/volumes/conversion.h, schema 10): one
+// row per 'converting' volume. It holds the side of the conversion that the
+// volume record does not: before the swap the destination (its location,
+// spec, new key, header proof), after the swap the source (old location,
+// old key, old proof) until the finish deletes or keeps it. So at every
+// instant both sides are recorded somewhere, and every key either side
+// holds is counted by CountKeyReferences.
+enum class ConversionPhase {
+  kCopying,  // before the swap: the record is the source
+  kSwapped,  // after the swap: the record is the destination
+};
+absl::string_view ConversionPhaseName(ConversionPhase phase);  // "copying"/"swapped"
+
+struct ConversionRecord {
+  std::string volume_id;
+  ConversionPhase phase = ConversionPhase::kCopying;
+  VolumeStatus prior_status = VolumeStatus::kAvailable;  // set by BeginConversion
+  bool online = false;       // a blockcopy conversion (online_conversion.h)
+  bool keep_source = false;  // the finish keeps the old location
+  // The side the record does not hold (see above).
+  VolumeLocation other_location;
+  bool other_encrypted = true;
+  EncryptionSpec other_encryption;
+  std::string other_key_id;  // "" until the new key is recorded; "" for a plain source
+  KeyFormat other_key_format = KeyFormat::kHex;
+  std::string other_location_proof;  // "luks:<UUID>" of the header written there
+  // The copy's journal: payload bytes [0, copied_bytes) are on the
+  // destination, so a rerun continues from there.
+  uint64_t copied_bytes = 0;
+  // Who runs it: "<host>/<pid>/<nonce>". A rerun takes over a conversion
+  // whose owner is gone (lib/volumes/conversion.h).
+  std::string owner;
+  int64_t created_at = 0;  // set by the store
+  int64_t updated_at = 0;
+};
+
 // A stored row that a listing left out because this build cannot read it
 // (see "Text fields" above).
 struct SkippedRow {
@@ -277,6 +318,12 @@ class VolumeStore {
   virtual absl::StatusOr<AttachmentRecord> GetAttachment(
       const std::string& volume_id) = 0;
   virtual absl::Status UpdateAttachment(const AttachmentRecord& a) = 0;
+  // The attachment of `volume_id` names libvirt secret `to` instead of
+  // `from` (a live conversion's pivot, online_conversion.h); one
+  // compare-and-set. FailedPrecondition (EBUSY) if it names another;
+  // NotFound if there is no attachment. Unimplemented by default.
+  virtual absl::Status SetAttachmentSecret(const std::string& volume_id,
+                                           const std::string& from, const std::string& to);
   virtual absl::Status DeleteAttachment(const std::string& volume_id) = 0;
 
   // Returns how many volumes, snapshots and backups reference `key_id`, plus
@@ -331,6 +378,31 @@ class VolumeStore {
                                        const std::string& other) = 0;
   // Ends a rotation: 'rekeying' -> `to`, the other key cleared.
   virtual absl::Status EndKeyRotation(const std::string& id, VolumeStatus to) = 0;
+
+  // Conversions (ConversionRecord, lib/volumes/conversion.h). The defaults
+  // are Unimplemented for stores that predate them.
+  //
+  // In one transaction: volume `c.volume_id` from `expected` to 'converting'
+  // and `c` inserted (phase 'copying', prior_status = `expected`).
+  // FailedPrecondition (EBUSY) if the volume is not `expected`; AlreadyExists
+  // if a conversion row exists; NotFound if no such volume.
+  virtual absl::Status BeginConversion(const ConversionRecord& c,
+                                       VolumeStatus expected);
+  // NotFound if the volume has no conversion row.
+  virtual absl::StatusOr<ConversionRecord> GetConversion(const std::string& volume_id);
+  // Records the destination's key id, its header proof, the journal
+  // (copied_bytes) and the owner of a conversion still in 'copying'; FailedPrecondition
+  // (EBUSY) after the swap. The key id is written only while none is
+  // recorded or it is the same (a recorded key is never lost).
+  virtual absl::Status UpdateConversion(const ConversionRecord& c);
+  // The swap, one transaction: the volume (which must be 'converting') takes
+  // the row's location, encryption, key id, key format and proof
+  // (key_created_at = now), and the row takes the volume's old ones, phase
+  // 'swapped'. FailedPrecondition (EBUSY) unless the row is 'copying' with a
+  // key id and a proof recorded.
+  virtual absl::Status SwapConversion(const std::string& volume_id);
+  // In one transaction: the row deleted and the volume 'converting' -> `to`.
+  virtual absl::Status EndConversion(const std::string& volume_id, VolumeStatus to);
 };
 
 struct VolumeStoreOptions {

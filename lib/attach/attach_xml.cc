@@ -5,7 +5,11 @@
 
 #include <memory>
 
+#include <openssl/sha.h>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "lib/util/quote.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/key_manager.h"
 
@@ -93,6 +97,42 @@ bool IsVolcryptUsage(const std::string& usage_id) {
   return usage_id.rfind("/volcrypt/", 0) == 0;
 }
 
+std::string ConversionSecretUuid(const std::string& volume_id, const std::string& key_id) {
+  const std::string in = absl::StrCat("volcrypt conversion secret\n", volume_id, "\n", key_id);
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(in.data()), in.size(), d);
+  d[6] = static_cast<unsigned char>((d[6] & 0x0f) | 0x80);  // version 8: custom
+  d[8] = static_cast<unsigned char>((d[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string hex;
+  for (int i = 0; i < 16; ++i) hex += absl::StrFormat("%02x", d[i]);
+  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
+                      hex.substr(16, 4), "-", hex.substr(20, 12));
+}
+
+std::string ConversionSecretUsageId(const std::string& volume_id,
+                                    const std::string& secret_uuid) {
+  return absl::StrCat(SecretUsageId(volume_id), "/", secret_uuid);
+}
+
+bool IsSecretUsageOf(const std::string& usage_id, const std::string& volume_id) {
+  const std::string own = SecretUsageId(volume_id);
+  return usage_id == own || usage_id.rfind(own + "/", 0) == 0;
+}
+
+absl::StatusOr<std::string> BuildConversionSecretXml(const std::string& secret_uuid,
+                                                     const std::string& volume_id,
+                                                     bool ephemeral) {
+  VOLCRYPT_ASSIGN_OR_RETURN(std::string xml,
+                            BuildSecretXml(secret_uuid, volume_id, ephemeral));
+  // The usage is the one text BuildSecretXml wrote from the checked id.
+  const std::string from = absl::StrCat(">", SecretUsageId(volume_id), "<");
+  const size_t at = xml.find(from);
+  if (at == std::string::npos) return absl::InternalError("secret XML without its usage");
+  xml.replace(at, from.size(),
+              absl::StrCat(">", ConversionSecretUsageId(volume_id, secret_uuid), "<"));
+  return xml;
+}
+
 absl::StatusOr<std::string> BuildSecretXml(const std::string& secret_uuid,
                                            const std::string& volume_id,
                                            bool ephemeral) {
@@ -111,6 +151,35 @@ absl::StatusOr<std::string> BuildSecretXml(const std::string& secret_uuid,
   xmlNodePtr usage = XmlDoc::Child(doc.root(), "usage");
   XmlDoc::Attr(usage, "type", "volume");
   XmlDoc::TextChild(usage, "volume", SecretUsageId(volume_id));
+  return doc.Serialize();
+}
+
+std::string CephSecretUsageName(const std::string& client_id) {
+  return absl::StrCat("client.", client_id, " secret");
+}
+
+absl::StatusOr<std::string> BuildCephSecretXml(const std::string& secret_uuid,
+                                               const std::string& client_id) {
+  VOLCRYPT_RETURN_IF_ERROR(ValidateKeyId(secret_uuid));
+  const bool name_ok =
+      !client_id.empty() && client_id.size() <= 64 &&
+      client_id.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+          std::string::npos;
+  if (!name_ok) {
+    return absl::InvalidArgumentError(
+        "cephx user " + QuoteForMessage(client_id) +
+        " is not a name of letters, digits, '.', '_' or '-' (without \"client.\")");
+  }
+  XmlDoc doc("secret");
+  XmlDoc::Attr(doc.root(), "ephemeral", "no");
+  XmlDoc::Attr(doc.root(), "private", "yes");
+  XmlDoc::TextChild(doc.root(), "uuid", secret_uuid);
+  XmlDoc::TextChild(doc.root(), "description",
+                    absl::StrCat("cephx key of client.", client_id, " (volcrypt)"));
+  xmlNodePtr usage = XmlDoc::Child(doc.root(), "usage");
+  XmlDoc::Attr(usage, "type", "ceph");
+  XmlDoc::TextChild(usage, "name", CephSecretUsageName(client_id));
   return doc.Serialize();
 }
 
@@ -137,7 +206,7 @@ absl::StatusOr<std::string> BuildDiskXml(const DiskXmlOptions& o) {
   XmlDoc::Attr(driver, "name", "qemu");
   XmlDoc::Attr(driver, "type", "raw");
 
-  if (network && !o.source.auth_username.empty()) {
+  if (network && !o.source.auth_username.empty() && !o.source.auth_secret_uuid.empty()) {
     xmlNodePtr auth = XmlDoc::Child(doc.root(), "auth");
     XmlDoc::Attr(auth, "username", o.source.auth_username);
     xmlNodePtr secret = XmlDoc::Child(auth, "secret");

@@ -4,8 +4,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "lib/attach/ceph_secret.h"
 #include "lib/attach/domain_disks.h"
 #include "lib/attach/libvirt_call.h"
+#include "lib/attach/libvirt_block_copy.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/attach_xml.h"
 #include "volcrypt/errors.h"
@@ -27,6 +29,12 @@ class LibvirtAttacher : public Attacher {
  public:
   explicit LibvirtAttacher(virConnectPtr conn) : conn_(conn) {}
   ~LibvirtAttacher() override { virConnectClose(conn_); }
+
+  EngineCapabilities ProbeEngines() override {
+    unsigned long version = 0;  // NOLINT(runtime/int): libvirt's type
+    if (virConnectGetLibVersion(conn_, &version) != 0) return EngineCapabilities{};
+    return CapabilitiesOfLibvirt(version);
+  }
 
   absl::Status DefineSecret(const AttachPlan& plan) override {
     const std::string& uuid = plan.secret_uuid;
@@ -65,7 +73,8 @@ class LibvirtAttacher : public Attacher {
                         absl::StrCat("libvirt secret ", uuid, " not found"));
     }
     VOLCRYPT_ASSIGN_OR_RETURN(std::string has, UsageOf(secret.get(), uuid));
-    if (has != SecretUsageId(volume_id)) {
+    // A live conversion's secret (ConversionSecretUsageId) is the volume's too.
+    if (!IsSecretUsageOf(has, volume_id)) {
       return ErrnoError(absl::StatusCode::kFailedPrecondition, EEXIST,
                         absl::StrCat("libvirt secret ", uuid, " is not volume ",
                                      volume_id, "'s; refusing to change it"));
@@ -74,6 +83,16 @@ class LibvirtAttacher : public Attacher {
       return LibvirtError("set value of secret " + uuid);
     }
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> DefineCephSecret(const std::string& uuid,
+                                               const std::string& client_id,
+                                               const SecretBytes& cephx_key) override {
+    return DefineCephSecretOn(conn_, uuid, client_id, cephx_key);
+  }
+
+  absl::Status CheckCephSecret(const std::string& uuid, const SecretBytes* cephx_key) override {
+    return CheckCephSecretOn(conn_, uuid, cephx_key);
   }
 
   absl::Status AttachDisk(const AttachPlan& plan, const AttachTarget& target) override {
@@ -120,6 +139,20 @@ class LibvirtAttacher : public Attacher {
     return true;
   }
 
+  absl::StatusOr<bool> SecretIsEphemeral(const std::string& uuid) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Secret secret, LookupSecret(uuid));
+    if (secret == nullptr) {
+      return ErrnoError(absl::StatusCode::kNotFound, ENOENT,
+                        absl::StrCat("libvirt secret ", uuid, " not found"));
+    }
+    char* raw = virSecretGetXMLDesc(secret.get(), 0);
+    if (raw == nullptr) return LibvirtError("read secret " + uuid);
+    // libvirt writes the attribute as ephemeral='yes' (or "yes").
+    const std::string xml = TakeString(raw);
+    return xml.find("ephemeral='yes'") != std::string::npos ||
+           xml.find("ephemeral=\"yes\"") != std::string::npos;
+  }
+
   absl::StatusOr<std::vector<std::string>> DomainsUsing(
       const std::string& volume_id, const DiskSource& source) override {
     const std::string rbd_name = source.type == DiskSource::Type::kNetwork
@@ -154,6 +187,31 @@ class LibvirtAttacher : public Attacher {
       out.push_back({uuid, usage});
     }
     return out;
+  }
+
+  absl::StatusOr<absl::optional<LiveDiskState>> InspectLiveDisk(
+      const std::string& domain, const std::string& target_dev) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(domain));
+    return LibvirtInspectLiveDisk(dom.get(), target_dev);
+  }
+
+  absl::Status StartBlockCopy(const std::string& domain, const std::string& target_dev,
+                              const std::string& destination_xml,
+                              uint64_t bandwidth) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(domain));
+    return LibvirtStartBlockCopy(dom.get(), target_dev, destination_xml, bandwidth);
+  }
+
+  absl::Status PivotBlockCopy(const std::string& domain,
+                              const std::string& target_dev) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(domain));
+    return LibvirtPivotBlockCopy(dom.get(), target_dev);
+  }
+
+  absl::Status AbortBlockCopy(const std::string& domain,
+                              const std::string& target_dev) override {
+    VOLCRYPT_ASSIGN_OR_RETURN(Domain dom, LookupDomain(domain));
+    return LibvirtAbortBlockCopy(dom.get(), target_dev);
   }
 
   absl::StatusOr<std::vector<DomainDiskInfo>> ListSerialDisks() override {
@@ -303,7 +361,8 @@ class LibvirtAttacher : public Attacher {
   absl::StatusOr<bool> AnyDomainUses(const std::string& uuid) {
     bool used = false;
     VOLCRYPT_RETURN_IF_ERROR(ForEachDisk([&](virDomainPtr, bool, const DomainDisk& disk) {
-      if (disk.secret_uuid == uuid) used = true;
+      // A block copy's destination names its secret in <mirror> only.
+      if (disk.secret_uuid == uuid || disk.mirror_secret_uuid == uuid) used = true;
     }));
     return used;
   }
@@ -322,5 +381,7 @@ absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& u
   }
   return std::unique_ptr<Attacher>(new LibvirtAttacher(conn));
 }
+
+absl::Status LibvirtLastError(const std::string& what) { return LibvirtError(what); }
 
 }  // namespace volcrypt

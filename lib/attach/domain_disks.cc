@@ -93,6 +93,16 @@ DomainDisk Describe(xmlDoc* doc, xmlNode* disk) {
     d.network_name = Attr(source, "name");
   }
   d.secret_uuid = EncryptionSecret(disk);
+  if (xmlNode* mirror = Child(disk, "mirror")) {
+    d.mirror = true;
+    d.mirror_ready = Attr(mirror, "ready");
+    if (xmlNode* source = Child(mirror, "source")) {
+      d.mirror_source = Attr(source, "file");
+      if (d.mirror_source.empty()) d.mirror_source = Attr(source, "dev");
+      if (d.mirror_source.empty()) d.mirror_source = Attr(source, "name");
+    }
+    d.mirror_secret_uuid = EncryptionSecret(mirror);
+  }
   return d;
 }
 
@@ -121,7 +131,7 @@ absl::StatusOr<bool> UsesSecret(const std::string& domain_xml,
                                 const std::string& uuid) {
   VOLCRYPT_ASSIGN_OR_RETURN(std::vector<DomainDisk> disks, ListDisks(domain_xml));
   for (const DomainDisk& d : disks) {
-    if (d.secret_uuid == uuid) return true;
+    if (d.secret_uuid == uuid || d.mirror_secret_uuid == uuid) return true;
   }
   return false;
 }

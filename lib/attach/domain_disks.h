@@ -17,6 +17,11 @@ struct DomainDisk {
   std::string secret_uuid;  // of its <encryption>; "" if none
   std::string path;         // <source file> or <source dev>; "" if none
   std::string network_name; // <source name> of a network disk ("pool/image")
+  // A block copy in progress (live XML only): its <mirror>.
+  bool mirror = false;
+  std::string mirror_ready;        // its ready attribute: "yes" once mirroring
+  std::string mirror_source;       // path or "pool/image" of the destination
+  std::string mirror_secret_uuid;  // of the destination's <encryption>
 };
 
 // Every /domain/devices/disk. InvalidArgument if `domain_xml` does not parse.

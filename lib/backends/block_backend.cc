@@ -61,7 +61,7 @@ absl::StatusOr<FirstUseResult> FormatOnFirstUse(BlockBackend& backend,
   VOLCRYPT_ASSIGN_OR_RETURN(luks::LuksHeaderImage image,
                             luks::BuildHeaderImage(spec, passphrase));
   VOLCRYPT_RETURN_IF_ERROR(backend.WriteLuksHeader(where, image,
-                                                   spec.sector_size,
+                                                   EffectiveSectorSize(spec),
                                                    /*force=*/false));
   return FirstUseResult::kFormatted;
 }

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "lib/copy/rbd_raw_volume.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
 
@@ -53,6 +54,11 @@ class IoCtx {
     if (io_ != nullptr) rados_ioctx_destroy(io_);
   }
   rados_ioctx_t get() const { return io_; }
+  rados_ioctx_t release() {
+    rados_ioctx_t io = io_;
+    io_ = nullptr;
+    return io;
+  }
 
  private:
   rados_ioctx_t io_;
@@ -68,6 +74,11 @@ class Image {
   }
   rbd_image_t* out() { return &img_; }
   rbd_image_t get() const { return img_; }
+  rbd_image_t release() {
+    rbd_image_t img = img_;
+    img_ = nullptr;
+    return img;
+  }
 
  private:
   rbd_image_t img_ = nullptr;
@@ -261,7 +272,9 @@ class RbdBackendImpl final : public RbdBackend {
     if (rados_conf_get(cluster_, "mon_host", mon_host, sizeof(mon_host) - 1) == 0) {
       d.hosts = ParseMonHosts(mon_host);
     }
-    if (!options_.libvirt_auth_secret_uuid.empty()) {
+    // A client with a cephx key needs <auth>; AttachVolume refuses one
+    // without the libvirt secret rather than let QEMU fail to connect.
+    if (!options_.libvirt_auth_secret_uuid.empty() || ReadCephxKey(options_).ok()) {
       d.auth_username = options_.client_id;
       d.auth_secret_uuid = options_.libvirt_auth_secret_uuid;
     }
@@ -387,6 +400,15 @@ class RbdBackendImpl final : public RbdBackend {
     const int s = rbd_get_size(img.get(), &size);
     if (s < 0) return RbdError(s, "size of rbd image " + Name(w));
     return size;
+  }
+
+  absl::StatusOr<std::unique_ptr<RawVolume>> OpenRaw(const VolumeLocation& w,
+                                                     bool writable) override {
+    VOLCRYPT_RETURN_IF_ERROR(CheckLocation(w));
+    VOLCRYPT_ASSIGN_OR_RETURN(IoCtx io, Pool(w));
+    VOLCRYPT_ASSIGN_OR_RETURN(Image img, Open(io, w, !writable));
+    rados_ioctx_t raw_io = io.release();
+    return WrapRbdImage(raw_io, img.release(), Name(w));
   }
 
  private:

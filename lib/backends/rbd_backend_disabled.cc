@@ -10,4 +10,8 @@ absl::StatusOr<std::unique_ptr<RbdBackend>> RbdBackend::Connect(
   return MissingFeature("connect to Ceph", "Ceph RBD (librbd)", "rbd");
 }
 
+absl::StatusOr<SecretBytes> ReadCephxKey(const RbdBackendOptions&) {
+  return MissingFeature("read the cephx key", "Ceph RBD (librbd)", "rbd");
+}
+
 }  // namespace volcrypt

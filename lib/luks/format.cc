@@ -63,7 +63,7 @@ absl::Status FormatImage(CryptDevice& dev, const EncryptionSpec& spec,
                      nullptr, nullptr, VolumeKeyBytes(spec), &params);
   } else {
     crypt_params_luks2 params = {};
-    params.sector_size = spec.sector_size;
+    params.sector_size = EffectiveSectorSize(spec);
     r = crypt_set_data_offset(dev.get(), offset_sectors);
     if (r < 0) return dev.Error(r, "set LUKS2 data offset");
     r = crypt_set_metadata_size(dev.get(), 0, kLuks2KeyslotsAreaBytes);
@@ -167,13 +167,14 @@ absl::Status FormatPath(const std::string& path, const EncryptionSpec& spec,
   VOLCRYPT_RETURN_IF_ERROR(ValidateSpec(spec));
   VOLCRYPT_ASSIGN_OR_RETURN(ScopedFd fd, OpenFile(path, O_RDWR));
   VOLCRYPT_ASSIGN_OR_RETURN(uint64_t device_bytes, DeviceBytes(fd.get(), path));
-  if (device_bytes < PayloadOffsetBytes(spec) + spec.sector_size) {
+  const uint32_t sector_size = EffectiveSectorSize(spec);
+  if (device_bytes < PayloadOffsetBytes(spec) + sector_size) {
     return ErrnoError(
         absl::StatusCode::kOutOfRange, ENOSPC,
         absl::StrCat(path, ": ", device_bytes, " bytes cannot hold a ",
                      PayloadOffsetBytes(spec), "-byte ",
                      LuksFormatName(spec.format), " header and one ",
-                     spec.sector_size, "-byte sector of data"));
+                     sector_size, "-byte sector of data"));
   }
   if (!options.force) {
     VOLCRYPT_ASSIGN_OR_RETURN(ContentProbe probe, ProbeContent(path));
@@ -186,8 +187,7 @@ absl::Status FormatPath(const std::string& path, const EncryptionSpec& spec,
   }
   VOLCRYPT_ASSIGN_OR_RETURN(LuksHeaderImage image,
                             BuildHeaderImage(spec, passphrase));
-  return WriteHeaderImage(fd.get(), device_bytes, image, spec.sector_size,
-                          path);
+  return WriteHeaderImage(fd.get(), device_bytes, image, sector_size, path);
 }
 
 }  // namespace luks

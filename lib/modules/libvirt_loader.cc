@@ -10,4 +10,15 @@ absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& u
   return static_cast<const LibvirtModule*>(table)->connect(uri);
 }
 
+absl::Status MigrateDomainLive(const LiveMigrationRequest& request) {
+  VOLCRYPT_ASSIGN_OR_RETURN(const void* table,
+                            LoadModule("libvirt", "migrate domain " + request.domain));
+  return static_cast<const LibvirtModule*>(table)->migrate_domain_live(request);
+}
+
+absl::StatusOr<std::string> LibvirtHostName(const std::string& uri) {
+  VOLCRYPT_ASSIGN_OR_RETURN(const void* table, LoadModule("libvirt", "host name of " + uri));
+  return static_cast<const LibvirtModule*>(table)->host_name(uri);
+}
+
 }  // namespace volcrypt

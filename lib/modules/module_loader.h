@@ -21,6 +21,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "lib/attach/migration.h"
 #include "lib/store/sql_connection.h"
 #include "lib/volcrypt_module_paths.h"
 #include "volcrypt/attacher.h"
@@ -34,9 +35,12 @@ struct HttpResponse;
 
 struct RbdModule {
   absl::StatusOr<std::unique_ptr<RbdBackend>> (*connect)(const RbdBackendOptions&);
+  absl::StatusOr<SecretBytes> (*read_cephx_key)(const RbdBackendOptions&);
 };
 struct LibvirtModule {
   absl::StatusOr<std::unique_ptr<Attacher>> (*connect)(const std::string& uri);
+  absl::Status (*migrate_domain_live)(const LiveMigrationRequest&);
+  absl::StatusOr<std::string> (*host_name)(const std::string& uri);
 };
 struct BarbicanModule {
   absl::StatusOr<std::unique_ptr<KeyManager>> (*new_key_manager)(const BarbicanOptions&,

@@ -11,4 +11,9 @@ absl::StatusOr<std::unique_ptr<RbdBackend>> RbdBackend::Connect(
   return static_cast<const RbdModule*>(table)->connect(options);
 }
 
+absl::StatusOr<SecretBytes> ReadCephxKey(const RbdBackendOptions& options) {
+  VOLCRYPT_ASSIGN_OR_RETURN(const void* table, LoadModule("rbd", "read the cephx key"));
+  return static_cast<const RbdModule*>(table)->read_cephx_key(options);
+}
+
 }  // namespace volcrypt

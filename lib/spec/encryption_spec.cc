@@ -16,6 +16,11 @@ bool IsXts(const std::string& cipher) { return cipher == kXtsPlain64; }
 
 }  // namespace
 
+uint32_t EffectiveSectorSize(const EncryptionSpec& spec) {
+  if (spec.sector_size != 0) return spec.sector_size;
+  return spec.format == LuksFormat::kLuks2 ? 4096 : 512;
+}
+
 absl::Status ValidateSpec(const EncryptionSpec& spec) {
   if (spec.cipher != kXtsPlain64 && spec.cipher != kCbcEssiv) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -30,7 +35,7 @@ absl::Status ValidateSpec(const EncryptionSpec& spec) {
         spec.key_bits, spec.cipher,
         IsXts(spec.cipher) ? "128 or 256" : "128, 192 or 256"));
   }
-  const uint32_t s = spec.sector_size;
+  const uint32_t s = EffectiveSectorSize(spec);
   if (spec.format == LuksFormat::kLuks1 && s != 512) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "sector size %u is not possible with LUKS1 (only 512)", s));

@@ -54,7 +54,7 @@ bool OwnerIsGone(const std::string& token) {
 
 bool Owned(const std::string& status) {
   return status == "creating" || status == "deleting" || status == "managing" ||
-         status == "rekeying";
+         status == "rekeying" || status == "converting";
 }
 
 class Claim {

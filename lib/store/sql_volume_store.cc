@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "lib/store/conversion_sql.h"
 #include "lib/store/key_id_change.h"
 #include "lib/store/record_rows.h"
 #include "lib/store/record_text.h"
@@ -117,6 +118,8 @@ const char* const kMigrations[] = {
       released_at BIGINT NOT NULL
     );
     )sql",
+    // 10: conversions under way (lib/store/conversion_sql.cc).
+    kConversionsMigration,
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -412,6 +415,21 @@ class SqlVolumeStore final : public VolumeStore {
     return r.changes == 0 ? NotAttached(a.volume_id) : absl::OkStatus();
   }
 
+  absl::Status SetAttachmentSecret(const std::string& volume_id, const std::string& from,
+                                   const std::string& to) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    VOLCRYPT_ASSIGN_OR_RETURN(
+        SqlRows r, Run("UPDATE attachments SET secret_uuid = $3 "
+                       "WHERE volume_id = $1 AND secret_uuid = $2",
+                       {volume_id, from, to}));
+    if (r.changes != 0) return absl::OkStatus();
+    VOLCRYPT_ASSIGN_OR_RETURN(AttachmentRecord now, GetAttachment(volume_id));
+    if (now.secret_uuid == to) return absl::OkStatus();
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, EBUSY,
+                      absl::StrCat("attachment of volume ", volume_id,
+                                   " names another libvirt secret"));
+  }
+
   absl::Status DeleteAttachment(const std::string& volume_id) override {
     VOLCRYPT_RETURN_IF_ERROR(Writable());
     VOLCRYPT_ASSIGN_OR_RETURN(
@@ -426,7 +444,8 @@ class SqlVolumeStore final : public VolumeStore {
         Run("SELECT (SELECT COUNT(*) FROM volumes WHERE encryption_key_id = $1)"
             " + (SELECT COUNT(*) FROM snapshots WHERE encryption_key_id = $1)"
             " + (SELECT COUNT(*) FROM backups WHERE encryption_key_id = $1)"
-            " + (SELECT COUNT(*) FROM released_keys WHERE key_id = $1)",
+            " + (SELECT COUNT(*) FROM released_keys WHERE key_id = $1)"
+            " + (SELECT COUNT(*) FROM conversions WHERE key_id = $1)",
             {key_id}));
     return static_cast<int>(r.Int(0, 0));
   }
@@ -484,6 +503,27 @@ class SqlVolumeStore final : public VolumeStore {
     return RotationUpdate(id, "UPDATE volumes SET status = $2, rekey_key_id = '', "
                               "updated_at = $3 WHERE id = $1 AND status = 'rekeying'",
                           {id, std::string(VolumeStatusName(to)), Now()});
+  }
+
+  absl::Status BeginConversion(const ConversionRecord& c,
+                               VolumeStatus expected) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    return SqlBeginConversion(*db_, mu_, c, expected);
+  }
+  absl::StatusOr<ConversionRecord> GetConversion(const std::string& volume_id) override {
+    return SqlGetConversion(*db_, mu_, volume_id);
+  }
+  absl::Status UpdateConversion(const ConversionRecord& c) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    return SqlUpdateConversion(*db_, mu_, c);
+  }
+  absl::Status SwapConversion(const std::string& volume_id) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    return SqlSwapConversion(*db_, mu_, volume_id);
+  }
+  absl::Status EndConversion(const std::string& volume_id, VolumeStatus to) override {
+    VOLCRYPT_RETURN_IF_ERROR(Writable());
+    return SqlEndConversion(*db_, mu_, volume_id, to);
   }
 
  private:
@@ -570,6 +610,11 @@ absl::StatusOr<std::unique_ptr<VolumeStore>> OpenStore(
 VolumeStore::~VolumeStore() = default;
 KeyIdChange::~KeyIdChange() = default;
 
+absl::Status VolumeStore::SetAttachmentSecret(const std::string&, const std::string&,
+                                              const std::string&) {
+  return absl::UnimplementedError("this store cannot change an attachment's secret");
+}
+
 absl::string_view KeyHolderKindName(KeyHolderKind kind) {
   return kind == KeyHolderKind::kVolume ? "volume" : "backup";
 }
@@ -586,6 +631,8 @@ absl::string_view VolumeStatusName(VolumeStatus status) {
     case VolumeStatus::kError: return "error";
     case VolumeStatus::kManaging: return "managing";
     case VolumeStatus::kRekeying: return "rekeying";
+    case VolumeStatus::kMigrating: return "migrating";
+    case VolumeStatus::kConverting: return "converting";
   }
   return "error";
 }
@@ -596,7 +643,8 @@ absl::StatusOr<VolumeStatus> ParseVolumeStatus(absl::string_view name) {
         VolumeStatus::kAttaching, VolumeStatus::kInUse,
         VolumeStatus::kDetaching, VolumeStatus::kExtending,
         VolumeStatus::kDeleting, VolumeStatus::kError,
-        VolumeStatus::kManaging, VolumeStatus::kRekeying}) {
+        VolumeStatus::kManaging, VolumeStatus::kRekeying,
+        VolumeStatus::kMigrating, VolumeStatus::kConverting}) {
     if (VolumeStatusName(s) == name) return s;
   }
   return absl::InvalidArgumentError(

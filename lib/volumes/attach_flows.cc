@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "lib/util/status_macros.h"
 #include "lib/volumes/key_steps.h"
+#include "lib/volumes/migration.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/errors.h"
 #include "volcrypt/key_manager.h"
@@ -70,10 +71,24 @@ absl::StatusOr<AttachPlan> BuildPlan(const FlowContext& ctx, const VolumeRecord&
   return plan;
 }
 
-// The secret an attachment's disk was given: its own (recorded since
-// per-attach secrets), or, for rows of older versions, the volume's key id.
-const std::string& SecretOf(const VolumeRecord& record, const AttachmentRecord& attachment) {
-  return attachment.secret_uuid.empty() ? record.encryption_key_id : attachment.secret_uuid;
+// An rbd disk's <auth> names libvirt's ceph secret: missing, it would fail
+// in QEMU as "error connecting: Permission denied" after the volume's own
+// secret was defined, so it is checked before anything is touched.
+absl::Status CheckCephAuth(const FlowContext& ctx, const VolumeRecord& record) {
+  if (record.location.kind != BackendKind::kRbd) return absl::OkStatus();
+  VOLCRYPT_ASSIGN_OR_RETURN(BlockBackend * backend, ctx.BackendFor(record.location));
+  VOLCRYPT_ASSIGN_OR_RETURN(DiskSource source, backend->DescribeDisk(record.location));
+  if (source.auth_username.empty()) return absl::OkStatus();
+  if (source.auth_secret_uuid.empty()) {
+    return ErrnoError(absl::StatusCode::kFailedPrecondition, ENOKEY,
+                      absl::StrCat("attach volume ", record.id, ": client.",
+                                   source.auth_username, " uses a cephx key but no libvirt "
+                                   "ceph secret is configured for rbd disks' <auth> "
+                                   "(--libvirt-ceph-secret; `volcrypt ceph-secret define` "
+                                   "makes one)"));
+  }
+  return Annotate(ctx.attacher->CheckCephSecret(source.auth_secret_uuid, nullptr),
+                  "attach volume " + record.id);
 }
 
 // The disk, wherever libvirt has it (live and/or persistent, whatever mode
@@ -99,20 +114,6 @@ absl::Status UndoAttach(const FlowContext& ctx, VolumeRecord& record,
   VOLCRYPT_RETURN_IF_ERROR(RemoveFromLibvirt(ctx, record, attachment, /*undo=*/true));
   VOLCRYPT_RETURN_IF_ERROR(OkIfNotFound(ctx.store->DeleteAttachment(record.id)));
   return MoveTo(ctx, record, VolumeStatus::kAvailable);
-}
-
-// Where `record`'s disk is, from the record, not the backend: a delete that
-// is finishing may find the file or image gone already.
-DiskSource SourceOf(const VolumeRecord& record) {
-  DiskSource source;
-  if (record.location.kind == BackendKind::kRbd) {
-    source.type = DiskSource::Type::kNetwork;
-    source.pool = record.location.pool;
-    source.image = record.location.image;
-  } else {
-    source.path = record.location.path;
-  }
-  return source;
 }
 
 }  // namespace
@@ -141,16 +142,20 @@ absl::StatusOr<VolumeRecord> AttachVolume(const FlowContext& ctx, const std::str
   }
   // Impossible combinations are refused before anything is touched.
   VOLCRYPT_RETURN_IF_ERROR(CheckAttachable(record));
-  if (target.live && record.encryption.engine == EncryptionEngine::kLibrbd) {
+  // libvirt before 11.3 hot-plugs a librbd-engine disk without giving QEMU
+  // its secret: refused here with the way out, rather than by QEMU.
+  if (target.live && record.encryption.engine == EncryptionEngine::kLibrbd &&
+      (ctx.attacher == nullptr || !ctx.attacher->ProbeEngines().librbd_live)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "volume ", id, " uses the librbd engine, which libvirt 9.0 cannot "
-        "hot-plug (QEMU is never given the secret); attach it to the "
+        "volume ", id, " uses the librbd engine, which this host's libvirt "
+        "cannot hot-plug (QEMU is never given the secret); attach it to the "
         "persistent config only and start the domain"));
   }
   if (!target.live && !target.config) {
     return absl::InvalidArgumentError("attach needs live, config or both");
   }
   VOLCRYPT_RETURN_IF_ERROR(RequireAttacher(ctx));
+  VOLCRYPT_RETURN_IF_ERROR(CheckCephAuth(ctx, record));
 
   // A secret of this attach's own: no other volume's detach can remove it.
   VOLCRYPT_ASSIGN_OR_RETURN(std::string secret_uuid, NewUuid());
@@ -254,6 +259,10 @@ absl::StatusOr<int> ReconcileLibvirt(const FlowContext& ctx) {
     }
     volumes[r.id] = std::move(r);
   }
+  // A migration's secret on its destination is explained by the record
+  // until the migration ends (lib/volumes/migration.h).
+  VOLCRYPT_ASSIGN_OR_RETURN(std::set<std::string> migrating, MigratingSecrets(ctx));
+  explained.insert(migrating.begin(), migrating.end());
   std::set<std::string> volcrypt_secrets;
   for (const LibvirtSecretInfo& s : secrets) volcrypt_secrets.insert(s.uuid);
 

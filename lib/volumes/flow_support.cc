@@ -93,5 +93,21 @@ absl::Status UndoInterruptedCreate(const FlowContext& ctx, const VolumeRecord& r
   return OkIfNotFound(ctx.store->DeleteVolume(record.id));
 }
 
+const std::string& SecretOf(const VolumeRecord& record, const AttachmentRecord& attachment) {
+  return attachment.secret_uuid.empty() ? record.encryption_key_id : attachment.secret_uuid;
+}
+
+DiskSource SourceOf(const VolumeRecord& record) {
+  DiskSource source;
+  if (record.location.kind == BackendKind::kRbd) {
+    source.type = DiskSource::Type::kNetwork;
+    source.pool = record.location.pool;
+    source.image = record.location.image;
+  } else {
+    source.path = record.location.path;
+  }
+  return source;
+}
+
 }  // namespace flows
 }  // namespace volcrypt

@@ -74,6 +74,14 @@ absl::Status RollBackCreate(const FlowContext& ctx, const absl::Status& failure,
 // the create's only if a key was recorded (it is made after that step).
 absl::Status UndoInterruptedCreate(const FlowContext& ctx, const VolumeRecord& record);
 
+// The secret an attachment's disk was given: its own (recorded since
+// per-attach secrets), or, for rows of older versions, the volume's key id.
+const std::string& SecretOf(const VolumeRecord& record, const AttachmentRecord& attachment);
+
+// Where `record`'s disk is, from the record, not the backend: a delete that
+// is finishing may find the file or image gone already.
+DiskSource SourceOf(const VolumeRecord& record);
+
 }  // namespace flows
 }  // namespace volcrypt
 

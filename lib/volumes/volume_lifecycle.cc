@@ -123,8 +123,11 @@ absl::StatusOr<uint64_t> PayloadOffset(BlockBackend& backend, const VolumeRecord
 }  // namespace
 
 absl::StatusOr<VolumeRecord> CreateVolume(const FlowContext& ctx,
-                                          const CreateVolumeRequest& req) {
-  // 1. Validate everything: a bad request creates nothing.
+                                          const CreateVolumeRequest& request) {
+  // 1. Validate everything: a bad request creates nothing. The record keeps
+  // the sector size used, never "the default" (0).
+  CreateVolumeRequest req = request;
+  req.encryption.sector_size = EffectiveSectorSize(req.encryption);
   VolumeRecord record;
   if (req.id.empty()) {
     VOLCRYPT_ASSIGN_OR_RETURN(record.id, NewUuid());

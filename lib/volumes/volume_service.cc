@@ -13,10 +13,13 @@
 #include "lib/util/quote.h"
 #include "lib/util/status_macros.h"
 #include "lib/volumes/attach_flows.h"
+#include "lib/volumes/conversion.h"
+#include "lib/volumes/online_conversion.h"
 #include "lib/volumes/flow_support.h"
 #include "lib/volumes/key_rotation.h"
 #include "lib/volumes/key_steps.h"
 #include "lib/volumes/manage_flows.h"
+#include "lib/volumes/migration.h"
 #include "lib/volumes/rbd_flows.h"
 #include "lib/volumes/volume_lifecycle.h"
 #include "volcrypt/errors.h"
@@ -201,6 +204,11 @@ absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
       s = flows::ReconcileAttachment(ctx, record);
     } else if (record.status == VolumeStatus::kRekeying && stale) {
       s = flows::FinishRotation(ctx, record);
+    } else if (record.status == VolumeStatus::kConverting) {
+      absl::StatusOr<bool> did = flows::ReconcileOnlineConversion(ctx, record, cutoff);
+      if (did.ok() && !*did) did = flows::ReconcileConversion(ctx, record, cutoff);
+      if (did.ok() && !*did) continue;
+      s = did.status();
     } else {
       continue;
     }
@@ -210,11 +218,35 @@ absl::StatusOr<int> VolumeService::Reconcile(int64_t grace_seconds) {
   absl::StatusOr<int> snapshots = flows::ReconcileSnapshots(ctx, cutoff);  // 0 without rbd
   if (!snapshots.ok() && first_error.ok()) first_error = snapshots.status();
   acted += snapshots.value_or(0);
+  absl::StatusOr<int> migrations = flows::ReconcileMigrations(ctx, cutoff);
+  if (!migrations.ok() && first_error.ok()) first_error = migrations.status();
+  acted += migrations.value_or(0);
   absl::StatusOr<int> in_libvirt = flows::ReconcileLibvirt(ctx);  // 0 without libvirt
   if (!in_libvirt.ok() && first_error.ok()) first_error = in_libvirt.status();
   acted += in_libvirt.value_or(0);
   if (!first_error.ok()) return first_error;
   return acted;
+}
+
+absl::StatusOr<MigrationPlan> VolumeService::PrepareMigration(
+    const MigrationRequest& request) {
+  return flows::PrepareMigration(parts_->ctx, request);
+}
+
+absl::Status VolumeService::FinishMigration(const MigrationRequest& request) {
+  return flows::FinishMigration(parts_->ctx, request);
+}
+
+absl::Status VolumeService::AbortMigration(const MigrationRequest& request) {
+  return flows::AbortMigration(parts_->ctx, request);
+}
+
+absl::StatusOr<VolumeRecord> VolumeService::ConvertVolume(
+    const ConvertVolumeRequest& request) {
+  VOLCRYPT_RETURN_IF_ERROR(CheckVolumeId(request.id));
+  VOLCRYPT_ASSIGN_OR_RETURN(bool online, flows::IsOnlineConversion(parts_->ctx, request.id));
+  if (online) return flows::ConvertVolumeOnline(parts_->ctx, request);
+  return flows::ConvertVolume(parts_->ctx, request);
 }
 
 const std::string& VolumeService::host() const { return parts_->ctx.host; }

@@ -8,7 +8,6 @@
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
 #include "tests/ceph/ceph_testbed.h"
 #include "tests/libvirt/libvirt_testbed.h"
@@ -33,19 +32,17 @@ std::string ChildPath() {
   return dir.substr(0, dir.rfind('/')) + "/adversarial_crash_child";
 }
 
-// The cephx key of client.admin in a libvirt secret of usage 'ceph', as a
-// deployment provides it (nova's rbd_secret_uuid): not volcrypt's.
+// The cephx key of client.admin in libvirt's secret of usage 'ceph', put
+// there as a deployment would: by the real CLI's `ceph-secret define`, then
+// `check` (every crash scene's QEMU opens through it).
 void DefineCephSecret() {
-  LibvirtProbe probe;
-  if (probe.SecretExists(kCephSecretUuid)) return;
-  const std::string xml = std::string("<secret ephemeral='no' private='yes'><uuid>") +
-                          kCephSecretUuid + "</uuid><usage type='ceph'><name>client.admin "
-                          "crash secret</name></usage></secret>";
-  auto key = RunCommand({"ceph-authtool", "-p", "-n", "client.admin",
-                         CephTestbed::dir() + "/keyring"});
-  std::string raw;
-  ASSERT_TRUE(absl::Base64Unescape(absl::StripAsciiWhitespace(key.out), &raw));
-  probe.DefineSecret(xml, raw);
+  const Operator op({"--ceph-conf", CephTestbed::conf(), "--libvirt-ceph-secret",
+                     kCephSecretUuid});
+  for (const char* verb : {"define", "check"}) {
+    const Outcome r = op.Run({"ceph-secret", verb, "--connect", LibvirtTestbed::uri()});
+    ASSERT_EQ(r.exit_code, 0) << verb << ": " << r.err;
+    EXPECT_EQ(ParseJson(r.out).value("uuid", ""), kCephSecretUuid) << r.out;
+  }
 }
 
 std::vector<std::string> Lines(const std::string& text) {

@@ -438,6 +438,18 @@ static void test_rekey(void) {
   EXPECT(rotated == 0 && strstr(report, "\"items\":[]") != NULL);
   volcrypt_free(report);
 
+  /* Live migration: what is checked before libvirt (the move itself runs
+   * against two daemons in tests/ceph/live_migration_test.cc). */
+  volcrypt_domain_migrate_options_t dm;
+  memset(&dm, 0, sizeof dm);
+  dm.struct_size = sizeof dm;
+  dm.domain = "d";
+  err = NULL;
+  EXPECT(volcrypt_domain_migrate(svc, NULL, &dm, &json, &err) == -EINVAL);
+  EXPECT(json == NULL && err != NULL && strstr(err, "destination") != NULL);
+  volcrypt_free(err);
+  EXPECT(volcrypt_domain_migrate(NULL, NULL, NULL, NULL, NULL) == -EINVAL);
+
   volcrypt_service_destroy(svc);
   volcrypt_backend_destroy(mapped);
   volcrypt_store_destroy(store);

@@ -3,8 +3,6 @@
 // attaches cold, since libvirt 9.0 cannot hot-plug it.
 #include <gtest/gtest.h>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "tests/ceph/ceph_testbed.h"
 #include "tests/libvirt/libvirt_testbed.h"
 #include "tests/support/embedded_stack.h"
@@ -60,22 +58,18 @@ class RbdAttachTest : public ::testing::Test {
     probe_.DestroyAndUndefine(kDomain);
   }
 
-  // The cephx key of client.admin in a libvirt secret of usage 'ceph', as
-  // a deployment provides it (nova's rbd_secret_uuid).
+  // The cephx key of client.admin in libvirt's secret of usage 'ceph', put
+  // there by volcrypt from the cluster's keyring (`ceph-secret define`), so
+  // every QEMU open below proves the value right.
   void DefineCephSecret() {
-    if (probe_.SecretExists(kCephSecret)) return;
-    const std::string xml = std::string("<secret ephemeral='no' private='yes'><uuid>") +
-                            kCephSecret + "</uuid><usage type='ceph'><name>client.admin "
-                            "secret</name></usage></secret>";
-    virSecretPtr s = virSecretDefineXML(probe_.conn(), xml.c_str(), 0);
-    ASSERT_NE(s, nullptr);
-    auto key = RunCommand({"ceph-authtool", "-p", "-n", "client.admin",
-                           CephTestbed::dir() + "/keyring"});
-    std::string raw;
-    ASSERT_TRUE(absl::Base64Unescape(absl::StripAsciiWhitespace(key.out), &raw));
-    EXPECT_EQ(virSecretSetValue(s, reinterpret_cast<const unsigned char*>(raw.data()),
-                                raw.size(), 0), 0);
-    virSecretFree(s);
+    RbdBackendOptions ro;
+    ro.ceph_conf = CephTestbed::conf();
+    absl::StatusOr<SecretBytes> key = ReadCephxKey(ro);
+    ASSERT_TRUE(key.ok()) << key.status();
+    auto libvirt = Attacher::Connect(LibvirtTestbed::uri()).value();
+    absl::StatusOr<std::string> uuid = libvirt->DefineCephSecret(kCephSecret, "admin", *key);
+    ASSERT_TRUE(uuid.ok()) << uuid.status();
+    EXPECT_EQ(*uuid, kCephSecret);
   }
 
   VolumeRecord Create(const std::string& id, LuksFormat format, EncryptionEngine engine) {

@@ -44,12 +44,12 @@ void FuzzSizeAndSpec(const std::string& text) {
   absl::StatusOr<uint64_t> size = ParseSize(first);
   if (!size.ok()) return;
   const uint64_t offset = PayloadOffsetBytes(spec);
-  absl::StatusOr<uint64_t> raw = RawBytesForUsable(offset, *size, spec.sector_size);
+  absl::StatusOr<uint64_t> raw = RawBytesForUsable(offset, *size, EffectiveSectorSize(spec));
   if (raw.ok()) {
-    absl::StatusOr<uint64_t> usable = UsableBytesForRaw(offset, *raw, spec.sector_size);
+    absl::StatusOr<uint64_t> usable = UsableBytesForRaw(offset, *raw, EffectiveSectorSize(spec));
     FUZZ_CHECK(usable.ok() && *usable == *size);
   }
-  (void)UsableBytesForRaw(offset, *size, spec.sector_size);
+  (void)UsableBytesForRaw(offset, *size, EffectiveSectorSize(spec));
 }
 
 }  // namespace

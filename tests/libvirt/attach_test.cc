@@ -599,5 +599,34 @@ TEST_F(AttachTest, ReconcileRemovesOrphanSecretsAndDisksAndReportsForeignOnes) {
   probe_.UndefineSecret(foreign);
 }
 
+// A libvirt that can hot-plug librbd-engine disks (11.3 here stands in as
+// a probe answer): the live refusal is lifted and the attach goes on to the
+// plan, which fails here for want of a cluster and is rolled back whole.
+class HotPlugCapableAttacher : public FaultyAttacher {
+ public:
+  using FaultyAttacher::FaultyAttacher;
+  EngineCapabilities ProbeEngines() override { return CapabilitiesOfLibvirt(11003000); }
+};
+
+TEST_F(AttachTest, LiveLibrbdRefusalFollowsTheProbedCapability) {
+  VolumeRecord rbd;
+  rbd.id = "rbd-probed";
+  rbd.host = "host-a";
+  rbd.location = VolumeLocation::Rbd("volumes", "rbd-probed");
+  rbd.size_bytes = kSize;
+  rbd.encryption.format = LuksFormat::kLuks2;
+  rbd.encryption.engine = EncryptionEngine::kLibrbd;
+  rbd.encryption_key_id = "11111111-2222-4333-8444-555555555555";
+  rbd.status = VolumeStatus::kAvailable;
+  ASSERT_TRUE(store_->CreateVolume(rbd).ok());
+  HotPlugCapableAttacher capable(attacher_.get(), &faults_);
+  std::unique_ptr<VolumeService> lifted = ServiceOver(keys_.get(), store_.get(), &capable);
+  absl::Status s = lifted->AttachVolume(rbd.id, Live(), {}).status();
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(std::string(s.message()).find("hot-plug"), std::string::npos) << s;
+  EXPECT_EQ(store_->GetVolume(rbd.id)->status, VolumeStatus::kAvailable);
+  EXPECT_EQ(probe_.SecretCount(), 0);
+}
+
 }  // namespace
 }  // namespace volcrypt

@@ -6,6 +6,7 @@
 #   tests/scripts/ceph.sh start DIR [PORT]   prints the path of DIR/ceph.conf
 #   tests/scripts/ceph.sh stop DIR
 #   tests/scripts/ceph.sh kill-osd DIR       SIGKILLs the OSD (fault tests)
+# CEPH_MEMSTORE_BYTES: the OSD's capacity (RAM), 1 GiB unless set.
 set -euo pipefail
 cmd=${1:?usage: ceph.sh start|stop|kill-osd DIR [PORT]}
 dir=$(mkdir -p "${2:?usage: ceph.sh start|stop|kill-osd DIR [PORT]}" && cd "$2" && pwd)
@@ -60,7 +61,7 @@ log file = $dir/log/mon.log
 admin socket = $dir/run/mon.asok
 [osd]
 osd objectstore = memstore
-memstore device bytes = 1073741824
+memstore device bytes = ${CEPH_MEMSTORE_BYTES:-1073741824}
 osd data = $dir/osd
 osd op num shards = 1
 log file = $dir/log/osd.log

@@ -29,7 +29,7 @@ test_packages=(
   python3-barbicanclient postgresql python3-keystone python3-psycopg2 curl
   python3-pip python3-venv python3-setuptools python3-wheel
   clang libclang-rt-14-dev
-  hyperfine python3-matplotlib
+  hyperfine python3-matplotlib debootstrap
 )
 
 wanted=("${build_packages[@]}")

@@ -38,7 +38,11 @@ mkdir -p /var/lib/libvirt /var/log/libvirt /var/cache/libvirt /etc/libvirt
 getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
 getent passwd libvirt-qemu >/dev/null ||
   useradd --system --no-create-home --shell /usr/sbin/nologin -g libvirt-qemu libvirt-qemu
+# Each daemon a host of its own: libvirt refuses a migration between two
+# daemons with one host UUID ("Attempt to migrate guest to the same host").
+[ -s "$dir/host_uuid" ] || cat /proc/sys/kernel/random/uuid >"$dir/host_uuid"
 cat >"$dir/etc/libvirtd.conf" <<CONF
+host_uuid = "$(cat "$dir/host_uuid")"
 unix_sock_dir = "/run/libvirt"
 auth_unix_ro = "none"
 auth_unix_rw = "none"

@@ -166,6 +166,47 @@ TEST_F(VolumeStoreContract, RotationStepsAreCompareAndSetOnTheRow) {
   EXPECT_EQ(store->ListVolumes(older)->size(), 1u);
 }
 
+TEST_F(VolumeStoreContract, AConversionSwapsBothSidesInOneStepAndCountsBothKeys) {
+  VolumeStore* store = store_.get();
+  VOLCRYPT_ASSERT_OK(store->CreateVolume(TestVolume("v1")));
+  const std::string old_key = store->GetVolume("v1")->encryption_key_id;
+  ConversionRecord c;
+  c.volume_id = "v1";
+  c.other_location = VolumeLocation::Rbd("rbd", "v1-new");
+  c.other_encryption.format = LuksFormat::kLuks2;
+  c.other_encryption.engine = EncryptionEngine::kLibrbd;
+  c.owner = "h/1/x";
+  EXPECT_EQ(ErrnoOf(store->BeginConversion(c, VolumeStatus::kInUse)), EBUSY);
+  VOLCRYPT_ASSERT_OK(store->BeginConversion(c, VolumeStatus::kAvailable));
+  EXPECT_EQ(store->GetVolume("v1")->status, VolumeStatus::kConverting);
+  EXPECT_EQ(ErrnoOf(store->SwapConversion("v1")), EBUSY) << "no key or proof yet";
+  c.other_key_id = kNewKey;
+  c.other_location_proof = "luks:1234";
+  c.copied_bytes = 4096;
+  VOLCRYPT_ASSERT_OK(store->UpdateConversion(c));
+  EXPECT_EQ(store->CountKeyReferences(kNewKey).value(), 1) << "the row holds the new key";
+  c.other_key_id = "another";
+  EXPECT_EQ(ErrnoOf(store->UpdateConversion(c)), EBUSY) << "a recorded key is never lost";
+  VOLCRYPT_ASSERT_OK(store->SwapConversion("v1"));
+  const VolumeRecord now = store->GetVolume("v1").value();
+  EXPECT_EQ(now.location.image, "v1-new");
+  EXPECT_EQ(now.encryption_key_id, kNewKey);
+  EXPECT_EQ(now.encryption.format, LuksFormat::kLuks2);
+  EXPECT_EQ(now.location_proof, "luks:1234");
+  const ConversionRecord row = store->GetConversion("v1").value();
+  EXPECT_EQ(row.phase, ConversionPhase::kSwapped);
+  EXPECT_EQ(row.other_location.path, "/vols/v1");
+  EXPECT_EQ(row.other_key_id, old_key);
+  EXPECT_EQ(row.copied_bytes, 4096u);
+  EXPECT_EQ(row.prior_status, VolumeStatus::kAvailable);
+  EXPECT_EQ(store->CountKeyReferences(old_key).value(), 1) << "the row holds the old key";
+  EXPECT_EQ(ErrnoOf(store->SwapConversion("v1")), EBUSY);
+  VOLCRYPT_ASSERT_OK(store->EndConversion("v1", row.prior_status));
+  EXPECT_EQ(store->GetVolume("v1")->status, VolumeStatus::kAvailable);
+  EXPECT_THAT(store->GetConversion("v1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(store->CountKeyReferences(old_key).value(), 0);
+}
+
 TEST_F(VolumeStoreContract, DuplicateAndMissing) {
   VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
   EXPECT_THAT(store_->CreateVolume(TestVolume("v1")),
@@ -494,6 +535,22 @@ TEST_F(VolumeStoreContract, AttachmentsOnePerVolume) {
   EXPECT_THAT(store_->UpdateAttachment(a), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(store_->CreateAttachment({"ghost", "h1", "vm", "sdb", true, false, "attaching", 0, ""}),
               StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_F(VolumeStoreContract, AttachmentSecretChangesOnlyFromTheOneItNames) {
+  VOLCRYPT_ASSERT_OK(store_->CreateVolume(TestVolume("v1")));
+  const std::string old_uuid = "5d8a2c1e-0b7f-4e59-9c3a-1f2e3d4c5b6a";
+  const std::string new_uuid = "6e9b3d2f-1c80-4f6a-8d4b-2a3f4e5d6c7b";
+  VOLCRYPT_ASSERT_OK(store_->CreateAttachment(
+      {"v1", "h1", "vm-1", "sdb", true, true, "attached", 0, old_uuid}));
+  EXPECT_THAT(store_->SetAttachmentSecret("v1", new_uuid, "7fac4e30-2d91-4a7b-9e5c-3b4a5f6e7d8c"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  VOLCRYPT_ASSERT_OK(store_->SetAttachmentSecret("v1", old_uuid, new_uuid));
+  EXPECT_EQ(store_->GetAttachment("v1")->secret_uuid, new_uuid);
+  VOLCRYPT_EXPECT_OK(store_->SetAttachmentSecret("v1", old_uuid, new_uuid));  // a rerun
+  EXPECT_EQ(store_->GetAttachment("v1")->domain, "vm-1");
+  EXPECT_THAT(store_->SetAttachmentSecret("ghost", old_uuid, new_uuid),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(VolumeStoreContract, ConcurrentThreadsAndProcessesNeverLoseAWrite) {

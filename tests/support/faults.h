@@ -238,6 +238,11 @@ class FaultyStore : public VolumeStore {
     VOLCRYPT_FAULT_POINT("store.UpdateAttachment");
     return real_->UpdateAttachment(a);
   }
+  absl::Status SetAttachmentSecret(const std::string& v, const std::string& from,
+                                   const std::string& to) override {
+    VOLCRYPT_FAULT_POINT("store.SetAttachmentSecret");
+    return real_->SetAttachmentSecret(v, from, to);
+  }
   absl::Status DeleteAttachment(const std::string& v) override {
     VOLCRYPT_FAULT_POINT("store.DeleteAttachment");
     return real_->DeleteAttachment(v);
@@ -273,6 +278,25 @@ class FaultyStore : public VolumeStore {
   absl::Status EndKeyRotation(const std::string& id, VolumeStatus to) override {
     VOLCRYPT_FAULT_POINT("store.EndKeyRotation");
     return real_->EndKeyRotation(id, to);
+  }
+  absl::Status BeginConversion(const ConversionRecord& c, VolumeStatus e) override {
+    VOLCRYPT_FAULT_POINT("store.BeginConversion");
+    return real_->BeginConversion(c, e);
+  }
+  absl::StatusOr<ConversionRecord> GetConversion(const std::string& id) override {
+    return real_->GetConversion(id);
+  }
+  absl::Status UpdateConversion(const ConversionRecord& c) override {
+    VOLCRYPT_FAULT_POINT("store.UpdateConversion");
+    return real_->UpdateConversion(c);
+  }
+  absl::Status SwapConversion(const std::string& id) override {
+    VOLCRYPT_FAULT_POINT("store.SwapConversion");
+    return plan_->After("store.SwapConversion", real_->SwapConversion(id));
+  }
+  absl::Status EndConversion(const std::string& id, VolumeStatus to) override {
+    VOLCRYPT_FAULT_POINT("store.EndConversion");
+    return real_->EndConversion(id, to);
   }
 
  private:
@@ -321,6 +345,39 @@ class FaultyAttacher : public Attacher {
     VOLCRYPT_FAULT_POINT("attacher.SetSecretValue");
     return real_->SetSecretValue(uuid, v, p);
   }
+  absl::StatusOr<std::string> DefineCephSecret(const std::string& uuid, const std::string& id,
+                                               const SecretBytes& key) override {
+    VOLCRYPT_FAULT_POINT("attacher.DefineCephSecret");
+    return real_->DefineCephSecret(uuid, id, key);
+  }
+  absl::Status CheckCephSecret(const std::string& uuid, const SecretBytes* key) override {
+    VOLCRYPT_FAULT_POINT("attacher.CheckCephSecret");
+    return real_->CheckCephSecret(uuid, key);
+  }
+  absl::StatusOr<bool> SecretIsEphemeral(const std::string& uuid) override {
+    VOLCRYPT_FAULT_POINT("attacher.SecretIsEphemeral");
+    return real_->SecretIsEphemeral(uuid);
+  }
+  absl::StatusOr<absl::optional<LiveDiskState>> InspectLiveDisk(
+      const std::string& d, const std::string& dev) override {
+    VOLCRYPT_FAULT_POINT("attacher.InspectLiveDisk");
+    return real_->InspectLiveDisk(d, dev);
+  }
+  absl::Status StartBlockCopy(const std::string& d, const std::string& dev,
+                              const std::string& xml, uint64_t bandwidth) override {
+    VOLCRYPT_FAULT_POINT("attacher.StartBlockCopy");
+    return plan_->After("attacher.StartBlockCopy",
+                        real_->StartBlockCopy(d, dev, xml, bandwidth));
+  }
+  absl::Status PivotBlockCopy(const std::string& d, const std::string& dev) override {
+    VOLCRYPT_FAULT_POINT("attacher.PivotBlockCopy");
+    return plan_->After("attacher.PivotBlockCopy", real_->PivotBlockCopy(d, dev));
+  }
+  absl::Status AbortBlockCopy(const std::string& d, const std::string& dev) override {
+    VOLCRYPT_FAULT_POINT("attacher.AbortBlockCopy");
+    return real_->AbortBlockCopy(d, dev);
+  }
+  EngineCapabilities ProbeEngines() override { return real_->ProbeEngines(); }
 
  private:
   Attacher* real_;

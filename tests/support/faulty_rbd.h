@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "lib/copy/raw_volume.h"
 #include "tests/support/faults.h"
 #include "volcrypt/rbd_backend.h"
 
@@ -81,6 +82,11 @@ class FaultyRbdBackend : public RbdBackend {
   absl::StatusOr<uint64_t> VerifyNative(const VolumeLocation& w, LuksFormat format,
                                         const SecretBytes& passphrase) override {
     return real_->VerifyNative(w, format, passphrase);
+  }
+
+  absl::StatusOr<std::unique_ptr<RawVolume>> OpenRaw(const VolumeLocation& w,
+                                                     bool writable) override {
+    return real_->OpenRaw(w, writable);
   }
 
  private:

@@ -148,3 +148,37 @@ TEST(AttachXmlTest, RefusesImpossibleCombinations) {
 
 }  // namespace
 }  // namespace volcrypt
+
+namespace volcrypt {
+namespace {
+
+TEST(ConversionSecretTest, UuidIsAUuidFixedByVolumeAndKeyAndDistinctForEither) {
+  const std::string key = "5d6c1a3e-0000-4000-8000-00000000000a";
+  const std::string a = ConversionSecretUuid("v1", key);
+  EXPECT_TRUE(ValidateKeyId(a).ok()) << a;
+  EXPECT_EQ(a, ConversionSecretUuid("v1", key));
+  EXPECT_NE(a, ConversionSecretUuid("v2", key));
+  // The fixed key's all-zeros id is shared; the secrets still are not.
+  EXPECT_NE(ConversionSecretUuid("v1", "00000000-0000-0000-0000-000000000000"),
+            ConversionSecretUuid("v2", "00000000-0000-0000-0000-000000000000"));
+  EXPECT_NE(a, ConversionSecretUuid("v1", "5d6c1a3e-0000-4000-8000-00000000000b"));
+}
+
+TEST(ConversionSecretTest, UsageIsTheVolumesAndNoOthers) {
+  const std::string uuid = ConversionSecretUuid("v1", "5d6c1a3e-0000-4000-8000-00000000000a");
+  const std::string usage = ConversionSecretUsageId("v1", uuid);
+  EXPECT_EQ(usage, "/volcrypt/volumes/v1/" + uuid);
+  EXPECT_TRUE(IsVolcryptUsage(usage));
+  EXPECT_TRUE(IsSecretUsageOf(usage, "v1"));
+  EXPECT_TRUE(IsSecretUsageOf(SecretUsageId("v1"), "v1"));
+  EXPECT_FALSE(IsSecretUsageOf(usage, "v"));
+  EXPECT_FALSE(IsSecretUsageOf(SecretUsageId("v10"), "v1"));
+  absl::StatusOr<std::string> xml = BuildConversionSecretXml(uuid, "v1", false);
+  ASSERT_TRUE(xml.ok()) << xml.status();
+  EXPECT_NE(xml->find("<volume>" + usage + "</volume>"), std::string::npos) << *xml;
+  EXPECT_NE(xml->find("<uuid>" + uuid + "</uuid>"), std::string::npos) << *xml;
+  EXPECT_FALSE(BuildConversionSecretXml(uuid, "a/b", false).ok());
+}
+
+}  // namespace
+}  // namespace volcrypt

@@ -56,6 +56,18 @@ TEST(EncryptionSpecTest, SectorSizeRules) {
   EXPECT_THAT(ValidateSpec(spec), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(EncryptionSpecTest, DefaultSectorSizeIs4096ForLuks2And512ForLuks1) {
+  EncryptionSpec spec;
+  EXPECT_EQ(spec.sector_size, 0u);
+  EXPECT_EQ(EffectiveSectorSize(spec), 512u);
+  EXPECT_TRUE(ValidateSpec(spec).ok());
+  spec.format = LuksFormat::kLuks2;
+  EXPECT_EQ(EffectiveSectorSize(spec), 4096u);
+  EXPECT_TRUE(ValidateSpec(spec).ok());
+  spec.sector_size = 512;  // asked for: kept
+  EXPECT_EQ(EffectiveSectorSize(spec), 512u);
+}
+
 TEST(EncryptionSpecTest, ParsesCinderVolumeTypeSpecs) {
   absl::StatusOr<EncryptionSpec> spec = ParseCinderSpec(
       {{"provider", "luks"},

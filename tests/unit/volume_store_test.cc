@@ -195,13 +195,14 @@ TEST_F(SqliteVolumeStoreTest, UsesWalAndRecordsSchemaVersion) {
   auto mode = RunCommand({"sqlite3", path(), "PRAGMA journal_mode"});
   EXPECT_EQ(mode.out, "wal\n");
   auto version = RunCommand({"sqlite3", path(), "PRAGMA user_version"});
-  EXPECT_EQ(version.out, "9\n");
+  EXPECT_EQ(version.out, "10\n");
 }
 
 // SQL that takes a current database back to schema `version`: what each
 // later migration added, newest first, then `also` and the version itself.
 std::string BackToSchema(int version, const std::string& also = "") {
   static const std::pair<int, const char*> kAdded[] = {
+      {10, "DROP TABLE conversions; "},
       {9, "DROP TABLE released_keys; "},
       {8, "ALTER TABLE volumes DROP COLUMN key_created_at; "
           "ALTER TABLE volumes DROP COLUMN rekey_key_id; "},

@@ -46,6 +46,18 @@ type RBDOptions struct {
 	LibvirtAuthSecretUUID string
 }
 
+// c is o as C options; its strings live until s is freed.
+func (o RBDOptions) c(s *cstrings) C.volcrypt_rbd_options_t {
+	var co C.volcrypt_rbd_options_t
+	co.struct_size = C.size_t(unsafe.Sizeof(co))
+	co.ceph_conf = s.str(o.CephConf)
+	co.client_id = s.str(o.ClientID)
+	co.keyring = s.str(o.Keyring)
+	co.timeout_seconds = C.int(o.TimeoutSeconds)
+	co.libvirt_auth_secret_uuid = s.str(o.LibvirtAuthSecretUUID)
+	return co
+}
+
 // OpenRBDBackend connects to Ceph. It blocks up to the timeout; ctx is
 // checked before (see the package doc). ErrUnavailable (or the connect
 // errno) if the cluster cannot be reached in time.
@@ -56,13 +68,7 @@ func OpenRBDBackend(ctx context.Context, o RBDOptions) (_ *Backend, err error) {
 	}
 	var s cstrings
 	defer s.free()
-	var co C.volcrypt_rbd_options_t
-	co.struct_size = C.size_t(unsafe.Sizeof(co))
-	co.ceph_conf = s.str(o.CephConf)
-	co.client_id = s.str(o.ClientID)
-	co.keyring = s.str(o.Keyring)
-	co.timeout_seconds = C.int(o.TimeoutSeconds)
-	co.libvirt_auth_secret_uuid = s.str(o.LibvirtAuthSecretUUID)
+	co := o.c(&s)
 	var p *C.volcrypt_backend_t
 	var errmsg *C.char
 	if err := check(C.volcrypt_backend_open_rbd(&co, &p, &errmsg), errmsg,

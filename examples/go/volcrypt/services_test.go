@@ -236,3 +236,29 @@ func TestServicesBarbicanKeyAndPostgresRecordCarryAnRBDVolume(t *testing.T) {
 		t.Fatalf("the record outlived its volume: %v", err)
 	}
 }
+
+func TestServicesCephSecretIsDefinedFromTheKeyringAndChecked(t *testing.T) {
+	ctx := context.Background()
+	s := servicesFromEnv(t)
+	virt, err := ConnectAttacher(ctx, s.uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer virt.Close()
+	o := RBDOptions{CephConf: s.cephConf, LibvirtAuthSecretUUID: s.cephSecret}
+	uuid, err := virt.DefineCephSecret(ctx, o)
+	if err != nil || uuid != s.cephSecret {
+		t.Fatalf("DefineCephSecret = %q, %v; want %q", uuid, err, s.cephSecret)
+	}
+	if err := virt.CheckCephSecret(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	o.LibvirtAuthSecretUUID = "c3c3c3c3-0000-4000-8000-0000000000fd"
+	if err := virt.CheckCephSecret(ctx, o); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("checking a missing secret: want ErrNotFound, got %v", err)
+	}
+	// libvirt allows one secret per usage name: a second UUID is refused.
+	if _, err := virt.DefineCephSecret(ctx, o); !errors.Is(err, ErrExists) {
+		t.Fatalf("a second ceph secret for client.admin: want ErrExists, got %v", err)
+	}
+}

@@ -387,6 +387,18 @@ def rotate_keys(service: "Service", store: "_Store", key_created_before: int = 0
     return json.loads(_take_string(out))
 
 
+_ON_PROGRESS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64)
+
+
+class _ConvertOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("reencrypt", ctypes.c_int),
+                ("path", ctypes.c_char_p), ("pool", ctypes.c_char_p),
+                ("image", ctypes.c_char_p), ("format", ctypes.c_char_p),
+                ("engine", ctypes.c_char_p), ("key_bits", ctypes.c_int),
+                ("sector_size", ctypes.c_uint32), ("keep_source", ctypes.c_int),
+                ("on_progress", _ON_PROGRESS), ("context", ctypes.c_void_p)]
+
+
 class MappedBackend(_Handle):
     _destroy = "volcrypt_backend_destroy"
 
@@ -420,6 +432,29 @@ class Attacher(_Handle):
     def __init__(self, uri: str = "qemu:///system") -> None:
         super().__init__()
         _call("attacher_connect", _b(uri), ctypes.byref(self._h))
+
+    def define_ceph_secret(self, ceph_conf: Optional[str] = None,
+                           client_id: Optional[str] = None, keyring: Optional[str] = None,
+                           uuid: Optional[str] = None) -> str:
+        """Puts the client's cephx key (read by the library from its keyring,
+        never through Python) into libvirt's secret of usage 'ceph' that rbd
+        disks' <auth> names; returns its UUID (`uuid`, else the one of usage
+        "client.<id> secret", else a new one)."""
+        o = _RbdOptions(ctypes.sizeof(_RbdOptions), _b(ceph_conf), _b(client_id),
+                        _b(keyring), 0, _b(uuid))
+        buf = ctypes.create_string_buffer(37)
+        _call("ceph_secret_define", self._h, ctypes.byref(o), buf, ctypes.sizeof(buf))
+        return buf.value.decode()
+
+    def check_ceph_secret(self, uuid: str, ceph_conf: Optional[str] = None,
+                          client_id: Optional[str] = None,
+                          keyring: Optional[str] = None) -> None:
+        """Raises NotFoundError if libvirt lacks ceph secret `uuid`, and
+        VolcryptError (ENOKEY, EKEYREJECTED, EEXIST) if it has no value,
+        another key (where readable) or another usage."""
+        o = _RbdOptions(ctypes.sizeof(_RbdOptions), _b(ceph_conf), _b(client_id),
+                        _b(keyring), 0, _b(uuid))
+        _call("ceph_secret_check", self._h, ctypes.byref(o))
 
 
 class _ServiceOptions(ctypes.Structure):
@@ -471,6 +506,12 @@ class AttachPlan:
         self.secret_xml = secret_xml
         self.disk_xml = disk_xml
         self.passphrase = passphrase
+
+
+class _DomainMigrateOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("domain", ctypes.c_char_p),
+                ("source_uri", ctypes.c_char_p), ("destination_uri", ctypes.c_char_p),
+                ("destination_host", ctypes.c_char_p), ("migrate_uri", ctypes.c_char_p)]
 
 
 class Service(_Handle):
@@ -544,6 +585,41 @@ class Service(_Handle):
         rotation"). Returns the record afterwards."""
         out = ctypes.c_void_p()
         _call("volume_rekey", self._h, _b(volume_id), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def migrate_domain(self, domain: str, destination: Optional["Attacher"], source_uri: str,
+                       destination_uri: str, destination_host: Optional[str] = None,
+                       migrate_uri: Optional[str] = None) -> dict:
+        """Moves running `domain` live from this service's libvirt to
+        `destination` (an Attacher on `destination_uri`) with its volcrypt
+        volumes: their secrets are defined there first, the records follow
+        the domain, the source's secrets go; a failed move is undone.
+        destination_host: the host the records will name (None: the
+        destination daemon's host name). Returns {"domain", "volumes"}."""
+        o = _DomainMigrateOptions(ctypes.sizeof(_DomainMigrateOptions), _b(domain),
+                                  _b(source_uri), _b(destination_uri), _b(destination_host),
+                                  _b(migrate_uri))
+        out = ctypes.c_void_p()
+        _call("domain_migrate", self._h, destination._h if destination is not None else None,
+              ctypes.byref(o), ctypes.byref(out))
+        return json.loads(_take_string(out))
+
+    def convert_volume(self, volume_id: str, reencrypt: bool, path: Optional[str] = None,
+                       pool: Optional[str] = None, image: Optional[str] = None,
+                       format: Optional[str] = None, engine: Optional[str] = None,
+                       key_bits: int = 0, sector_size: int = 0, keep_source: bool = False,
+                       on_progress: Optional[Callable[[int, int], None]] = None) -> dict:
+        """Copies the volume into a new one at `path` (or `pool`/`image`)
+        under a new volume key, verifies it and switches the record to it
+        (reencrypt=False: a plain volume becomes encrypted). on_progress(done,
+        total) gets payload bytes. Returns the record afterwards."""
+        callback = (_ON_PROGRESS(lambda _ctx, done, total: on_progress(done, total))
+                    if on_progress else _ON_PROGRESS())
+        o = _ConvertOptions(ctypes.sizeof(_ConvertOptions), int(reencrypt), _b(path), _b(pool),
+                            _b(image), _b(format), _b(engine), key_bits, sector_size,
+                            int(keep_source), callback, None)
+        out = ctypes.c_void_p()
+        _call("volume_convert", self._h, _b(volume_id), ctypes.byref(o), ctypes.byref(out))
         return json.loads(_take_string(out))
 
     def verify_volume(self, volume_id: str) -> int:
