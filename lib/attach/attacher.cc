@@ -406,8 +406,6 @@ absl::Status Attacher::AbortBlockCopy(const std::string&, const std::string&) {
   return absl::UnimplementedError("this attacher cannot copy a disk live");
 }
 
-absl::Status LibvirtLastError(const std::string& what) { return LibvirtError(what); }
-
 absl::Status Attacher::Attach(const AttachPlan& plan, const AttachTarget& target) {
   VOLCRYPT_RETURN_IF_ERROR(DefineSecret(plan));
   absl::Status attached = AttachDisk(plan, target);
