@@ -382,6 +382,5 @@ absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& u
   return std::unique_ptr<Attacher>(new LibvirtAttacher(conn));
 }
 
-absl::Status LibvirtLastError(const std::string& what) { return LibvirtError(what); }
 
 }  // namespace volcrypt

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/attach/domain_disks.h"
+#include "lib/attach/libvirt_call.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
 
@@ -23,7 +24,7 @@ std::string Name(virDomainPtr dom) {
 absl::StatusOr<std::string> LiveXml(virDomainPtr dom) {
   const std::string what = "domain XML of " + Name(dom);
   char* xml = virDomainGetXMLDesc(dom, 0);
-  if (xml == nullptr) return LibvirtLastError(what);
+  if (xml == nullptr) return LibvirtError(what);
   std::string out = xml;
   free(xml);
   return out;
@@ -32,7 +33,7 @@ absl::StatusOr<std::string> LiveXml(virDomainPtr dom) {
 absl::Status CheckRunning(virDomainPtr dom) {
   const std::string name = Name(dom);
   const int active = virDomainIsActive(dom);
-  if (active < 0) return LibvirtLastError("domain " + name);
+  if (active < 0) return LibvirtError("domain " + name);
   if (active == 0) {
     return ErrnoError(absl::StatusCode::kFailedPrecondition, ESRCH,
                       absl::StrCat("domain ", name, " is not running"));
@@ -60,13 +61,13 @@ absl::StatusOr<absl::optional<LiveDiskState>> LibvirtInspectLiveDisk(
   const std::string where = absl::StrCat(target_dev, " in ", Name(dom));
   virDomainBlockInfo info = {};
   if (virDomainGetBlockInfo(dom, target_dev.c_str(), &info, 0) != 0) {
-    return LibvirtLastError("size of " + where);
+    return LibvirtError("size of " + where);
   }
   s.capacity_bytes = info.capacity;
   if (s.copying) {
     virDomainBlockJobInfo job = {};
     const int rc = virDomainGetBlockJobInfo(dom, target_dev.c_str(), &job, 0);
-    if (rc < 0) return LibvirtLastError("block job on " + where);
+    if (rc < 0) return LibvirtError("block job on " + where);
     if (rc == 1) {
       s.copied_bytes = job.cur;
       s.copy_total_bytes = job.end;
@@ -86,7 +87,7 @@ absl::Status LibvirtStartBlockCopy(virDomainPtr dom, const std::string& target_d
   if (bandwidth != 0 &&
       virTypedParamsAddULLong(&params, &nparams, &maxparams,
                               VIR_DOMAIN_BLOCK_COPY_BANDWIDTH, bandwidth) != 0) {
-    return LibvirtLastError(what + ": bandwidth");
+    return LibvirtError(what + ": bandwidth");
   }
   // REUSE_EXT: the destination exists, formatted with its own LUKS header,
   // which libvirt must not replace. TRANSIENT_JOB: libvirt refuses a copy
@@ -95,7 +96,7 @@ absl::Status LibvirtStartBlockCopy(virDomainPtr dom, const std::string& target_d
       dom, target_dev.c_str(), destination_xml.c_str(), params, nparams,
       VIR_DOMAIN_BLOCK_COPY_REUSE_EXT | VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB);
   // Read the error first: every libvirt call, even a free, clears it.
-  absl::Status s = rc == 0 ? absl::OkStatus() : LibvirtLastError(what);
+  absl::Status s = rc == 0 ? absl::OkStatus() : LibvirtError(what);
   virTypedParamsFree(params, nparams);
   return s;
 }
@@ -105,7 +106,7 @@ absl::Status LibvirtPivotBlockCopy(virDomainPtr dom, const std::string& target_d
   // Synchronous: returns once QEMU has switched and libvirt has rewritten
   // the live and persistent definitions.
   if (virDomainBlockJobAbort(dom, target_dev.c_str(), VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT) != 0) {
-    return LibvirtLastError(what);
+    return LibvirtError(what);
   }
   return absl::OkStatus();
 }
@@ -122,7 +123,7 @@ absl::Status LibvirtAbortBlockCopy(virDomainPtr dom, const std::string& target_d
     if (err != nullptr && err->code == VIR_ERR_OPERATION_INVALID) {
       virResetLastError();
     } else {
-      return LibvirtLastError(what);
+      return LibvirtError(what);
     }
   }
   // The synchronous abort returns once QEMU ended the job; libvirt drops

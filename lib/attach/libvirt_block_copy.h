@@ -15,9 +15,6 @@
 
 namespace volcrypt {
 
-// libvirt's last error on this thread as a status (attacher.cc's mapping).
-absl::Status LibvirtLastError(const std::string& what);
-
 absl::StatusOr<absl::optional<LiveDiskState>> LibvirtInspectLiveDisk(
     virDomainPtr dom, const std::string& target_dev);
 absl::Status LibvirtStartBlockCopy(virDomainPtr dom, const std::string& target_dev,

@@ -173,17 +173,17 @@ class SqlVolumeStore final : public VolumeStore {
     if (!read_only_) {
       VOLCRYPT_ASSIGN_OR_RETURN(tx, SqlTransaction::Begin(*db_));
     }
+    // Tables before the version (see IsForeignDatabase): without a
+    // transaction (read-only) each is its own snapshot.
+    VOLCRYPT_ASSIGN_OR_RETURN(const bool has_tables, db_->HoldsForeignTables());
     VOLCRYPT_ASSIGN_OR_RETURN(const int version, db_->SchemaVersion());
     if (version < 0 || version > kSchemaVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
           "volume database has schema version ", version, "; this volcrypt knows ",
           "0 to ", kSchemaVersion, " and will not open it"));
     }
-    if (version == 0) {
-      VOLCRYPT_ASSIGN_OR_RETURN(const bool foreign, db_->HoldsForeignTables());
-      if (foreign) {
-        return absl::FailedPreconditionError(kForeignDatabase);
-      }
+    if (version == 0 && has_tables) {
+      return absl::FailedPreconditionError(kForeignDatabase);
     }
     if (version == kSchemaVersion) return absl::OkStatus();
     if (read_only_) {

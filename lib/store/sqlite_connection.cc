@@ -150,10 +150,15 @@ absl::StatusOr<bool> IsForeignDatabase(const std::string& path, int busy_timeout
   }
   sqlite3_busy_timeout(db, busy_timeout_ms);
   SqliteConnection probe(db, path);
+  // Tables first, then the version: each read is its own snapshot, and a
+  // volcrypt commits its tables and its version together, so tables seen
+  // here mean the version is visible to the next read. The other order
+  // would call a database another process was just creating foreign.
+  absl::StatusOr<bool> tables = probe.HoldsForeignTables();
+  if (!tables.ok() || !*tables) return tables;
   absl::StatusOr<int> version = probe.SchemaVersion();
   if (!version.ok()) return version.status();
-  if (*version != 0) return false;
-  return probe.HoldsForeignTables();
+  return *version == 0;
 }
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
