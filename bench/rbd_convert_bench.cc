@@ -41,17 +41,11 @@ using bench::Unique;
 
 // The plain source image, imported once from a sparse file (rbd import
 // skips its zeros, so the image's unwritten extents are the file's holes).
+// "" if the cluster did not start or the import failed.
 const std::string& SourceImage(Cluster& c) {
   static const std::string image = [&c] {
-    const std::string file = bench::FreshFile("plain-source.img", kVolume);
-    const int fd = open(file.c_str(), O_WRONLY);
-    std::mt19937_64 rng(42);
-    std::vector<uint64_t> buf(kExtent / 8);
-    for (uint64_t off = 0; off < kVolume; off += 2 * kExtent) {
-      for (uint64_t& w : buf) w = rng();
-      (void)!pwrite(fd, buf.data(), kExtent, static_cast<off_t>(off));
-    }
-    close(fd);
+    if (c.conf.empty()) return std::string();
+    const std::string file = bench::HalfDataFile("plain-source.img", kVolume, kExtent);
     const std::string name = "plain-source";
     if (bench::Run({"rbd", "-c", c.conf, "import", file, "rbd/" + name}) != 0) return std::string();
     unlink(file.c_str());
@@ -62,9 +56,8 @@ const std::string& SourceImage(Cluster& c) {
 
 void BM_VolcryptEncrypt(benchmark::State& state, LuksFormat format) {
   Cluster& c = bench::RunWide<Cluster>();
-  if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
-  const std::string& src = SourceImage(c);
-  if (src.empty()) return state.SkipWithError("rbd import of the source failed");
+  const std::string src = SourceImage(c);
+  if (src.empty()) return state.SkipWithError("no Ceph cluster or no source image");
   VolumeService& service = c.stack->service();
   for (auto _ : state) {
     ManageVolumeRequest m;
@@ -94,9 +87,8 @@ void BM_VolcryptEncrypt(benchmark::State& state, LuksFormat format) {
 
 void BM_CinderExportConvertImport(benchmark::State& state) {
   Cluster& c = bench::RunWide<Cluster>();
-  if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
-  const std::string& src = SourceImage(c);
-  if (src.empty()) return state.SkipWithError("rbd import of the source failed");
+  const std::string src = SourceImage(c);
+  if (src.empty()) return state.SkipWithError("no Ceph cluster or no source image");
   const SecretBytes pass = bench::MachinePassphrase();
   const std::string raw = bench::ScratchDir() + "/cinder.raw";
   const std::string luks = bench::ScratchDir() + "/cinder.luks";
@@ -123,9 +115,8 @@ void BM_CinderExportConvertImport(benchmark::State& state) {
 
 void BM_RbdFormatAndQemuImgConvert(benchmark::State& state) {
   Cluster& c = bench::RunWide<Cluster>();
-  if (c.conf.empty()) return state.SkipWithError("no Ceph cluster");
-  const std::string& src = SourceImage(c);
-  if (src.empty()) return state.SkipWithError("rbd import of the source failed");
+  const std::string src = SourceImage(c);
+  if (src.empty()) return state.SkipWithError("no Ceph cluster or no source image");
   const SecretBytes pass = bench::MachinePassphrase();
   for (auto _ : state) {
     const std::string image = Unique("native-");
