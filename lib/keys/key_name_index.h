@@ -16,6 +16,16 @@
 //      added (or `.names` rewritten when most of it is stale or unreadable);
 //   4. reads the key file of every id the index names `name` and returns it
 //      only if the file's own header says that name and that id.
+// Once a lookup has found every listed key indexed, it appends a stamp
+// line, "@ <sec> <nsec> <check>", holding the directory's mtime as of its
+// listing (read before the listing, checked again under the lock). A
+// lookup that finds the last stamp equal to the directory's mtime skips
+// steps 1-3: no key file can have been added or renamed in since, as that
+// changes the mtime. Only an mtime at least 2 s old is stamped, so that no
+// later change can share its timestamp on file systems with coarse ticks
+// or whole seconds; a directory changed within the last 2 s (a create, a
+// delete, the index's own rewrite) is listed.
+//
 // So a kill at any point (between a key's rename and its index line, in the
 // middle of an append, of a rewrite) costs at most one rebuild; it can never
 // hide a key from its name or return one under another name. Writers append
@@ -62,6 +72,8 @@ class KeyNameIndex {
   static const char kFileName[];
 
  private:
+  std::string ReadIndexText() const;
+
   const int dir_fd_;
   const std::string dir_;
 };

@@ -3,6 +3,7 @@
 // index hides a key from its name or returns one under another name.
 #include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -98,9 +99,86 @@ class KeyNameIndexTest : public ::testing::Test {
     }
     return out;
   }
+  struct timespec DirMtime() const {
+    struct stat st;
+    EXPECT_EQ(stat(dir().c_str(), &st), 0);
+    return st.st_mtim;
+  }
+  void SetDirMtime(const struct timespec& t) {
+    struct timespec times[2] = {t, t};
+    ASSERT_EQ(utimensat(AT_FDCWD, dir().c_str(), times, 0), 0);
+  }
+  // As if the directory's last change were long ago (a lookup stamps only
+  // an mtime at least 2 s old).
+  void AgeDirectory(int seconds) { SetDirMtime({time(nullptr) - seconds, 123456789}); }
   TempDir tmp_;
   SecretBytes master_ = SecretBytes::Random(32).value();
 };
+
+TEST_F(KeyNameIndexTest, AStampedIndexIsTrustedOnlyWhileTheDirectoryIsUnchanged) {
+  auto keys = Open();
+  const std::string a = keys->CreateKey(Request("n"))->id;
+  EXPECT_EQ(keys->FindKeysByName("n").value(), std::vector<std::string>{a});
+  EXPECT_EQ(ReadIndex().find("@ "), std::string::npos) << "a fresh mtime was stamped";
+  AgeDirectory(10);
+  EXPECT_EQ(keys->FindKeysByName("n").value(), std::vector<std::string>{a});
+  ASSERT_NE(ReadIndex().find("\n@ "), std::string::npos) << "no stamp";
+  // A key stored since changed the mtime: the directory is listed again.
+  const std::string b = keys->CreateKey(Request("n"))->id;
+  EXPECT_EQ(AsSet(keys->FindKeysByName("n").value()), (std::set<std::string>{a, b}));
+
+  // White box: the stamp is what lets a lookup skip the listing. A key
+  // with no line, in a directory whose mtime is put back to the stamped
+  // one, goes unseen...
+  AgeDirectory(10);
+  ASSERT_EQ(AsSet(keys->FindKeysByName("n").value()), (std::set<std::string>{a, b}));
+  const struct timespec stamped = DirMtime();
+  const std::string text = ReadIndex();
+  const std::string c = keys->CreateKey(Request("n"))->id;
+  WriteIndex(text);
+  SetDirMtime(stamped);
+  EXPECT_EQ(AsSet(keys->FindKeysByName("n").value()), (std::set<std::string>{a, b}))
+      << "the stamp was not used";
+  // ...and any other mtime voids the stamp: c is found and indexed.
+  AgeDirectory(5);
+  EXPECT_EQ(AsSet(keys->FindKeysByName("n").value()), (std::set<std::string>{a, b, c}));
+  EXPECT_TRUE(IndexedIds().count(c));
+}
+
+TEST_F(KeyNameIndexTest, AStoreRacingAStampingLookupIsNeverHidden) {
+  auto keys = Open();
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(keys->CreateKey(Request("bulk")).ok());
+  for (int round = 0; round < 15; ++round) {
+    AgeDirectory(10);  // the lookups below may stamp
+    const pid_t pid = fork();
+    if (pid == 0) {
+      auto child = NewFileKeyManager(dir(), master_.Clone(), nullptr);
+      usleep(200 * round);
+      _exit(child.ok() && (*child)->CreateKey(Request("raced")).ok() ? 0 : 1);
+    }
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(keys->FindKeysByName("raced").ok());
+    ASSERT_EQ(testing::WaitForExit(pid), 0);
+    EXPECT_EQ(AsSet(keys->FindKeysByName("raced").value()), ByNameFromFiles()["raced"])
+        << "round " << round;
+  }
+  EXPECT_EQ(ByNameFromFiles()["raced"].size(), 15u);
+}
+
+TEST_F(KeyNameIndexTest, LinesLostBeforeAStampVoidIt) {
+  auto keys = Open();
+  const std::string a = keys->CreateKey(Request("n"))->id;
+  const std::string b = keys->CreateKey(Request("m"))->id;
+  AgeDirectory(10);
+  ASSERT_EQ(keys->FindKeysByName("m").value(), std::vector<std::string>{b});
+  std::string text = ReadIndex();
+  ASSERT_NE(text.find("\n@ "), std::string::npos) << "no stamp";
+  const size_t first = text.find('\n') + 1;
+  ASSERT_EQ(text.substr(0, 36), a);
+  // A crash that kept the later block with the stamp but zeroed a's line.
+  text.replace(0, first, std::string(first, '\0'));
+  WriteIndex(text);
+  EXPECT_EQ(keys->FindKeysByName("n").value(), std::vector<std::string>{a});
+}
 
 TEST_F(KeyNameIndexTest, EveryStoredKeyGetsItsLineAndIsFoundByName) {
   auto keys = Open();
