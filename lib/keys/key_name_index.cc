@@ -81,21 +81,27 @@ bool SameTime(const struct timespec& a, const struct timespec& b) {
 struct Scan {
   std::vector<std::string_view> candidates;
   bool stamped = false;
+  size_t stamps = 0;  // stamp lines, all but the last of them dead weight
 };
 
 Scan ScanFor(std::string_view text, const std::string& name, const struct timespec& mtime) {
   Scan out;
   const std::string_view all = text;
   size_t lines = 0;
-  bool last_stamp_matches = false;
+  std::string_view last_stamp;
+  size_t last_stamp_offset = 0;
+  size_t last_stamp_lines = 0;
   while (!text.empty()) {
     const size_t nl = text.find('\n');
     if (nl == std::string_view::npos) break;  // torn tail
     const size_t offset = all.size() - text.size();
     std::string_view line = text.substr(0, nl + 1);
     text.remove_prefix(nl + 1);
-    if (line[0] == '@') {
-      last_stamp_matches = line == StampLine(mtime, offset, lines);
+    if (line[0] == '@') {  // only the last one counts: checked after the loop
+      last_stamp = line;
+      last_stamp_offset = offset;
+      last_stamp_lines = lines;
+      ++out.stamps;
       ++lines;
       continue;
     }
@@ -112,7 +118,8 @@ Scan ScanFor(std::string_view text, const std::string& name, const struct timesp
       out.candidates.push_back(id);
     }
   }
-  out.stamped = last_stamp_matches;
+  out.stamped = !last_stamp.empty() &&
+                last_stamp == StampLine(mtime, last_stamp_offset, last_stamp_lines);
   return out;
 }
 
@@ -287,7 +294,8 @@ absl::StatusOr<std::vector<std::string>> KeyNameIndex::Find(const std::string& n
     if (h->name == name) found.push_back(id);
   }
   const size_t stale = indexed.size() - live;
-  if (healed.size() > kRewriteAt || (stale > kRewriteAt && stale > live)) {
+  if (healed.size() > kRewriteAt || (stale > kRewriteAt && stale > live) ||
+      scan.stamps > kRewriteAt) {
     std::string all;
     for (const std::string& id : ids) {
       auto it = indexed.find(id);

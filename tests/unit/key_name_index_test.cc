@@ -164,6 +164,17 @@ TEST_F(KeyNameIndexTest, AStoreRacingAStampingLookupIsNeverHidden) {
   EXPECT_EQ(ByNameFromFiles()["raced"].size(), 15u);
 }
 
+TEST_F(KeyNameIndexTest, OldStampsAreDroppedOnceTheyPileUp) {
+  auto keys = Open();
+  const std::string a = keys->CreateKey(Request("n"))->id;
+  std::string text = ReadIndex();
+  for (int i = 0; i < 300; ++i) text += "@ 1 " + std::to_string(i) + " 0 0 0000000000000000\n";
+  WriteIndex(text);
+  EXPECT_EQ(keys->FindKeysByName("n").value(), std::vector<std::string>{a});
+  EXPECT_EQ(ReadIndex().find("@ "), std::string::npos) << "the dead stamps stayed";
+  EXPECT_EQ(IndexedIds(), std::set<std::string>{a});
+}
+
 TEST_F(KeyNameIndexTest, LinesLostBeforeAStampVoidIt) {
   auto keys = Open();
   const std::string a = keys->CreateKey(Request("n"))->id;
