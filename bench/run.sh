@@ -19,7 +19,7 @@
 #   online_conversion_bench  ConvertVolume of an attached 1 GiB volume (half
 #                 data) through blockcopy: rate, guest read latency (root)
 #   scale_bench   list, show, create, key lookup by name and reconcile at
-#                 1,000 and 100,000 volumes (~3 minutes; not part of CI)
+#                 1,000 and 100,000 volumes (~4 minutes; not part of CI)
 # Usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench|convert_bench|online_conversion_bench|scale_bench [google-benchmark flags]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

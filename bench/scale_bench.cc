@@ -2,7 +2,7 @@
 // list, show, create, a key lookup by name and a reconcile that finds one
 // crashed create, at 1,000 and 100,000 volumes (each with its own key in
 // the file key manager, a SQLite store). Reproduce: bench/run.sh
-// scale_bench (~3 minutes, most of it making the 100,000-record world).
+// scale_bench (~4 minutes, much of it making the 100,000-record world).
 //
 // The worlds are made fast, not through the service: the records are
 // copies of one real volume's row inserted in one SQLite transaction, the
