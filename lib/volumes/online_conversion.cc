@@ -182,6 +182,7 @@ absl::StatusOr<VolumeRecord> ConvertVolumeOnline(const FlowContext& ctx,
   copy.destination.engine = row.other_encryption.engine;
   copy.destination.secret_uuid = new_secret;
   copy.destination_payload_bytes = record.size_bytes;
+  copy.bandwidth = req.bandwidth;
   auto last_journal = std::chrono::steady_clock::now();
   copy.on_progress = [&](uint64_t copied, uint64_t total) {
     if (req.progress) req.progress(copied, total);

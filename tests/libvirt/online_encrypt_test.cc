@@ -84,6 +84,26 @@ TEST_F(OnlineEncryptTest, KeepSourceKeepsThePlainFileWithEveryWriteBeforeThePivo
   EXPECT_NE(out.find("read 1048576/1048576"), std::string::npos) << out;
 }
 
+// ConvertVolumeRequest::bandwidth reaches libvirt's job as its cap.
+TEST_F(OnlineEncryptTest, TheBandwidthCapIsTheBlockCopyJobsBandwidth) {
+  const VolumeRecord before = AttachedPlainVolume("b1");
+  ConvertVolumeRequest r = Request("b1");
+  r.bandwidth = 32 << 20;
+  unsigned long long seen = 0;
+  r.progress = [&](uint64_t, uint64_t) {
+    virDomainPtr d = virDomainLookupByName(probe_.conn(), kDomain);
+    ASSERT_NE(d, nullptr);
+    virDomainBlockJobInfo info{};
+    if (virDomainGetBlockJobInfo(d, "sdb", &info, VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES) == 1) {
+      seen = info.bandwidth;
+    }
+    virDomainFree(d);
+  };
+  ASSERT_TRUE(service_->ConvertVolume(r).ok());
+  EXPECT_EQ(seen, 32ull << 20);
+  EXPECT_TRUE(ExpectOneWholeVolume(before));
+}
+
 TEST_F(OnlineEncryptTest, AKillAtEveryStepThenReconcileLeavesOneWholeVolume) {
   // One undisturbed run names the steps.
   AttachedPlainVolume("t0");
