@@ -57,41 +57,7 @@ TEST_F(OnlineConversionTest, AnAttachedVolumeGetsANewKeyWhileQemuWritesAndNothin
 }
 
 TEST_F(OnlineConversionTest, AKillAtEveryStepThenReconcileLeavesOneWholeVolume) {
-  // One undisturbed run names the steps.
-  const VolumeRecord traced = AttachedVolume("t0");
-  const size_t before = faults_.trace().size();
-  ASSERT_TRUE(service_->ConvertVolume(Request("t0")).ok());
-  const size_t steps = faults_.trace().size() - before;
-  ASSERT_TRUE(service_->DetachVolume("t0").ok());
-  int forward = 0;
-  int back = 0;
-  for (size_t k = 1; k <= steps; ++k) {
-    const std::string id = "k" + std::to_string(k);
-    const VolumeRecord v = AttachedVolume(id);
-    const size_t at = faults_.trace().size();
-    const pid_t pid = fork();
-    if (pid == 0) {
-      faults_.KillAtStep(static_cast<int>(at + k));
-      (void)service_->ConvertVolume(Request(id));
-      _exit(0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    // The number of progress polls (and so of steps) varies from run to
-    // run: a run with fewer steps than the traced one finishes unkilled.
-    if (!WIFSIGNALED(status)) {
-      EXPECT_EQ(WEXITSTATUS(status), 0) << "step " << k;
-    }
-    absl::StatusOr<int> acted = service_->Reconcile(0);
-    ASSERT_TRUE(acted.ok()) << "step " << k << ": " << acted.status();
-    SCOPED_TRACE("killed at step " + std::to_string(k));
-    (ExpectOneWholeVolume(v) ? forward : back)++;
-    ASSERT_TRUE(service_->DetachVolume(id).ok());
-  }
-  // Both outcomes occur: kills before the pivot go back, after it forward.
-  EXPECT_GT(forward, 0);
-  EXPECT_GT(back, 0);
-  std::cout << steps << " steps: " << back << " undone, " << forward << " finished\n";
+  KillAtEveryStep([this](const std::string& id) { return AttachedVolume(id); });
 }
 
 TEST_F(OnlineConversionTest, ADetachDuringTheCopyIsRefusedAndTheConversionFinishes) {
