@@ -16,17 +16,23 @@
 #                 fleet rotation throughput (file key manager; ~1 minute)
 #   convert_bench offline conversion of a 1 GiB half-data volume vs qemu-img
 #                 convert -O luks and dd (~2 minutes)
+#   rbd_convert_bench  offline encryption of a 256 MiB half-data RBD image vs
+#                 cinder's export + qemu-img convert + import, and rbd
+#                 encryption format + qemu-img convert (~5 minutes)
 #   online_conversion_bench  ConvertVolume of an attached 1 GiB volume (half
 #                 data) through blockcopy: rate, guest read latency (root)
-# Usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench|convert_bench|online_conversion_bench [google-benchmark flags]
+# Usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench|convert_bench|rbd_convert_bench|online_conversion_bench [google-benchmark flags]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-name=${1:?usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench|convert_bench|online_conversion_bench [flags]}
+name=${1:?usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench|convert_bench|rbd_convert_bench|online_conversion_bench [flags]}
 shift
 build=${VOLCRYPT_BENCH_BUILD_DIR:-$root/build-release}
 "$root/tests/scripts/install_deps.sh" test
 [ -f "$build/build.ninja" ] || meson setup "$build" "$root" -Dbuildtype=release -Dtests=false >/dev/null
-ninja -C "$build" "bench/$name" >/dev/null
+# The backend modules are loaded at run time, so no bench target pulls them.
+modules=$(ninja -C "$build" -t targets all | sed -n 's|^\(lib/volcrypt-[a-z]*\.so\):.*|\1|p')
+# shellcheck disable=SC2086
+ninja -C "$build" "bench/$name" $modules >/dev/null
 out=$(mktemp /tmp/volcrypt-bench-XXXXXX.json)
 trap 'rm -f "$out"' EXIT
 VOLCRYPT_SOURCE_ROOT=$root "$build/bench/$name" --benchmark_repetitions=5 \
