@@ -1,7 +1,7 @@
 // A bandwidth cap for the offline copy (ConvertVolumeRequest::bandwidth):
 // after each chunk written, the copier waits until the data written so far
 // could not have been written faster than the cap since the copy began.
-// Holes cost nothing. The clock is an interface so that a test can check the
+// Only what is written counts (holes skipped cost nothing). The clock is an interface so that a test can check the
 // waits against a fake time instead of asserting wall time.
 #ifndef VOLCRYPT_LIB_COPY_THROTTLE_H_
 #define VOLCRYPT_LIB_COPY_THROTTLE_H_
