@@ -143,7 +143,7 @@ Commands:
   volume unmanage ID      forget the record; the volume and its key stay
   volume encrypt ID (--path P | --pool P --image I) [--format luks1|luks2]
                 [--engine qemu|librbd] [--key-size BITS] [--sector-size B]
-                [--keep-source] [--json]
+                [--keep-source] [--bandwidth BYTES/s, e.g. 64M] [--json]
                           copy a plain volume into a new encrypted one, verify,
                           switch the record to it, delete the plain source
                           (kept with --keep-source); after a kill: rerun, or
@@ -703,7 +703,7 @@ int Main(int argc, char** argv) {
       "app-credential-id", "app-credential-secret-file", "region",
       "key-id", "key-file", "passphrase-file", "unencrypted", "older-than",
       "created-before", "rekey", "to", "to-host", "migrate-uri", "keep-source",
-      "sector-size", "attach-mode"};
+      "sector-size", "attach-mode", "bandwidth"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }
