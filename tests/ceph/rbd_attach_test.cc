@@ -125,7 +125,10 @@ TEST_F(RbdAttachTest, LibrbdEngineLuks2AttachesColdAndIsRefusedLive) {
   VolumeRecord v = Create("cold", LuksFormat::kLuks2, EncryptionEngine::kLibrbd);
   AttachTarget live;
   live.domain = kDomain;
-  EXPECT_FALSE(service_->AttachVolume(v.id, live, {}).ok());
+  // libvirt 11.x hot-plugs it (rbd_engine_lift_test); 9.0 cannot.
+  if (!LibvirtTestbed::CurrentStack()) {
+    EXPECT_FALSE(service_->AttachVolume(v.id, live, {}).ok());
+  }
   AttachTarget config;
   config.domain = kDomain;
   config.live = false;
@@ -212,7 +215,9 @@ TEST_F(RbdAttachTest, AManagedLibrbdLuks2ImageAttachesColdWithItsPassphrase) {
   probe_.DefineDomain(kDomain, /*start=*/false);
   AttachTarget live;
   live.domain = kDomain;
-  EXPECT_FALSE(service_->AttachVolume(v->id, live, {}).ok());
+  if (!LibvirtTestbed::CurrentStack()) {
+    EXPECT_FALSE(service_->AttachVolume(v->id, live, {}).ok());
+  }
   AttachTarget config;
   config.domain = kDomain;
   config.live = false;
