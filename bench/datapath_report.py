@@ -12,7 +12,7 @@
       the medians of two stacks' runs side by side (sequential 4 MiB,
       MiB/s, and each read as a share of its own stack's raw rbd or file)
   plot-compare NAME=CSV NAME=CSV OUT.svg|OUT.png
-      the same as paired bars
+      paired bars, each path as a share of its own stack's raw path
 
 qemu-io prints one line per completed request: "N KiB, 1 ops; 00.01 sec
 (X MiB/sec and R ops/sec)". R is measured from submission to completion
@@ -152,13 +152,17 @@ def plot_compare(args, out):
         top = 0
         for j, (name, _, med) in enumerate(stacks):
             ys = [i + j * height for i in range(len(order))]
-            values = [med[k][metric] for k in order]
+            # Each path as a share of its own stack's raw path: absolute
+            # MiB/s of tmpfs files would dwarf every rbd bar.
+            values = [100 * med[k][metric] /
+                      med[("raw file" if k[0].endswith("file") else "raw rbd", "-")][metric]
+                      for k in order]
             ax.barh(ys, values, height=height, color=shades[j % 3], label=name)
-            for y, v in zip(ys, values):
-                ax.text(v, y, f" {v:.0f}", va="center", fontsize=7)
+            for y, v, k in zip(ys, values, order):
+                ax.text(v, y, f" {v:.0f}% ({med[k][metric]:.0f} MiB/s)", va="center", fontsize=7)
             top = max(top, max(values))
-        ax.set_title(title + " (MiB/s)")
-        ax.set_xlim(0, top * 1.2)
+        ax.set_title(title + ", % of the same stack's raw rbd / raw file")
+        ax.set_xlim(0, top * 1.45)
         ax.set_yticks([i + 0.4 - height / 2 for i in range(len(order))])
         ax.set_yticklabels(labels)
     axes[0].invert_yaxis()

@@ -1,6 +1,7 @@
 // RBD volumes attached for real: a Ceph cluster and a private libvirtd in
 // one test program. QEMU's engine hot-plugs LUKS1; librbd's engine (LUKS2)
-// attaches cold, since libvirt 9.0 cannot hot-plug it.
+// attaches cold, since libvirt 9.0 cannot hot-plug it (11.3 can:
+// rbd_engine_lift_test).
 #include <gtest/gtest.h>
 
 #include "tests/ceph/ceph_testbed.h"
