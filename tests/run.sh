@@ -3,11 +3,13 @@
 # missing, builds, runs every suite in a normal build and again (all but the
 # kill matrices, suite 'matrix') under AddressSanitizer +
 # UndefinedBehaviorSanitizer, runs every libFuzzer target
-# for a bounded time (a clang build of the library and tests/fuzz only), then
+# for a bounded time (a clang build of the library and tests/fuzz only),
+# builds the minimal configuration (no rbd, libvirt, barbican or postgres:
+# files, file keys and SQLite) and runs its unit and C ABI suites, then
 # prints one line "N passed, N failed, N skipped" summed from meson's summaries.
-# Build directories: $VOLCRYPT_BUILD_DIR (default build/) and that plus -asan
-# and -fuzz. The libvirt and ceph subset in $current_stack_tests runs a second
-# time on a current libvirt/QEMU (tests/scripts/current_stack.sh).
+# Build directories: $VOLCRYPT_BUILD_DIR (default build/) and that plus -asan,
+# -fuzz and -minimal. The libvirt and ceph subset in $current_stack_tests runs
+# a second time on a current libvirt/QEMU (tests/scripts/current_stack.sh).
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${VOLCRYPT_BUILD_DIR:-$root/build}
@@ -78,6 +80,13 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "$build-asan" "--no-suite matrix" -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbench=false -Dbuildtype=debug || rc=1
+echo "== tests (minimal build: -Drbd, -Dlibvirt, -Dbarbican, -Dpostgres disabled) =="
+# Build and the unit and C ABI suites only (a few minutes): the library, CLI
+# and tests build without the optional backends, the C ABI is unchanged
+# (abi), its calls for them return -ENOTSUP (capi), and neither
+# libvolcrypt.so nor the CLI loads their libraries (no_backend_libraries).
+run_suite "$build-minimal" "--suite unit --suite capi" -Drbd=disabled -Dlibvirt=disabled \
+  -Dbarbican=disabled -Dpostgres=disabled -Dbench=false || rc=1
 echo "== fuzzing (libFuzzer, address,undefined sanitizers) =="
 if command -v clang >/dev/null &&
    echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |

@@ -554,10 +554,8 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   if (verb == "list") {
     absl::StatusOr<std::vector<VolumeRecord>> all = c.store->ListVolumes({});
     if (!all.ok()) return Fail("volume list", all.status());
-    nlohmann::json out = nlohmann::json::array();
-    for (const VolumeRecord& v : *all) out.push_back(nlohmann::json::parse(VolumeToJson(v)));
-    PrintJson(out);
-    return 0;
+    // Written once, straight to stdout: no tree of 10,000 records.
+    return WriteVolumeListJson(*all, 2, std::cout) ? 0 : 1;
   }
   if (id.empty()) return Usage("volume " + verb + " needs a volume id");
   if (verb == "show") {

@@ -372,8 +372,6 @@ class LibvirtAttacher : public Attacher {
 
 }  // namespace
 
-Attacher::~Attacher() = default;
-
 absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& uri) {
   SilenceLibvirt();
   virConnectPtr conn = virConnectOpen(uri.c_str());
@@ -384,33 +382,5 @@ absl::StatusOr<std::unique_ptr<Attacher>> Attacher::Connect(const std::string& u
   return std::unique_ptr<Attacher>(new LibvirtAttacher(conn));
 }
 
-absl::StatusOr<bool> Attacher::SecretIsEphemeral(const std::string& uuid) {
-  return absl::UnimplementedError("cannot tell whether secret " + uuid + " is ephemeral");
-}
-
-absl::StatusOr<absl::optional<LiveDiskState>> Attacher::InspectLiveDisk(
-    const std::string&, const std::string&) {
-  return absl::UnimplementedError("this attacher cannot inspect live disks");
-}
-
-absl::Status Attacher::StartBlockCopy(const std::string&, const std::string&,
-                                      const std::string&, uint64_t) {
-  return absl::UnimplementedError("this attacher cannot copy a disk live");
-}
-
-absl::Status Attacher::PivotBlockCopy(const std::string&, const std::string&) {
-  return absl::UnimplementedError("this attacher cannot copy a disk live");
-}
-
-absl::Status Attacher::AbortBlockCopy(const std::string&, const std::string&) {
-  return absl::UnimplementedError("this attacher cannot copy a disk live");
-}
-
-absl::Status Attacher::Attach(const AttachPlan& plan, const AttachTarget& target) {
-  VOLCRYPT_RETURN_IF_ERROR(DefineSecret(plan));
-  absl::Status attached = AttachDisk(plan, target);
-  if (!attached.ok()) (void)RemoveSecretIfUnused(plan.secret_uuid);
-  return attached;
-}
 
 }  // namespace volcrypt

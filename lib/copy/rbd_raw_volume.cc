@@ -94,13 +94,3 @@ absl::StatusOr<std::unique_ptr<RawVolume>> WrapRbdImage(rados_ioctx_t io,
 }
 
 }  // namespace volcrypt
-
-namespace volcrypt {
-
-absl::StatusOr<std::unique_ptr<RawVolume>> RbdBackend::OpenRaw(const VolumeLocation& where,
-                                                               bool) {
-  return absl::UnimplementedError(
-      absl::StrCat(where.DebugString(), ": this rbd backend has no raw access"));
-}
-
-}  // namespace volcrypt

@@ -40,18 +40,6 @@ std::string Origin(const std::string& url) {
 
 }  // namespace
 
-WipedString& WipedString::operator=(WipedString&& other) noexcept {
-  OPENSSL_cleanse(s.data(), s.size());
-  s = std::move(other.s);
-  return *this;
-}
-
-WipedString::~WipedString() { OPENSSL_cleanse(s.data(), s.size()); }
-
-HttpRequest::~HttpRequest() {
-  for (std::string& h : headers) OPENSSL_cleanse(h.data(), h.size());
-}
-
 absl::StatusOr<HttpResponse> PerformHttp(const HttpRequest& request,
                                          const std::string& what) {
   static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -207,6 +207,14 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, busy_timeout_ms);
+  // The WAL stays between processes: closing the last connection neither
+  // checkpoints nor deletes it. A CLI process is one short connection: a
+  // checkpoint at every exit, and the next process making a new WAL (its
+  // header, the directory: two syncs), were paid on every command. The
+  // WAL is still checkpointed as it grows (SQLite's automatic checkpoint at
+  // 1000 pages, at commit). A copy of the database must take volumes.db-wal
+  // with it, or use sqlite3's .backup.
+  if (!read_only) sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   auto conn = std::make_unique<SqliteConnection>(db, path);
   // Setting the journal mode writes the header: a read-only connection
   // reads the database in the mode its writers chose (WAL).
@@ -214,6 +222,10 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
     absl::Status s = conn->RunScript("PRAGMA journal_mode=WAL");
     if (!s.ok()) return s;
   }
+  // synchronous=FULL: the WAL is synced at every commit, so a record the
+  // caller was told is committed survives a power cut (NORMAL, in WAL mode,
+  // may lose the last commits). The flows rely on it: a create's record is
+  // durable before its key and header are made, so Reconcile finds them.
   for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     absl::Status s = conn->RunScript(pragma);
     if (!s.ok()) return s;

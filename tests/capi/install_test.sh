@@ -24,6 +24,16 @@ done
   echo "the volcrypt CLI was not installed" >&2; exit 1; }
 readelf -d "$libdir/libvolcrypt.so" | grep -q 'SONAME.*libvolcrypt.so.0' || {
   echo "no soname libvolcrypt.so.0" >&2; exit 1; }
+# Every backend module this build made is installed where the library's
+# loader looks (lib/modules/module_loader.h), with its entry point.
+for m in "$build"/lib/volcrypt-*.so; do
+  [ -e "$m" ] || continue
+  name=$(basename "$m" .so)
+  installed=$libdir/volcrypt-0/$name.so
+  [ -f "$installed" ] || { echo "module $name.so was not installed in $libdir/volcrypt-0" >&2; exit 1; }
+  nm -D --defined-only "$installed" | grep -q " volcrypt_module_${name#volcrypt-}_v" || {
+    echo "$installed exports no volcrypt_module_${name#volcrypt-}_v* entry" >&2; exit 1; }
+done
 # shellcheck disable=SC2086
 cc -std=c11 -Wall -Werror -o "$work/example" "$src/examples/c/volcrypt_example.c" $flags
 mkdir "$work/state"

@@ -21,7 +21,7 @@ demo_packages=(
 # The test and benchmark frameworks, and the services and independent readers
 # the tests check our volumes against, and clang with its libFuzzer runtime
 # (libclang_rt.fuzzer, in libclang-rt-14-dev, which clang only recommends)
-# for tests/fuzz.
+# for tests/fuzz; hyperfine and matplotlib for bench/process_bench.sh.
 test_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   e2fsprogs util-linux mount sqlite3 python3-castellan strace
@@ -29,7 +29,7 @@ test_packages=(
   python3-barbicanclient postgresql python3-keystone python3-psycopg2 curl
   python3-pip python3-venv python3-setuptools python3-wheel
   clang libclang-rt-14-dev
-  python3-matplotlib debootstrap
+  hyperfine python3-matplotlib debootstrap
 )
 
 wanted=("${build_packages[@]}")

@@ -1,0 +1,54 @@
+// The SQLite connection keeps its WAL between processes (issue #16): a
+// closing connection neither checkpoints nor deletes it, and the next
+// connection, read-only or not, sees every commit.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+
+#include "lib/store/sql_connection.h"
+#include "tests/support/test_support.h"
+
+namespace volcrypt {
+namespace {
+
+using testing::TempDir;
+
+off_t SizeOf(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+TEST(SqliteWalTest, CloseLeavesTheWalUncheckpointedAndTheNextConnectionSeesEveryCommit) {
+  TempDir tmp;
+  const std::string db = tmp.File("volumes.db");
+  {
+    absl::StatusOr<std::unique_ptr<SqlConnection>> c = OpenSqliteConnection(db, false, 1000);
+    ASSERT_TRUE(c.ok()) << c.status();
+    // A volcrypt database (a schema version), not a foreign one.
+    ASSERT_TRUE((*c)->RunScript("CREATE TABLE t (v TEXT); PRAGMA user_version=1").ok());
+    ASSERT_TRUE((*c)->Run("INSERT INTO t VALUES ($1)", {std::string("first")}).ok());
+  }
+  // Not checkpointed on close: the commits are still in the WAL.
+  EXPECT_GT(SizeOf(db + "-wal"), 0);
+  {
+    absl::StatusOr<std::unique_ptr<SqlConnection>> r = OpenSqliteConnection(db, true, 1000);
+    ASSERT_TRUE(r.ok()) << r.status();
+    absl::StatusOr<SqlRows> rows = (*r)->Run("SELECT v FROM t");
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    ASSERT_EQ(rows->rows.size(), 1u);
+    EXPECT_EQ(rows->Text(0, 0), "first");
+  }
+  {
+    absl::StatusOr<std::unique_ptr<SqlConnection>> c = OpenSqliteConnection(db, false, 1000);
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_TRUE((*c)->Run("INSERT INTO t VALUES ($1)", {std::string("second")}).ok());
+    absl::StatusOr<SqlRows> rows = (*c)->Run("SELECT count(*) FROM t");
+    ASSERT_TRUE(rows.ok());
+    EXPECT_EQ(rows->Int(0, 0), 2);
+  }
+  EXPECT_GT(SizeOf(db + "-wal"), 0);
+}
+
+}  // namespace
+}  // namespace volcrypt
