@@ -18,7 +18,8 @@
 #   prints the Markdown table of medians; DIR (default a temporary one)
 #   keeps runs.csv; bench/datapath_report.py plot DIR/runs.csv OUT.svg draws it.
 # Environment: VOLCRYPT_CLI (the volcrypt binary; default: build-release's,
-# built if missing), QEMU_IO (default qemu-io), DATAPATH_TMPFS (/dev/shm).
+# built if missing), QEMU_IO (default qemu-io; may carry arguments),
+# DATAPATH_TMPFS (/dev/shm).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=5 size_mib=256 out="" only=""
@@ -32,7 +33,9 @@ while [ $# -gt 0 ]; do
        exit 2 ;;
   esac
 done
-qemu_io=${QEMU_IO:-qemu-io}
+# QEMU_IO may be a command with arguments: QEMU_IO="tests/scripts/current_stack.sh
+# run qemu-io" measures the current stack's QEMU 10.x.
+read -ra qemu_io <<<"${QEMU_IO:-qemu-io}"
 tmpfs=${DATAPATH_TMPFS:-/dev/shm}
 cli=${VOLCRYPT_CLI:-}
 if [ -z "$cli" ]; then
@@ -82,7 +85,7 @@ done
 # --image-opts OPTS, secret s0 read from PASSFN's output on fd 3.
 measure() {
   local path=$1 header=$2 opts=$3 passfn=$4 r=$5
-  if ! "$qemu_io" --object secret,id=s0,file=/dev/fd/3 --image-opts "$opts" \
+  if ! "${qemu_io[@]}" --object secret,id=s0,file=/dev/fd/3 --image-opts "$opts" \
       "${cmds[@]}" 3< <($passfn) >"$work/qemu-io.out"; then
     echo "datapath: qemu-io failed on $path ($header):" >&2
     grep -v "^read\|^wrote\|ops;" "$work/qemu-io.out" | head -5 >&2
@@ -167,6 +170,6 @@ for ((r = 1; r <= runs; r++)); do
   done
 done
 
-echo "datapath: $("$qemu_io" --version | head -1); $(rbd --version | cut -d' ' -f1-3);" \
+echo "datapath: $("${qemu_io[@]}" --version | head -1); $(rbd --version | cut -d' ' -f1-3);" \
   "$runs runs, ${size_mib} MiB" >&2
 python3 "$root/bench/datapath_report.py" table "$csv"

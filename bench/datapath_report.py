@@ -8,6 +8,11 @@
       (or of the raw file, for files)
   plot CSV OUT.svg|OUT.png
       bar chart of the medians (needs python3-matplotlib)
+  compare NAME=CSV NAME=CSV
+      the medians of two stacks' runs side by side (sequential 4 MiB,
+      MiB/s, and each read as a share of its own stack's raw rbd or file)
+  plot-compare NAME=CSV NAME=CSV OUT.svg|OUT.png
+      paired bars, each path as a share of its own stack's raw path
 
 qemu-io prints one line per completed request: "N KiB, 1 ops; 00.01 sec
 (X MiB/sec and R ops/sec)". R is measured from submission to completion
@@ -106,6 +111,67 @@ def plot(path_csv, out):
     fig.savefig(out)
 
 
+def _stacks(args):
+    stacks = []
+    for arg in args:
+        name, _, path_csv = arg.partition("=")
+        stacks.append((name, *medians(path_csv)))
+    order = [k for k in stacks[0][1] if all(k in st[2] for st in stacks[1:])]
+    return stacks, order
+
+
+def _share(med, key):
+    raw = med.get(("raw file" if key[0].endswith("file") else "raw rbd", "-"))
+    return f"{100 * med[key]['seq_read'] / raw['seq_read']:.0f}%" if raw else "-"
+
+
+def compare(args):
+    stacks, order = _stacks(args)
+    names = [st[0] for st in stacks]
+    cols = [f"{t}, {n}" for t in ("seq write", "seq read", "read share") for n in names]
+    print("| path | header | " + " | ".join(cols) + " |")
+    print("|---|---|" + "---:|" * len(cols))
+    for key in order:
+        cells = [f"{st[2][key]['seq_write']:.0f}" for st in stacks]
+        cells += [f"{st[2][key]['seq_read']:.0f}" for st in stacks]
+        cells += [_share(st[2], key) for st in stacks]
+        print(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
+
+
+def plot_compare(args, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    stacks, order = _stacks(args)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 7), sharey=True)
+    labels = [f"{p} ({h})" if h != "-" else p for p, h in order]
+    height = 0.8 / len(stacks)
+    shades = ["#b0b0b0", "#2471a3", "#c0392b"]
+    for ax, metric, title in ((axes[0], "seq_write", "seq write 4M"),
+                              (axes[1], "seq_read", "seq read 4M")):
+        top = 0
+        for j, (name, _, med) in enumerate(stacks):
+            ys = [i + j * height for i in range(len(order))]
+            # Each path as a share of its own stack's raw path: absolute
+            # MiB/s of tmpfs files would dwarf every rbd bar.
+            values = [100 * med[k][metric] /
+                      med[("raw file" if k[0].endswith("file") else "raw rbd", "-")][metric]
+                      for k in order]
+            ax.barh(ys, values, height=height, color=shades[j % 3], label=name)
+            for y, v, k in zip(ys, values, order):
+                ax.text(v, y, f" {v:.0f}% ({med[k][metric]:.0f} MiB/s)", va="center", fontsize=7)
+            top = max(top, max(values))
+        ax.set_title(title + ", % of the same stack's raw rbd / raw file")
+        ax.set_xlim(0, top * 1.45)
+        ax.set_yticks([i + 0.4 - height / 2 for i in range(len(order))])
+        ax.set_yticklabels(labels)
+    axes[0].invert_yaxis()
+    axes[1].legend(loc="lower right")
+    fig.suptitle("volcrypt data path on two stacks: qemu-io through each engine")
+    fig.tight_layout()
+    fig.savefig(out)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "parse" and len(sys.argv) == 10:
@@ -114,5 +180,9 @@ if __name__ == "__main__":
         table(sys.argv[2])
     elif cmd == "plot" and len(sys.argv) == 4:
         plot(sys.argv[2], sys.argv[3])
+    elif cmd == "compare" and len(sys.argv) >= 4:
+        compare(sys.argv[2:])
+    elif cmd == "plot-compare" and len(sys.argv) >= 5:
+        plot_compare(sys.argv[2:-1], sys.argv[-1])
     else:
         sys.exit(__doc__)

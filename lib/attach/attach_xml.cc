@@ -231,9 +231,11 @@ absl::StatusOr<std::string> BuildDiskXml(const DiskXmlOptions& o) {
   xmlNodePtr encryption = XmlDoc::Child(source, "encryption");
   XmlDoc::Attr(encryption, "format",
                o.format == LuksFormat::kLuks1 ? "luks" : "luks2");
-  if (network) {
-    XmlDoc::Attr(encryption, "engine", std::string(EncryptionEngineName(o.engine)));
-  }
+  // Always named, files too: libvirt 11.3 (bookworm-backports) opens a
+  // blockcopy destination whose <encryption> has no engine as RAW, without
+  // QEMU's luks layer (only QEMU's size check then stops the plaintext
+  // from landing on the header); 9.0 assumed 'qemu'. Both accept it.
+  XmlDoc::Attr(encryption, "engine", std::string(EncryptionEngineName(o.engine)));
   xmlNodePtr secret = XmlDoc::Child(encryption, "secret");
   XmlDoc::Attr(secret, "type", "passphrase");
   XmlDoc::Attr(secret, "uuid", o.secret_uuid);

@@ -134,12 +134,16 @@ absl::StatusOr<VolumeRecord> ConvertVolumeOnline(const FlowContext& ctx,
   } else {
     VOLCRYPT_ASSIGN_OR_RETURN(a, LiveAttachment(ctx, record));
   }
-  if (req.encryption.engine == EncryptionEngine::kLibrbd) {
+  // A librbd-engine destination is opened live by blockcopy, which needs
+  // what hot-plug needs: a libvirt that hands QEMU the disk's secret (11.3
+  // does, 9.0 does not; engine_policy.h). Asked of the probe, not assumed.
+  if (req.encryption.engine == EncryptionEngine::kLibrbd &&
+      !ctx.attacher->ProbeEngines().librbd_live) {
     return ErrnoError(absl::StatusCode::kUnimplemented, ENOTSUP,
-                      absl::StrCat("volume ", req.id, " is attached: libvirt 9.0 cannot open "
-                                   "a librbd-encrypted disk live (QEMU gets no secret for "
-                                   "it); convert it to the qemu engine (LUKS1), or detach "
-                                   "it and convert offline"));
+                      absl::StrCat("volume ", req.id, " is attached: this host's libvirt "
+                                   "cannot open a librbd-encrypted disk live (QEMU gets no "
+                                   "secret for it); convert it to the qemu engine (LUKS1), "
+                                   "or detach it and convert offline"));
   }
   VOLCRYPT_ASSIGN_OR_RETURN(absl::optional<LiveDiskState> live,
                             ctx.attacher->InspectLiveDisk(a.domain, a.target_dev));

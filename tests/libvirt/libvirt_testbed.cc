@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 namespace volcrypt {
 namespace testing {
 namespace {
@@ -31,6 +33,11 @@ const std::string& LibvirtTestbed::skip_reason() {
 
 void LibvirtTestbed::StopDaemon() { g_bed->Stop(); }
 bool LibvirtTestbed::RestartDaemon() { return g_bed->Restart(); }
+
+bool LibvirtTestbed::CurrentStack() {
+  const char* v = std::getenv("VOLCRYPT_CURRENT_STACK");
+  return v != nullptr && std::string(v) == "1";
+}
 
 void LibvirtProbe::Reconnect() {
   if (conn_ != nullptr) virConnectClose(conn_);

@@ -28,6 +28,12 @@ class LibvirtTestbed : public ScriptTestbed {
   // state (persistent domains and secrets) stays for RestartDaemon().
   static void StopDaemon();
   static bool RestartDaemon();
+  // True when the daemon is the current stack's (VOLCRYPT_CURRENT_STACK=1:
+  // bookworm-backports' libvirt 11.x and QEMU 10.x, tests/scripts/
+  // current_stack.sh), false for Debian 12's libvirt 9.0 and QEMU 7.2.
+  // Tests whose expectation differs between the two (what the newer
+  // libvirt lifts) ask this, never the code under test's own probe.
+  static bool CurrentStack();
 };
 
 // A libvirt connection for assertions (independent of the code under test).

@@ -84,11 +84,15 @@ TEST_F(OnlineConversionTest, HostileRequestsChangeNothing) {
   // The destination is the volume itself.
   r.target = before.location;
   EXPECT_FALSE(service_->ConvertVolume(r).ok());
-  // An engine libvirt 9.0 cannot open live.
+  // An engine libvirt 9.0 cannot open live (11.x can, but not on a file).
   r = Request("h1");
   r.encryption.engine = EncryptionEngine::kLibrbd;
   r.encryption.format = LuksFormat::kLuks2;
-  EXPECT_THAT(service_->ConvertVolume(r), StatusIs(absl::StatusCode::kUnimplemented));
+  if (LibvirtTestbed::CurrentStack()) {
+    EXPECT_FALSE(service_->ConvertVolume(r).ok());
+  } else {
+    EXPECT_THAT(service_->ConvertVolume(r), StatusIs(absl::StatusCode::kUnimplemented));
+  }
   // A plain "encrypt" of an encrypted volume.
   r = Request("h1");
   r.kind = ConversionKind::kEncrypt;

@@ -4,6 +4,9 @@
 # autostart. Nothing outside DIR is touched; it is stopped by its PID.
 #   tests/scripts/libvirtd.sh start DIR   prints the connection URI
 #   tests/scripts/libvirtd.sh stop DIR    stops it and the QEMUs it started
+# With VOLCRYPT_CURRENT_STACK=1 the daemon is bookworm-backports' libvirt 11.x
+# with QEMU 10.x, run inside tests/scripts/current_stack.sh's root (built on
+# first use); clients on the host reach it through the same socket.
 set -euo pipefail
 cmd=${1:?usage: libvirtd.sh start|stop DIR}
 dir=$(mkdir -p "${2:?usage: libvirtd.sh start|stop DIR}" && cd "$2" && pwd)
@@ -26,7 +29,12 @@ stop() {
 if [ "$cmd" = stop ]; then stop; exit 0; fi
 [ "$cmd" = start ] || { echo "usage: libvirtd.sh start|stop DIR" >&2; exit 2; }
 if [ "$(id -u)" -ne 0 ]; then echo "libvirtd.sh: needs root (mount namespace)" >&2; exit 77; fi
-command -v libvirtd >/dev/null || { echo "libvirtd.sh: libvirtd is not installed" >&2; exit 77; }
+stack=""
+if [ "${VOLCRYPT_CURRENT_STACK:-}" = 1 ]; then
+  stack=$(bash "$(dirname "${BASH_SOURCE[0]}")/current_stack.sh" build)
+else
+  command -v libvirtd >/dev/null || { echo "libvirtd.sh: libvirtd is not installed" >&2; exit 77; }
+fi
 stop
 
 mkdir -p "$dir"/{etc,lib,log,cache,run,drivers}
@@ -57,24 +65,42 @@ security_driver = "none"
 stdio_handler = "file"
 cgroup_controllers = [ ]
 CONF
+# In a chroot, libvirt's per-domain mount namespace leaves QEMU almost no
+# /dev (no /dev/kvm, no /dev/urandom for librbd's encryption load).
+[ -z "$stack" ] || echo 'namespaces = [ ]' >>"$dir/etc/qemu.conf"
 drivers=/usr/lib/x86_64-linux-gnu/libvirt/connection-driver
-[ -d "$drivers" ] || drivers=$(dirname "$(find /usr/lib -name libvirt_driver_qemu.so | head -1)")
+[ -d "$stack$drivers" ] ||
+  drivers=$(dirname "$(find "$stack/usr/lib" -name libvirt_driver_qemu.so | head -1)")
+drivers=${drivers#"$stack"}
 ln -sf "$drivers/libvirt_driver_qemu.so" "$drivers/libvirt_driver_secret.so" "$dir/drivers/"
 
 # The daemon sees DIR's directories at the standard paths; clients reach its
-# socket at DIR/run/libvirt-sock.
+# socket at DIR/run/libvirt-sock. In the current stack's root, / is that
+# root (bind-mounted onto itself: libvirt wants / to be a mount point), with
+# the host's /dev, /proc, /sys and /tmp (DIR, the tests' volumes).
 LIBVIRT_DRIVER_DIR="$dir/drivers" LIBVIRT_AUTOSTART=0 \
 setsid unshare -m --propagation private sh -c '
   set -e
-  mount -n -t tmpfs tmpfs /run
-  mkdir -p /run/libvirt
-  mount -n --bind "$1/run" /run/libvirt
-  mount -n --bind "$1/etc" /etc/libvirt
-  mount -n --bind "$1/lib" /var/lib/libvirt
-  mount -n --bind "$1/log" /var/log/libvirt
-  mount -n --bind "$1/cache" /var/cache/libvirt
-  exec libvirtd --config /etc/libvirt/libvirtd.conf --pid-file /run/libvirt/libvirtd.pid
-' sh "$dir" >"$dir/daemon.out" 2>&1 &
+  r=$2
+  if [ -n "$r" ]; then
+    mount -n --bind "$r" "$r"
+    mount -n -t proc proc "$r/proc"
+    mount -n --rbind /dev "$r/dev"
+    mount -n --rbind /sys "$r/sys"
+    mount -n --bind /tmp "$r/tmp"
+    mkdir -p "$r/var/lib/libvirt" "$r/var/log/libvirt" "$r/var/cache/libvirt" "$r/etc/libvirt"
+  fi
+  mount -n -t tmpfs tmpfs "$r/run"
+  mkdir -p "$r/run/libvirt"
+  mount -n --bind "$1/run" "$r/run/libvirt"
+  mount -n --bind "$1/etc" "$r/etc/libvirt"
+  mount -n --bind "$1/lib" "$r/var/lib/libvirt"
+  mount -n --bind "$1/log" "$r/var/log/libvirt"
+  mount -n --bind "$1/cache" "$r/var/cache/libvirt"
+  set -- libvirtd --config /etc/libvirt/libvirtd.conf --pid-file /run/libvirt/libvirtd.pid
+  if [ -n "$r" ]; then cd "$r"; exec chroot "$r" "$@"; fi
+  exec "$@"
+' sh "$dir" "$stack" >"$dir/daemon.out" 2>&1 &
 echo $! >"$dir/libvirtd.pid"
 
 for _ in $(seq 100); do
