@@ -48,10 +48,14 @@ absl::Status ReadPlain(const PayloadEnd& e, int threads, uint8_t* buf, size_t le
                [&](uint8_t* p, size_t n, uint64_t o) { return e.cipher->Decrypt(p, n, o); });
 }
 
-// Whether the source's holes must be written: they read as zeros in a
-// plain source, and the destination would not read them as zeros.
+bool HolesReadAsZeros(const PayloadEnd& e) {
+  return e.holes_read_as_zeros.value_or(e.cipher == nullptr);
+}
+
+// Whether the source's holes must be written: the guest reads them as
+// zeros, and would not read the destination's as zeros.
 bool FillsHoles(const PayloadEnd& from, const PayloadEnd& to) {
-  return from.cipher == nullptr && to.cipher != nullptr;
+  return HolesReadAsZeros(from) && !HolesReadAsZeros(to);
 }
 
 absl::Status CheckEnds(const PayloadEnd& from, const PayloadEnd& to, uint64_t payload) {
@@ -152,7 +156,9 @@ absl::Status VerifyPayload(const PayloadEnd& from, const PayloadEnd& to,
   // Samples lie inside the source's data extents (widened to whole
   // sectors, as the copy widens them), and inside its holes too where the
   // copy wrote them (a quarter as many).
+  // The first 4096 of each (sampled), and the very last extent.
   std::vector<std::pair<uint64_t, uint64_t>> extents, holes;
+  std::pair<uint64_t, uint64_t> last{0, 0};
   uint64_t seen = 0;
   auto hole_until = [&](uint64_t start) {
     if (holes.size() < 4096 && seen < start) holes.emplace_back(seen, start - seen);
@@ -165,30 +171,41 @@ absl::Status VerifyPayload(const PayloadEnd& from, const PayloadEnd& to,
         if (start < end) {
           hole_until(start);
           seen = std::max(seen, end);
+          last = {start, end - start};
           if (extents.size() < 4096) extents.emplace_back(start, end - start);
         }
         return absl::OkStatus();
       }));
   hole_until(payload_bytes);
   if (!FillsHoles(from, to)) holes.clear();
-  std::vector<std::pair<uint64_t, uint64_t>> at;
-  auto pick = [&](const std::vector<std::pair<uint64_t, uint64_t>>& from_list, int count) {
-    const size_t n = from_list.size();
-    const size_t want = std::min(n, static_cast<size_t>(std::max(count, 1)));
-    for (size_t i = 0; i < want; ++i) at.push_back(from_list[i * n / want]);
+  struct Sample {
+    uint64_t off, len;
+    bool hole;  // the source reads as zeros there
   };
-  pick(extents, samples);
-  pick(holes, samples / 4);
-  const size_t n = extents.size();
-  if (n > 0) {  // the end of the last extent
-    const auto& last = extents.back();
+  std::vector<Sample> at;
+  auto pick = [&](const std::vector<std::pair<uint64_t, uint64_t>>& list, int count,
+                  bool hole) {
+    const size_t n = list.size();
+    const size_t want = std::min(n, static_cast<size_t>(std::max(count, 1)));
+    for (size_t i = 0; i < want; ++i) at.push_back({list[i * n / want].first,
+                                                    list[i * n / want].second, hole});
+  };
+  pick(extents, samples, false);
+  pick(holes, samples / 4, true);
+  if (last.second > 0) {  // the end of the last extent
     const uint64_t len = std::min(kSample, last.second);
-    at.emplace_back(last.first + last.second - len, len);
+    at.push_back({last.first + last.second - len, len, false});
   }
   Buffer a(kSample), b(kSample);
-  for (const auto& [off, extent_len] : at) {
+  for (const auto& [off, extent_len, hole] : at) {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(kSample, extent_len));
-    VOLCRYPT_RETURN_IF_ERROR(ReadPlain(from, 1, a.bytes.data(), len, off));
+    // A hole of an encrypted source reads as zeros through its engine,
+    // not as its raw bytes decrypted.
+    if (hole) {
+      std::memset(a.bytes.data(), 0, len);
+    } else {
+      VOLCRYPT_RETURN_IF_ERROR(ReadPlain(from, 1, a.bytes.data(), len, off));
+    }
     VOLCRYPT_RETURN_IF_ERROR(ReadPlain(to, 1, b.bytes.data(), len, off));
     if (std::memcmp(a.bytes.data(), b.bytes.data(), len) != 0) {
       return ErrnoError(absl::StatusCode::kDataLoss, EIO,

@@ -3,13 +3,14 @@
 // and encrypting with the destination's, in large chunks, the crypto split
 // over two threads. Only the source's data extents are read (SEEK_DATA,
 // rbd_diff_iterate2). What a hole becomes depends on what the guest saw:
-//   - a plain source's hole reads as zeros, and guests rely on that (a
-//     cloud image's zeroed inode tables and journal are holes in its raw
-//     file), so an encrypted destination gets those zeros encrypted, as
-//     cinder's dd and QEMU's mirror write them;
-//   - an encrypted source's hole decrypts to bytes nobody wrote, so it
-//     stays a hole (unpredictable bytes, as in any new encrypted volume);
-//   - a plaintext destination's hole already reads as zeros.
+//   - where a source's hole reads as zeros (plain volumes; librbd's
+//     encryption, which returns zeros for an absent object instead of
+//     decrypting), guests rely on that (a cloud image's zeroed inode tables
+//     and journal are holes in its raw file): a destination whose holes
+//     would decrypt to noise (QEMU's LUKS driver, cryptsetup) gets those
+//     zeros encrypted, as cinder's dd and QEMU's mirror write them;
+//   - where a source's hole decrypts to bytes nobody wrote, or the
+//     destination's holes read as zeros too, it stays a hole.
 //
 // Resumable: the journal callback is called with how far (in payload bytes)
 // everything before is on the destination and synced; a rerun passes that
@@ -21,6 +22,7 @@
 #include <functional>
 
 #include "absl/status/status.h"
+#include "absl/types/optional.h"
 #include "lib/copy/raw_volume.h"
 #include "lib/copy/throttle.h"
 #include "lib/copy/xts_cipher.h"
@@ -32,6 +34,9 @@ struct PayloadEnd {
   RawVolume* volume = nullptr;
   uint64_t payload_offset = 0;       // where the payload starts on the volume
   const XtsCipher* cipher = nullptr;  // nullptr: the payload is plaintext
+  // Whether a hole reads as zeros through the guest's path; unset: only
+  // where there is no cipher.
+  absl::optional<bool> holes_read_as_zeros;
 };
 
 struct CopyOptions {

@@ -18,6 +18,14 @@ bool Same(const VolumeLocation& a, const VolumeLocation& b) {
   return a.kind == b.kind && a.path == b.path && a.pool == b.pool && a.image == b.image;
 }
 
+// What the guest reads where the volume was never written: zeros from a
+// plain volume, and from librbd's encryption, which returns zeros for an
+// absent object instead of decrypting it; noise from QEMU's LUKS driver.
+bool HolesReadAsZeros(const VolumeLocation& where, bool encrypted, const EncryptionSpec& spec) {
+  return !encrypted ||
+         (where.kind == BackendKind::kRbd && spec.engine == EncryptionEngine::kLibrbd);
+}
+
 // Steps 6 and 7.
 absl::Status CopyAndVerify(const FlowContext& ctx, ConversionRecord& row,
                            const ConversionDestination& dest,
@@ -35,8 +43,10 @@ absl::Status CopyAndVerify(const FlowContext& ctx, ConversionRecord& row,
   VOLCRYPT_ASSIGN_OR_RETURN(
       XtsCipher new_cipher,
       XtsCipher::Create(dest.volume_key, row.other_encryption.sector_size));
-  PayloadEnd src{from.get(), side.payload_offset, old_cipher ? &*old_cipher : nullptr};
-  PayloadEnd dst{to.get(), dest.payload_offset, &new_cipher};
+  PayloadEnd src{from.get(), side.payload_offset, old_cipher ? &*old_cipher : nullptr,
+                 HolesReadAsZeros(source.location, source.encrypted, source.encryption)};
+  PayloadEnd dst{to.get(), dest.payload_offset, &new_cipher,
+                 HolesReadAsZeros(row.other_location, true, row.other_encryption)};
   CopyOptions o;
   o.payload_bytes = source.size_bytes;
   o.start_at = row.copied_bytes;

@@ -157,6 +157,42 @@ TEST_F(RbdConvertTest, Luks1WithQemusEngineBecomesLuks2WithLibrbdsUnderANewKey) 
   EXPECT_EQ(service_->VerifyVolumeKey("q1").status(), absl::OkStatus());
 }
 
+// librbd's encryption returns zeros for an absent object instead of
+// decrypting it, so a librbd-engine volume's holes read as zeros: under
+// QEMU's LUKS driver they must be written as encrypted zeros.
+TEST_F(RbdConvertTest, Luks2WithLibrbdsHolesStillReadAsZerosUnderQemusEngine) {
+  absl::StatusOr<VolumeRecord> before =
+      Create("z1", LuksFormat::kLuks2, EncryptionEngine::kLibrbd);
+  ASSERT_TRUE(before.ok()) << before.status();
+  const SecretBytes old_pass = Passphrase(before->encryption_key_id);
+  WritePattern(*before, &old_pass);
+  ASSERT_TRUE(ReadsZerosInTheHole(*before, old_pass));
+  absl::StatusOr<VolumeRecord> v = service_->ConvertVolume(
+      Request("z1", ConversionKind::kReencrypt, LuksFormat::kLuks1, EncryptionEngine::kQemu));
+  ASSERT_TRUE(v.ok()) << v.status();
+  const SecretBytes pass = Passphrase(v->encryption_key_id);
+  EXPECT_TRUE(ReadsPattern(*v, pass));
+  EXPECT_TRUE(ReadsZerosInTheHole(*v, pass));
+}
+
+// Both read holes as zeros: a plain image's holes stay holes under librbd's
+// encryption, so a thin image stays thin.
+TEST_F(RbdConvertTest, APlainImageStaysThinUnderLibrbdsEncryption) {
+  MakePlain("t1", EncryptionEngine::kLibrbd);
+  absl::StatusOr<VolumeRecord> v = service_->ConvertVolume(Request(
+      "t1", ConversionKind::kEncrypt, LuksFormat::kLuks2, EncryptionEngine::kLibrbd, 4096));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(ReadsZerosInTheHole(*v, Passphrase(v->encryption_key_id)));
+  CommandResult du = RunCommand({"rbd", "-c", CephTestbed::conf(), "du", "--format", "json",
+                                 "rbd/" + v->location.image});
+  ASSERT_EQ(du.exit_code, 0) << du.err;
+  // The header's objects and the two with a pattern (16 MiB here), not the
+  // 48 MiB a filled image takes.
+  const size_t at = du.out.find("\"used_size\":");
+  ASSERT_NE(at, std::string::npos) << du.out;
+  EXPECT_LE(std::stoull(du.out.substr(at + 12)), 24u << 20) << du.out;
+}
+
 TEST_F(RbdConvertTest, Luks1ToLuks1UnderANewKeyTheOldKeyCannotOpen) {
   absl::StatusOr<VolumeRecord> before = Create("k1", LuksFormat::kLuks1, EncryptionEngine::kQemu);
   ASSERT_TRUE(before.ok()) << before.status();
