@@ -1,6 +1,8 @@
 #include "lib/modules/module_loader.h"
 
 #include <dlfcn.h>
+#include <link.h>
+#include <sys/auxv.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -18,21 +20,36 @@
 namespace volcrypt {
 namespace {
 
+// The load address of the main program (its ELF header), as dladdr
+// reports it in dli_fbase for the program's own code.
+const void* MainProgramBase() {
+  Dl_info info{};
+  const auto phdr = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
+  if (phdr == nullptr || dladdr(phdr, &info) == 0) return nullptr;
+  return info.dli_fbase;
+}
+
 #define VOLCRYPT_STRINGIFY2(x) #x
 #define VOLCRYPT_STRINGIFY(x) VOLCRYPT_STRINGIFY2(x)
 
 // Whether this code runs from the build tree: then its own modules, not an
-// installed (possibly older) volcrypt's, are the ones that match it.
+// installed (possibly older) volcrypt's, are the ones that match it. Never
+// in a setuid or otherwise secure process, whose caller chose nothing.
 bool InBuildTree() {
+  if (getauxval(AT_SECURE) != 0) return false;
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&InBuildTree), &info) == 0 ||
       info.dli_fname == nullptr) {
     return false;
   }
+  // In a shared library, dli_fname is the path the dynamic loader opened.
+  // In the main program it is argv[0], which the caller writes (exec -a):
+  // the kernel's /proc/self/exe is asked instead.
+  const bool shared_library = info.dli_fbase != MainProgramBase();
   char resolved[PATH_MAX];
-  const char* path = info.dli_fname;
-  // The main program's dli_fname may be a relative argv[0]: resolve the link.
-  if (realpath(path[0] == '/' ? path : "/proc/self/exe", resolved) == nullptr) return false;
+  if (realpath(shared_library ? info.dli_fname : "/proc/self/exe", resolved) == nullptr) {
+    return false;
+  }
   return absl::StartsWith(resolved, absl::StrCat(kVolcryptBuildRoot, "/"));
 }
 
@@ -59,8 +76,12 @@ absl::StatusOr<const void*> Load(const std::string& name) {
     }
     // RTLD_NOW: a module whose libraries are missing fails here, not at a
     // later call. RTLD_LOCAL: its libraries' symbols stay out of the
-    // process's global scope.
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // process's global scope; but Ceph's own plugins (compressors for
+    // on-wire compression, crypto accelerators), which libceph-common
+    // dlopens, find its symbols only there, so librbd's module is global,
+    // as QEMU loads block-rbd.so.
+    const int scope = name == "rbd" ? RTLD_GLOBAL : RTLD_LOCAL;
+    void* handle = dlopen(path.c_str(), RTLD_NOW | scope);
     if (handle == nullptr) {
       const char* e = dlerror();
       errors.push_back(e != nullptr ? e : path + ": dlopen failed");

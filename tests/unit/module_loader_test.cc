@@ -3,6 +3,7 @@
 // build has load from the build tree.
 #include "lib/modules/module_loader.h"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -71,6 +72,16 @@ TEST_F(ModuleLoaderTest, TheBuildTreesOwnModuleLoadsWhenTheDirectoryHasNone) {
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_NE(*m, nullptr);
   EXPECT_NE(static_cast<const RbdModule*>(*m)->connect, nullptr);
+}
+
+// libceph-common dlopens its plugins (here the zstd compressor a cluster
+// with on-wire compression makes it load), which take its symbols from the
+// global scope: a module loaded RTLD_LOCAL left them undefined.
+TEST_F(ModuleLoaderTest, CephsOwnPluginsLoadBesideTheRbdModule) {
+  ASSERT_TRUE(LoadModule("rbd", "connect to Ceph").ok());
+  void* plugin = dlopen("/usr/lib/x86_64-linux-gnu/ceph/compressor/libceph_zstd.so",
+                        RTLD_NOW | RTLD_LOCAL);
+  EXPECT_NE(plugin, nullptr) << dlerror();
 }
 #endif
 
