@@ -350,6 +350,12 @@ absl::Status MakeStateDir(const Args& args, bool file_keys) {
 // (volume delete: is a domain still using the volume?).
 enum class LibvirtUse { kNo, kRequired, kIfReachable };
 
+#ifdef VOLCRYPT_CLI_WITH_LIBVIRT
+constexpr bool kCliWithLibvirt = true;
+#else
+constexpr bool kCliWithLibvirt = false;  // meson -Dlibvirt=disabled
+#endif
+
 absl::StatusOr<Context> OpenContext(const Args& args, LibvirtUse libvirt,
                                    bool read_only) {
   const bool file_keys = !UsesBarbican(args) && !args.Has("fixed-key-file");
@@ -378,9 +384,13 @@ absl::StatusOr<Context> OpenContext(const Args& args, LibvirtUse libvirt,
   if (libvirt != LibvirtUse::kNo) {
     const std::string uri = args.Get("connect").value_or("qemu:///system");
     absl::StatusOr<std::unique_ptr<Attacher>> attacher = Attacher::Connect(uri);
+    // A volcrypt built with libvirt whose module cannot be loaded is broken,
+    // not libvirt-less: a delete must not skip its in-use check for that.
+    const bool broken_install =
+        kCliWithLibvirt && ErrnoOf(attacher.status()) == ENOTSUP;
     if (attacher.ok()) {
       c.attacher = std::move(*attacher);
-    } else if (libvirt == LibvirtUse::kRequired) {
+    } else if (libvirt == LibvirtUse::kRequired || broken_install) {
       return attacher.status();
     } else {
       std::cerr << "volcrypt: warning: libvirt at " << uri

@@ -72,5 +72,32 @@ TEST(CliLibrariesTest, MappedVolumeCommandsOnTheDefaultsMapNoBackendLibrary) {
   // still uses the volume, and so loads the libvirt module by design.
 }
 
+#if VOLCRYPT_TEST_HAVE_LIBVIRT
+// A CLI built with libvirt whose libvirt module is gone is a broken install:
+// `volume delete` must refuse rather than skip its check that no domain uses
+// the volume. The CLI is copied out of the build tree (whose lib/ it would
+// otherwise load from), and named there by argv[0] to show that argv[0],
+// which any caller writes, does not choose where modules come from.
+TEST(CliLibrariesTest, DeleteRefusesWhenTheLibvirtModuleCannotBeLoaded) {
+  TempDir tmp;
+  const std::string cli = tmp.File("volcrypt");
+  ASSERT_EQ(RunCommand({"cp", Cli(), cli}).exit_code, 0);
+  const std::vector<std::string> state = {"--state-dir", tmp.File("state")};
+  CommandResult create = RunCommand({Cli(), "--state-dir", tmp.File("state"), "volume", "create",
+                                     "--path", tmp.File("v1.img"), "--size", "16M", "--id",
+                                     "v1"});
+  ASSERT_EQ(create.exit_code, 0) << create.err;
+  CommandResult del = RunCommand({"env", "VOLCRYPT_MODULE_DIR=" + tmp.File("no-modules"),
+                                  "bash", "-c", "exec -a \"$0\" \"$@\"", Cli(), cli,
+                                  "--state-dir", tmp.File("state"), "volume", "delete", "v1"});
+  EXPECT_NE(del.exit_code, 0);
+  EXPECT_NE(del.err.find("volcrypt-libvirt.so cannot be loaded"), std::string::npos) << del.err;
+  EXPECT_EQ(del.err.find("unreachable"), std::string::npos) << del.err;
+  CommandResult show = RunCommand({Cli(), "--state-dir", tmp.File("state"), "volume", "show",
+                                   "v1"});
+  EXPECT_EQ(show.exit_code, 0) << "the volume is gone: " << show.err;
+}
+#endif
+
 }  // namespace
 }  // namespace volcrypt
