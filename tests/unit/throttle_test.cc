@@ -82,10 +82,10 @@ TEST(ThrottleTest, TheCopierPacesItsDataWritesOnly) {
   o.payload_bytes = 64 << 20;
   o.bandwidth = 4 << 20;
   o.clock = &clock;
-  ASSERT_TRUE(CopyPayload({from.get(), 0, nullptr}, {to.get(), 0, nullptr}, o).ok());
+  ASSERT_TRUE(CopyPayload({from.get(), 0, nullptr, {}}, {to.get(), 0, nullptr, {}}, o).ok());
   EXPECT_EQ(clock.slept, seconds(2));  // 8 MiB of data at 4 MiB/s
   EXPECT_GE(clock.sleeps, 8);           // in chunks of 1 MiB, not one burst
-  ASSERT_TRUE(VerifyPayload({from.get(), 0, nullptr}, {to.get(), 0, nullptr}, 64 << 20, 16).ok());
+  ASSERT_TRUE(VerifyPayload({from.get(), 0, nullptr, {}}, {to.get(), 0, nullptr, {}}, 64 << 20, 16).ok());
 }
 
 }  // namespace
