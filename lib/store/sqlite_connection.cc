@@ -207,14 +207,18 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, busy_timeout_ms);
-  // The WAL stays between processes: closing the last connection neither
-  // checkpoints nor deletes it. A CLI process is one short connection: a
-  // checkpoint at every exit, and the next process making a new WAL (its
-  // header, the directory: two syncs), were paid on every command. The
-  // WAL is still checkpointed as it grows (SQLite's automatic checkpoint at
-  // 1000 pages, at commit). A copy of the database must take volumes.db-wal
-  // with it, or use sqlite3's .backup.
-  if (!read_only) sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  // The WAL file stays between processes (PERSIST_WAL: the next process
+  // reuses it instead of creating it and syncing the directory), but the
+  // last connection to close checkpoints it into volumes.db and truncates
+  // it to zero (journal_size_limit=0 below). So once no process runs,
+  // volumes.db alone holds every commit: a `cp` of it is a whole backup,
+  // and a restored copy never meets stale WAL frames that SQLite would
+  // replay over it. (Skipping that checkpoint saved two syncs per command
+  // and made a copy of volumes.db silently miss recent volumes.)
+  if (!read_only) {
+    int persist = 1;
+    sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+  }
   auto conn = std::make_unique<SqliteConnection>(db, path);
   // Setting the journal mode writes the header: a read-only connection
   // reads the database in the mode its writers chose (WAL).
@@ -226,7 +230,8 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
   // caller was told is committed survives a power cut (NORMAL, in WAL mode,
   // may lose the last commits). The flows rely on it: a create's record is
   // durable before its key and header are made, so Reconcile finds them.
-  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+  for (const char* pragma : {"PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON",
+                             "PRAGMA journal_size_limit=0"}) {
     absl::Status s = conn->RunScript(pragma);
     if (!s.ok()) return s;
   }
