@@ -72,5 +72,37 @@ TEST(CliLibrariesTest, MappedVolumeCommandsOnTheDefaultsMapNoBackendLibrary) {
   // still uses the volume, and so loads the libvirt module by design.
 }
 
+// libcryptsetup (and what it pulls in: libdevmapper, libudev, libselinux...)
+// is dlopen'ed by the first LUKS call (lib/luks/cryptsetup_loader.h), and
+// the CLI links Abseil statically: `help` and `volume show` map neither,
+// while a create loads libcryptsetup at run time and still writes a header
+// cryptsetup reads.
+TEST(CliLibrariesTest, HelpAndShowMapNoLibcryptsetupAndNoSharedAbseil) {
+  TempDir tmp;
+  const std::string state = tmp.File("state");
+  CommandResult create = RunTraced({"--state-dir", state, "volume", "create", "--path",
+                                    tmp.File("v1.img"), "--size", "64M", "--format", "luks1",
+                                    "--id", "v1"});
+  ASSERT_EQ(create.exit_code, 0) << create.err.substr(0, 2000);
+  const size_t loaded = create.err.find("file=libcryptsetup.so.12 [0];  dynamically loaded by");
+  EXPECT_NE(loaded, std::string::npos) << "create did not dlopen libcryptsetup";
+  EXPECT_EQ(create.err.find("file=libcryptsetup.so.12 [0];  needed by"), std::string::npos)
+      << "libcryptsetup is linked at load time";
+  CommandResult dump = RunCommand({"cryptsetup", "isLuks", "--type", "luks1",
+                                   tmp.File("v1.img")});
+  EXPECT_EQ(dump.exit_code, 0) << "cryptsetup does not read the header";
+
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"help"},
+        std::vector<std::string>{"--state-dir", state, "volume", "show", "v1"}}) {
+    CommandResult r = RunTraced(args);
+    EXPECT_EQ(r.exit_code, 0) << args.back();
+    ASSERT_NE(r.err.find("file="), std::string::npos);
+    for (const char* lib : {"file=libcryptsetup", "file=libdevmapper", "file=libabsl_"}) {
+      EXPECT_EQ(r.err.find(lib), std::string::npos) << args.back() << " mapped " << lib;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace volcrypt
