@@ -1,5 +1,6 @@
 // SqlConnection over the SQLite C API.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -62,7 +63,28 @@ class SqliteConnection final : public SqlConnection {
  public:
   SqliteConnection(sqlite3* db, std::string path)
       : db_(db), path_(std::move(path)) {}
-  ~SqliteConnection() override { sqlite3_close(db_); }
+  ~SqliteConnection() override {
+    TruncateLargeWal();
+    sqlite3_close(db_);
+  }
+
+  // The WAL stays between processes (below), and the first connection of
+  // every process (one per CLI command) rebuilds the WAL index by reading
+  // the whole WAL; it also forgets what was checkpointed, so SQLite's own
+  // automatic checkpoint never rewinds a WAL written by one-commit
+  // processes: it grew to 4 MiB, read twice by every `volume create`
+  // (issue #16). A writer closing on a WAL of 256 KiB or more checkpoints
+  // it and truncates it (syncing the database and the WAL: every ~20
+  // creates, not every command). It does not wait: with a reader or writer
+  // in the way, a later close does it.
+  void TruncateLargeWal() {
+    constexpr off_t kWalLimit = 256 << 10;
+    if (sqlite3_db_readonly(db_, "main") != 0) return;
+    struct stat st;
+    if (stat((path_ + "-wal").c_str(), &st) != 0 || st.st_size < kWalLimit) return;
+    sqlite3_busy_timeout(db_, 0);
+    sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  }
   using SqlConnection::Run;
 
   absl::StatusOr<SqlRows> Run(const std::string& sql,
