@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/luks/crypt_device.h"
+#include "lib/luks/luks1_writer.h"
 #include "lib/util/fd_io.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
@@ -108,6 +109,11 @@ absl::StatusOr<LuksHeaderImage> BuildHeaderImage(
   }
   VOLCRYPT_ASSIGN_OR_RETURN(LuksHeaderImage image,
                             LuksHeaderImage::Create(PayloadOffsetBytes(spec)));
+  // The common create's header without libcryptsetup (luks1_writer.h).
+  if (OwnLuks1WriterHandles(spec)) {
+    VOLCRYPT_RETURN_IF_ERROR(WriteLuks1Image(spec, passphrase, image));
+    return image;
+  }
   VOLCRYPT_ASSIGN_OR_RETURN(std::unique_ptr<CryptDevice> dev,
                             CryptDevice::Open(image.path()));
   VOLCRYPT_RETURN_IF_ERROR(FormatImage(*dev, spec, passphrase));
