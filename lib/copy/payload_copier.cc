@@ -48,6 +48,12 @@ absl::Status ReadPlain(const PayloadEnd& e, int threads, uint8_t* buf, size_t le
                [&](uint8_t* p, size_t n, uint64_t o) { return e.cipher->Decrypt(p, n, o); });
 }
 
+// Whether the source's holes must be written: they read as zeros in a
+// plain source, and the destination would not read them as zeros.
+bool FillsHoles(const PayloadEnd& from, const PayloadEnd& to) {
+  return from.cipher == nullptr && to.cipher != nullptr;
+}
+
 absl::Status CheckEnds(const PayloadEnd& from, const PayloadEnd& to, uint64_t payload) {
   for (const PayloadEnd* e : {&from, &to}) {
     if (e->volume == nullptr || e->volume->size() < e->payload_offset ||
@@ -83,10 +89,15 @@ absl::Status CopyPayload(const PayloadEnd& from, const PayloadEnd& to,
     last = std::chrono::steady_clock::now();
     return o.journal ? o.journal(through) : absl::OkStatus();
   };
-  auto copy_range = [&](uint64_t start, uint64_t end) -> absl::Status {
+  // Copies [start, end); a hole's zeros are encrypted without reading it.
+  auto copy_range = [&](uint64_t start, uint64_t end, bool hole) -> absl::Status {
     for (uint64_t pos = start; pos < end; pos += chunk) {
       const size_t n = static_cast<size_t>(std::min(chunk, end - pos));
-      VOLCRYPT_RETURN_IF_ERROR(ReadPlain(from, o.threads, buf.bytes.data(), n, pos));
+      if (hole) {
+        std::memset(buf.bytes.data(), 0, n);
+      } else {
+        VOLCRYPT_RETURN_IF_ERROR(ReadPlain(from, o.threads, buf.bytes.data(), n, pos));
+      }
       if (to.cipher != nullptr) {
         VOLCRYPT_RETURN_IF_ERROR(Split(o.threads, buf.bytes.data(), n, pos, align,
                                        [&](uint8_t* p, size_t len, uint64_t off) {
@@ -103,6 +114,14 @@ absl::Status CopyPayload(const PayloadEnd& from, const PayloadEnd& to,
     }
     return absl::OkStatus();
   };
+  const bool fill = FillsHoles(from, to);
+  // The hole [done, start) before the next data (or the end).
+  auto pass_hole = [&](uint64_t start) -> absl::Status {
+    if (fill && done < start) return copy_range(done, start, /*hole=*/true);
+    done = std::max(done, start);
+    if (o.progress) o.progress(done, o.payload_bytes);
+    return absl::OkStatus();
+  };
   VOLCRYPT_RETURN_IF_ERROR(from.volume->ForEachDataExtent(
       from.payload_offset + done, o.payload_bytes - done,
       [&](uint64_t raw_off, uint64_t raw_len) -> absl::Status {
@@ -112,11 +131,10 @@ absl::Status CopyPayload(const PayloadEnd& from, const PayloadEnd& to,
         end = std::min(o.payload_bytes, (end + align - 1) / align * align);
         start = std::max(start, done);
         if (start >= end) return absl::OkStatus();
-        done = start;  // the hole before it is dealt with
-        if (o.progress) o.progress(done, o.payload_bytes);
-        return copy_range(start, end);
+        absl::Status hole = pass_hole(start);
+        return hole.ok() ? copy_range(start, end, /*hole=*/false) : hole;
       }));
-  done = o.payload_bytes;
+  VOLCRYPT_RETURN_IF_ERROR(pass_hole(o.payload_bytes));
   VOLCRYPT_RETURN_IF_ERROR(journal(done));
   if (o.progress) o.progress(done, o.payload_bytes);
   return absl::OkStatus();
@@ -128,20 +146,36 @@ absl::Status VerifyPayload(const PayloadEnd& from, const PayloadEnd& to,
   const uint64_t align = std::max(SectorOf(from), SectorOf(to));
   constexpr uint64_t kSample = 64 << 10;
   // Samples lie inside the source's data extents (widened to whole
-  // sectors, as the copy widens them): holes are not copied.
-  std::vector<std::pair<uint64_t, uint64_t>> extents;
+  // sectors, as the copy widens them), and inside its holes too where the
+  // copy wrote them (a quarter as many).
+  std::vector<std::pair<uint64_t, uint64_t>> extents, holes;
+  uint64_t seen = 0;
+  auto hole_until = [&](uint64_t start) {
+    if (holes.size() < 4096 && seen < start) holes.emplace_back(seen, start - seen);
+  };
   VOLCRYPT_RETURN_IF_ERROR(from.volume->ForEachDataExtent(
       from.payload_offset, payload_bytes, [&](uint64_t raw_off, uint64_t raw_len) {
         const uint64_t start = (raw_off - from.payload_offset) / align * align;
         const uint64_t end = std::min(
             payload_bytes, (raw_off - from.payload_offset + raw_len + align - 1) / align * align);
-        if (extents.size() < 4096 && start < end) extents.emplace_back(start, end - start);
+        if (start < end) {
+          hole_until(start);
+          seen = std::max(seen, end);
+          if (extents.size() < 4096) extents.emplace_back(start, end - start);
+        }
         return absl::OkStatus();
       }));
+  hole_until(payload_bytes);
+  if (!FillsHoles(from, to)) holes.clear();
   std::vector<std::pair<uint64_t, uint64_t>> at;
+  auto pick = [&](const std::vector<std::pair<uint64_t, uint64_t>>& from_list, int count) {
+    const size_t n = from_list.size();
+    const size_t want = std::min(n, static_cast<size_t>(std::max(count, 1)));
+    for (size_t i = 0; i < want; ++i) at.push_back(from_list[i * n / want]);
+  };
+  pick(extents, samples);
+  pick(holes, samples / 4);
   const size_t n = extents.size();
-  const size_t want = std::min(n, static_cast<size_t>(std::max(samples, 1)));
-  for (size_t i = 0; i < want; ++i) at.push_back(extents[i * n / want]);
   if (n > 0) {  // the end of the last extent
     const auto& last = extents.back();
     const uint64_t len = std::min(kSample, last.second);

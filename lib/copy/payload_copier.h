@@ -2,9 +2,14 @@
 // another, decrypting the source with its own volume key where it has one
 // and encrypting with the destination's, in large chunks, the crypto split
 // over two threads. Only the source's data extents are read (SEEK_DATA,
-// rbd_diff_iterate2): a hole stays a hole, which an encrypted destination
-// reads as unpredictable bytes, as any newly created encrypted volume does
-// where the guest never wrote.
+// rbd_diff_iterate2). What a hole becomes depends on what the guest saw:
+//   - a plain source's hole reads as zeros, and guests rely on that (a
+//     cloud image's zeroed inode tables and journal are holes in its raw
+//     file), so an encrypted destination gets those zeros encrypted, as
+//     cinder's dd and QEMU's mirror write them;
+//   - an encrypted source's hole decrypts to bytes nobody wrote, so it
+//     stays a hole (unpredictable bytes, as in any new encrypted volume);
+//   - a plaintext destination's hole already reads as zeros.
 //
 // Resumable: the journal callback is called with how far (in payload bytes)
 // everything before is on the destination and synced; a rerun passes that

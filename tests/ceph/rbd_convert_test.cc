@@ -2,7 +2,8 @@
 // QEMU: QEMU's LUKS driver over rbd for the qemu engine, librbd's own
 // encryption (qemu's rbd driver, encrypt.format) for the librbd engine, and
 // librbd's rbd_encryption_load (VerifyNative). Each volume holds a pattern
-// written before the conversion at its start and past a hole in the middle.
+// written before the conversion at its start and past a hole in the middle,
+// and a plain source's hole still reads as zeros.
 #include <gtest/gtest.h>
 
 #include "tests/ceph/ceph_testbed.h"
@@ -70,6 +71,11 @@ class RbdConvertTest : public RbdServiceTest {
            Ok(QemuIo(v, "read -P 0x5a 16M 1M", &pass));
   }
 
+  // The plain source's hole (1M to 16M) read as zeros: so must the copy.
+  bool ReadsZerosInTheHole(const VolumeRecord& v, const SecretBytes& pass) {
+    return Ok(QemuIo(v, "read -P 0 1M 15M", &pass));
+  }
+
   // A plain image "volume-<id>" of kSize, managed, holding the pattern.
   VolumeRecord MakePlain(const std::string& id, EncryptionEngine engine) {
     const VolumeLocation where = VolumeLocation::Rbd("rbd", "volume-" + id);
@@ -109,6 +115,7 @@ TEST_F(RbdConvertTest, APlainImageBecomesLuks1ForQemusEngine) {
   EXPECT_EQ(v->location.image, "volume-p1-new");
   const SecretBytes pass = Passphrase(v->encryption_key_id);
   EXPECT_TRUE(ReadsPattern(*v, pass));
+  EXPECT_TRUE(ReadsZerosInTheHole(*v, pass));
   VolumeRecord as_librbd = *v;  // librbd opens QEMU's LUKS1 too
   as_librbd.encryption.engine = EncryptionEngine::kLibrbd;
   EXPECT_TRUE(ReadsPattern(as_librbd, pass));
@@ -128,6 +135,7 @@ TEST_F(RbdConvertTest, APlainImageBecomesLuks2ForLibrbdWith512And4096ByteSectors
     EXPECT_EQ(v->encryption.sector_size, sector);
     const SecretBytes pass = Passphrase(v->encryption_key_id);
     EXPECT_TRUE(ReadsPattern(*v, pass));
+    EXPECT_TRUE(ReadsZerosInTheHole(*v, pass));
     EXPECT_EQ(rbd_->VerifyNative(v->location, LuksFormat::kLuks2, pass).value(), kSize);
   }
 }
