@@ -58,7 +58,14 @@ struct Bed {
     r.size_bytes = kUsable;
     ok = stack->service().CreateVolume(r).ok();
   }
-  ~Bed() { bench::Run({"bash", script, "stop", bench::ScratchDir() + "/libvirt"}); }
+  // The connection goes before the daemon: closing it on a stopped libvirtd
+  // wrote to a dead socket and SIGPIPE killed the run at exit (exit 141,
+  // no table, the scratch directory left behind).
+  ~Bed() {
+    stack.reset();
+    attacher.reset();
+    bench::Run({"bash", script, "stop", bench::ScratchDir() + "/libvirt"});
+  }
 
   bool ok = false;
   std::string script;

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
+#include <vector>
 
 namespace volcrypt {
 namespace bench {
@@ -37,6 +39,22 @@ std::string FreshFile(const std::string& name, uint64_t bytes) {
   unlink(path.c_str());
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(bytes)) != 0) std::abort();
+  close(fd);
+  return path;
+}
+
+std::string HalfDataFile(const std::string& name, uint64_t bytes, uint64_t extent) {
+  const std::string path = FreshFile(name, bytes);
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  std::mt19937_64 rng(42);
+  std::vector<uint64_t> buf(extent / 8);
+  for (uint64_t off = 0; off + extent <= bytes; off += 2 * extent) {
+    for (uint64_t& w : buf) w = rng();
+    if (pwrite(fd, buf.data(), extent, static_cast<off_t>(off)) != static_cast<ssize_t>(extent)) {
+      std::abort();
+    }
+  }
+  fdatasync(fd);
   close(fd);
   return path;
 }

@@ -29,6 +29,10 @@ const std::string& ScratchDir();
 // A fresh sparse file of `bytes` in the scratch directory; returns its path.
 std::string FreshFile(const std::string& name, uint64_t bytes);
 
+// A fresh file of `bytes` whose every other `extent` (from offset 0) holds
+// random bytes, the rest holes: a half-data volume for the copy benches.
+std::string HalfDataFile(const std::string& name, uint64_t bytes, uint64_t extent);
+
 // Runs argv with secrets[i] readable on fd 3 + i (pipes); returns the exit
 // code.
 int Run(const std::vector<std::string>& argv,

@@ -38,19 +38,7 @@ Embedded& Shared() {
 
 // The plain source, made once: every other 8 MiB extent holds random bytes.
 const std::string& Source() {
-  static const std::string path = [] {
-    const std::string p = bench::FreshFile("plain-source.img", kVolume);
-    const int fd = open(p.c_str(), O_WRONLY);
-    std::mt19937_64 rng(42);
-    std::vector<uint64_t> buf(kExtent / 8);
-    for (uint64_t off = 0; off < kVolume; off += 2 * kExtent) {
-      for (uint64_t& w : buf) w = rng();
-      (void)!pwrite(fd, buf.data(), kExtent, static_cast<off_t>(off));
-    }
-    fdatasync(fd);
-    close(fd);
-    return p;
-  }();
+  static const std::string path = bench::HalfDataFile("plain-source.img", kVolume, kExtent);
   return path;
 }
 

@@ -7,10 +7,8 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
-
-#include "absl/strings/ascii.h"
 #include "bench/bench_support.h"
+#include "bench/ceph_cluster.h"
 #include "tests/support/embedded_stack.h"
 #include "volcrypt/file_key_manager.h"
 #include "volcrypt/rbd_backend.h"
@@ -21,35 +19,8 @@ namespace {
 
 constexpr uint64_t kUsable = 64 << 20;
 
-// Image names unique across iterations and repetitions.
-std::string Unique(const std::string& prefix) {
-  static int n = 0;
-  return prefix + std::to_string(n++);
-}
-
-struct Cluster {
-  Cluster() {
-    const char* root = std::getenv("VOLCRYPT_SOURCE_ROOT");
-    script = std::string(root ? root : ".") + "/tests/scripts/ceph.sh";
-    dir = bench::ScratchDir() + "/ceph";
-    conf = std::string(absl::StripAsciiWhitespace(
-        bench::RunOutput({"bash", script, "start", dir})));
-    if (conf.empty()) return;
-    RbdBackendOptions o;
-    o.ceph_conf = conf;
-    rbd = std::move(RbdBackend::Connect(o).value());
-    testing::EmbeddedStackOptions so;
-    so.dir = bench::ScratchDir();
-    so.host = "bench";
-    so.rbd = rbd.get();
-    stack = std::move(testing::EmbeddedStack::Open(std::move(so)).value());
-  }
-  ~Cluster() { bench::Run({"bash", script, "stop", dir}); }
-
-  std::string script, dir, conf;
-  std::unique_ptr<RbdBackend> rbd;
-  std::unique_ptr<testing::EmbeddedStack> stack;
-};
+using Cluster = bench::CephCluster;
+using bench::Unique;
 
 CreateVolumeRequest Request(const std::string& id, LuksFormat format) {
   CreateVolumeRequest r;

@@ -49,6 +49,7 @@ int volcrypt_volume_convert(volcrypt_service_t* service, const char* id,
     if (options->key_bits != 0) r.encryption.key_bits = options->key_bits;
     if (options->sector_size != 0) r.encryption.sector_size = options->sector_size;
     r.keep_source = options->keep_source != 0;
+    r.bandwidth = options->bandwidth;
     if (options->on_progress != nullptr) {
       r.progress = [options](uint64_t done, uint64_t total) {
         options->on_progress(options->context, done, total);

@@ -228,12 +228,10 @@ int volcrypt_store_list_json(volcrypt_store_t* store, char** json, char** errmsg
     if (store == nullptr || json == nullptr) return NullArgument("store and json", errmsg);
     absl::StatusOr<std::vector<volcrypt::VolumeRecord>> all = store->rep->ListVolumes({});
     if (!all.ok()) return FromStatus(all.status(), errmsg);
-    std::string out = "[";
-    for (size_t i = 0; i < all->size(); ++i) {
-      if (i != 0) out += ",";
-      out += volcrypt::VolumeToJson((*all)[i], -1);
-    }
-    return ReturnString(out + "]", json, errmsg);
+    std::string out;
+    out.reserve(all->size() * 520 + 2);
+    volcrypt::AppendVolumeListJson(*all, -1, nullptr, &out);
+    return ReturnString(out, json, errmsg);
   });
 }
 

@@ -570,6 +570,9 @@ typedef struct {
    * and the total (the volume's size); may be NULL. */
   void (*on_progress)(void *context, uint64_t done_bytes, uint64_t total_bytes);
   void *context;
+  /* Added after the first published size: at most this many bytes per
+   * second (0: unlimited); an online conversion passes it to libvirt. */
+  uint64_t bandwidth;
 } volcrypt_convert_options_t;
 
 /* Copies volume `id` into a new volume at the target under a new volume key

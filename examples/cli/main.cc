@@ -143,7 +143,7 @@ Commands:
   volume unmanage ID      forget the record; the volume and its key stay
   volume encrypt ID (--path P | --pool P --image I) [--format luks1|luks2]
                 [--engine qemu|librbd] [--key-size BITS] [--sector-size B]
-                [--keep-source] [--json]
+                [--keep-source] [--bandwidth BYTES/s, e.g. 64M] [--json]
                           copy a plain volume into a new encrypted one, verify,
                           switch the record to it, delete the plain source
                           (kept with --keep-source); after a kill: rerun, or
@@ -571,10 +571,8 @@ int RunVolume(const Args& args, const std::vector<std::string>& words, Context& 
   if (verb == "list") {
     absl::StatusOr<std::vector<VolumeRecord>> all = c.store->ListVolumes({});
     if (!all.ok()) return Fail("volume list", all.status());
-    nlohmann::json out = nlohmann::json::array();
-    for (const VolumeRecord& v : *all) out.push_back(nlohmann::json::parse(VolumeToJson(v)));
-    PrintJson(out);
-    return 0;
+    // Written once, straight to stdout: no tree of 10,000 records.
+    return WriteVolumeListJson(*all, 2, std::cout) ? 0 : 1;
   }
   if (id.empty()) return Usage("volume " + verb + " needs a volume id");
   if (verb == "show") {
@@ -722,7 +720,7 @@ int Main(int argc, char** argv) {
       "app-credential-id", "app-credential-secret-file", "region",
       "key-id", "key-file", "passphrase-file", "unencrypted", "older-than",
       "created-before", "rekey", "to", "to-host", "migrate-uri", "keep-source",
-      "sector-size", "attach-mode"};
+      "sector-size", "attach-mode", "bandwidth"};
   if (auto unknown = args.Unknown(known); !unknown.empty()) {
     return Usage("unknown option " + unknown[0]);
   }

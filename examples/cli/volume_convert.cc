@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "examples/cli/progress_line.h"
 #include "volcrypt/json.h"
+#include "volcrypt/size_rule.h"
 
 namespace volcrypt_cli {
 namespace {
@@ -48,6 +49,11 @@ std::string TargetFrom(const Args& args, volcrypt::ConvertVolumeRequest& r) {
     r.encryption.sector_size = static_cast<uint32_t>(n);
   }
   r.keep_source = args.Has("keep-source");
+  if (auto b = args.Get("bandwidth")) {  // bytes per second: "64M" is 64 MiB/s
+    absl::StatusOr<uint64_t> rate = volcrypt::ParseSize(*b);
+    if (!rate.ok() || *rate == 0) return "--bandwidth wants bytes per second, such as 64M";
+    r.bandwidth = *rate;
+  }
   return "";
 }
 

@@ -129,7 +129,8 @@ class VolcryptPythonTest(unittest.TestCase):
             self.assertTrue(v["encrypted"])
             self.assertEqual(seen[-1], (4 << 20, 4 << 20))
             first = v["encryption_key_id"]
-            v = svc.convert_volume("c1", reencrypt=True, path=self.path("c1.new"))
+            v = svc.convert_volume("c1", reencrypt=True, path=self.path("c1.new"),
+                                   bandwidth=64 << 20)
             self.assertNotEqual(v["encryption_key_id"], first)
             self.assertFalse(os.path.exists(self.path("c1.luks")))
             with self.assertRaises(OSError) as taken:

@@ -9,7 +9,10 @@
 #ifndef VOLCRYPT_JSON_H_
 #define VOLCRYPT_JSON_H_
 
+#include <functional>
+#include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "volcrypt/key_migration.h"
 #include "volcrypt/luks.h"
@@ -32,6 +35,22 @@ std::string KeyMigrationItemToJson(const KeyMigrationItem& item,
 //  "items": [...]} ("items" only when `with_items`).
 std::string KeyMigrationReportToJson(const KeyMigrationReport& r,
                                                      bool with_items, int indent = -1);
+
+// Appends VolumeToJson(v, indent) to *out as if nested `depth` levels deep
+// in a document pretty-printed with `indent` (inner lines indented
+// (depth + 1) * indent), written straight from the record without a JSON
+// tree.
+void AppendVolumeJson(const VolumeRecord& v, int indent, int depth, std::string* out);
+// Appends `records` as one JSON array: the bytes an array of their
+// VolumeToJson values dumps as with `indent` ("[]" when empty). Calls
+// `flush` (if set) with *out whenever it holds 64 KiB or more, so that a
+// caller can write it out and clear it instead of holding the whole list.
+void AppendVolumeListJson(const std::vector<VolumeRecord>& records, int indent,
+                          const std::function<void(std::string*)>& flush, std::string* out);
+// Streams that array and a newline to `os` in 64 KiB pieces. Returns
+// whether `os` took it all.
+bool WriteVolumeListJson(const std::vector<VolumeRecord>& records, int indent,
+                         std::ostream& os);
 
 }  // namespace volcrypt
 

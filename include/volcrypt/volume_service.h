@@ -145,6 +145,9 @@ struct ConvertVolumeRequest {
   // Called from the converting thread: payload bytes dealt with, and the
   // total (the volume's size).
   std::function<void(uint64_t done, uint64_t total)> progress;
+  // At most this many bytes per second (0: unlimited): the offline copy
+  // paces its writes; an online one passes it to libvirt's block copy.
+  uint64_t bandwidth = 0;
 };
 
 struct AttachPlanOptions {

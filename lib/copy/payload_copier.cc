@@ -78,8 +78,11 @@ absl::Status CopyPayload(const PayloadEnd& from, const PayloadEnd& to,
                          const CopyOptions& o) {
   VOLCRYPT_RETURN_IF_ERROR(CheckEnds(from, to, o.payload_bytes));
   const uint64_t align = std::max(SectorOf(from), SectorOf(to));
-  const uint64_t chunk = std::max<uint64_t>(align, o.chunk_bytes / align * align);
+  uint64_t want = o.chunk_bytes;
+  if (o.bandwidth != 0) want = std::min(want, std::max<uint64_t>(1u << 20, o.bandwidth / 4));
+  const uint64_t chunk = std::max<uint64_t>(align, want / align * align);
   Buffer buf(chunk);
+  Throttle throttle(o.bandwidth, o.clock);
   uint64_t done = std::min(o.start_at / align * align, o.payload_bytes);
   uint64_t journaled = done;
   auto last = std::chrono::steady_clock::now();
@@ -106,6 +109,7 @@ absl::Status CopyPayload(const PayloadEnd& from, const PayloadEnd& to,
       }
       VOLCRYPT_RETURN_IF_ERROR(to.volume->Write(to.payload_offset + pos, buf.bytes.data(), n));
       done = pos + n;
+      throttle.Wrote(n);
       if (done - journaled >= o.journal_every ||
           std::chrono::steady_clock::now() - last >= std::chrono::seconds(5)) {
         VOLCRYPT_RETURN_IF_ERROR(journal(done));

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "lib/copy/raw_volume.h"
+#include "lib/copy/throttle.h"
 #include "lib/copy/xts_cipher.h"
 
 namespace volcrypt {
@@ -44,6 +45,11 @@ struct CopyOptions {
   // Payload bytes dealt with (copied or skipped as holes) and the total.
   std::function<void(uint64_t done, uint64_t total)> progress;
   int threads = 2;  // for the crypto
+  // Bytes per second written at most (0: unlimited; throttle.h); chunks
+  // shrink to a quarter second's worth (at least 1 MiB) so that it paces
+  // smoothly. `clock`: nullptr for the real one.
+  uint64_t bandwidth = 0;
+  PaceClock* clock = nullptr;
 };
 
 // InvalidArgument if the ends cannot hold the payload or are misaligned.

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "lib/keys/key_name_index.h"
 #include "lib/keys/sealed_key_file.h"
 #include "lib/keys/secret_file.h"
 #include "lib/util/fd_io.h"
@@ -131,28 +132,15 @@ class FileKeyManager final : public KeyManager {
 
   absl::StatusOr<std::vector<std::string>> FindKeysByName(
       const std::string& name) override {
-    const int fd = openat(dir_fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus("list", dir_);
-    struct DirCloser {
-      void operator()(DIR* d) const { closedir(d); }
-    };
-    std::unique_ptr<DIR, DirCloser> d(fdopendir(fd));
-    if (d == nullptr) {
-      close(fd);
-      return ErrnoStatus("list", dir_);
-    }
-    std::vector<std::string> ids;
-    while (dirent* e = readdir(d.get())) {
-      const std::string entry = e->d_name;
-      if (!absl::EndsWith(entry, kKeySuffix) || entry[0] == '.') continue;
-      absl::StatusOr<std::string> file = ReadAt(entry);
-      if (!file.ok()) continue;  // deleted meanwhile
-      absl::StatusOr<SealedKeyHeader> h = ParseSealedKeyHeader(*file);
-      if (h.ok() && h->name == name && FileName(h->id) == entry) {
-        ids.push_back(h->id);
-      }
-    }
-    return ids;
+    // The name index reads only the key files it lacks and those with
+    // this name (lib/keys/key_name_index.h); each answer is checked
+    // against the file's own header.
+    return names_.Find(name, [this](const std::string& id)
+                                 -> absl::StatusOr<KeyNameIndex::Header> {
+      VOLCRYPT_ASSIGN_OR_RETURN(std::string file, ReadAt(FileName(id)));
+      VOLCRYPT_ASSIGN_OR_RETURN(SealedKeyHeader h, ParseSealedKeyHeader(file));
+      return KeyNameIndex::Header{h.id, h.name};
+    });
   }
 
  private:
@@ -180,6 +168,7 @@ class FileKeyManager final : public KeyManager {
     SealedKeyHeader h{id, request.name, request.algorithm, request.bits};
     VOLCRYPT_ASSIGN_OR_RETURN(std::string sealed, SealKey(h, key, master_));
     VOLCRYPT_RETURN_IF_ERROR(WriteAtomically(FileName(id), sealed));
+    names_.Record(id, request.name);  // after the key: a kill between costs a re-read
     return id;
   }
 
@@ -244,7 +233,7 @@ class FileKeyManager final : public KeyManager {
   const std::string dir_;
   const ScopedFd dir_fd_;
   const SecretBytes master_;
-
+  KeyNameIndex names_{dir_fd_.get(), dir_};
 };
 
 }  // namespace

@@ -45,6 +45,7 @@ absl::Status CopyAndVerify(const FlowContext& ctx, ConversionRecord& row,
     return ctx.store->UpdateConversion(row);
   };
   o.progress = req.progress;
+  o.bandwidth = req.bandwidth;
   const std::string what = "convert volume " + row.volume_id;
   VOLCRYPT_RETURN_IF_ERROR(Annotate(CopyPayload(src, dst, o), what));
   VOLCRYPT_RETURN_IF_ERROR(Annotate(VerifyPayload(src, dst, o.payload_bytes, 16), what));

@@ -8,6 +8,7 @@
 #include "lib/volumes/conversion.h"
 #include "lib/volumes/conversion_support.h"
 #include "lib/volumes/key_steps.h"
+#include "lib/volumes/online_plain.h"
 #include "lib/volumes/ownership.h"
 #include "volcrypt/errors.h"
 
@@ -70,7 +71,9 @@ absl::Status FinishConversion(const FlowContext& ctx, const std::string& volume_
                                   ? std::string(" (plain)")
                                   : absl::StrCat(" and its key ", old.encryption_key_id)));
   }
-  return ctx.store->EndConversion(volume_id, row.prior_status);
+  // A plain volume encrypted online keeps the attachment it adopted.
+  return ctx.store->EndConversion(
+      volume_id, AdoptsAttachment(row) ? VolumeStatus::kInUse : row.prior_status);
 }
 
 absl::Status UndoConversion(const FlowContext& ctx, const std::string& volume_id) {

@@ -8,6 +8,7 @@
 #include "lib/attach/block_copy.h"
 #include "lib/util/status_macros.h"
 #include "lib/volumes/conversion.h"
+#include "lib/volumes/online_plain.h"
 #include "volcrypt/attach_xml.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/errors.h"
@@ -59,6 +60,8 @@ absl::Status UndoOnline(const FlowContext& ctx, const std::string& id,
   if (!new_secret.empty()) {
     VOLCRYPT_RETURN_IF_ERROR(ctx.attacher->RemoveSecretIfUnused(new_secret).status());
   }
+  VOLCRYPT_ASSIGN_OR_RETURN(ConversionRecord row, ctx.store->GetConversion(id));
+  VOLCRYPT_RETURN_IF_ERROR(ForgetAdoptedAttachment(ctx, row));  // a plain volume's
   return UndoConversion(ctx, id);
 }
 
@@ -88,23 +91,27 @@ absl::Status Forward(const FlowContext& ctx, const std::string& id, const std::s
 // Which secret libvirt's disk `a` of volume `id` decrypts through: the live
 // disk's if the domain runs, else the persistent config's; "" if no
 // domain has it (then nothing tells which side holds the guest's last
-// writes).
-absl::StatusOr<std::string> DiskSecret(const FlowContext& ctx, const std::string& id,
+// writes). A plain disk's is "".
+absl::StatusOr<absl::optional<std::string>> DiskSecret(const FlowContext& ctx, const std::string& id,
                                        const AttachmentRecord& a) {
   VOLCRYPT_ASSIGN_OR_RETURN(std::vector<DomainDiskInfo> disks, ctx.attacher->ListSerialDisks());
   for (const DomainDiskInfo& d : disks) {
     if (d.serial == id && d.domain == a.domain && d.target_dev == a.target_dev) {
-      return d.secret_uuid;
+      return absl::optional<std::string>(d.secret_uuid);
     }
   }
-  return std::string();
+  return absl::optional<std::string>();
 }
 
 }  // namespace
 
 absl::StatusOr<bool> IsOnlineConversion(const FlowContext& ctx, const std::string& id) {
   VOLCRYPT_ASSIGN_OR_RETURN(VolumeRecord record, ctx.store->GetVolume(id));
-  return record.status == VolumeStatus::kInUse;
+  if (record.status == VolumeStatus::kInUse) return true;
+  if (record.status != VolumeStatus::kAvailable || record.encrypted) return false;
+  // A plain volume a running domain holds (online_plain.h).
+  VOLCRYPT_ASSIGN_OR_RETURN(absl::optional<DomainDiskInfo> disk, FindPlainLiveDisk(ctx, record));
+  return disk.has_value();
 }
 
 absl::StatusOr<VolumeRecord> ConvertVolumeOnline(const FlowContext& ctx,
@@ -115,7 +122,18 @@ absl::StatusOr<VolumeRecord> ConvertVolumeOnline(const FlowContext& ctx,
     return WrongStatus(record, "it is attached and no libvirt connection is configured",
                        EOPNOTSUPP);
   }
-  VOLCRYPT_ASSIGN_OR_RETURN(AttachmentRecord a, LiveAttachment(ctx, record));
+  // A plain volume's attachment is libvirt's until step 1b records it.
+  const bool plain = record.status == VolumeStatus::kAvailable;
+  absl::optional<DomainDiskInfo> plain_disk;
+  AttachmentRecord a;
+  if (plain) {
+    VOLCRYPT_ASSIGN_OR_RETURN(plain_disk, FindPlainLiveDisk(ctx, record));
+    if (!plain_disk) return WrongStatus(record, "no running libvirt domain holds it");
+    a.domain = plain_disk->domain;
+    a.target_dev = plain_disk->target_dev;
+  } else {
+    VOLCRYPT_ASSIGN_OR_RETURN(a, LiveAttachment(ctx, record));
+  }
   if (req.encryption.engine == EncryptionEngine::kLibrbd) {
     return ErrnoError(absl::StatusCode::kUnimplemented, ENOTSUP,
                       absl::StrCat("volume ", req.id, " is attached: libvirt 9.0 cannot open "
@@ -130,11 +148,17 @@ absl::StatusOr<VolumeRecord> ConvertVolumeOnline(const FlowContext& ctx,
                                             a.target_dev));
   }
   if (live->copying) return WrongStatus(record, "a block copy already runs on its disk");
-  const std::string old_secret = SecretOf(record, a);
+  const std::string old_secret = plain ? std::string() : SecretOf(record, a);
 
-  // 1, 2. The row, then the destination with its new key.
+  // 1, 1b, 2. The row, a plain volume's attachment, then the destination
+  // with its new key.
   VOLCRYPT_ASSIGN_OR_RETURN(ConversionRecord row,
-                            BeginConversion(ctx, req, VolumeStatus::kInUse, /*online=*/true));
+                            BeginConversion(ctx, req, record.status, /*online=*/true));
+  if (plain) {
+    absl::StatusOr<AttachmentRecord> adopted = AdoptAttachment(ctx, req.id, *plain_disk);
+    if (!adopted.ok()) return RollBack(ctx, req.id, a, "", adopted.status());
+    a = *adopted;
+  }
   absl::StatusOr<ConversionDestination> dest = CreateConversionDestination(ctx, row);
   if (!dest.ok()) return RollBack(ctx, req.id, a, "", dest.status());
   const std::string new_secret = ConversionSecretUuid(req.id, row.other_key_id);
@@ -158,6 +182,7 @@ absl::StatusOr<VolumeRecord> ConvertVolumeOnline(const FlowContext& ctx,
   copy.destination.engine = row.other_encryption.engine;
   copy.destination.secret_uuid = new_secret;
   copy.destination_payload_bytes = record.size_bytes;
+  copy.bandwidth = req.bandwidth;
   auto last_journal = std::chrono::steady_clock::now();
   copy.on_progress = [&](uint64_t copied, uint64_t total) {
     if (req.progress) req.progress(copied, total);
@@ -172,7 +197,7 @@ absl::StatusOr<VolumeRecord> ConvertVolumeOnline(const FlowContext& ctx,
   absl::Status copied = CopyAndPivot(*ctx.attacher, copy);
   if (!copied.ok()) {
     // A pivot whose answer was lost still counts: libvirt's disk decides.
-    absl::StatusOr<std::string> now = DiskSecret(ctx, req.id, a);
+    absl::StatusOr<absl::optional<std::string>> now = DiskSecret(ctx, req.id, a);
     if (!now.ok() || *now != new_secret) return RollBack(ctx, req.id, a, new_secret, copied);
   }
 
@@ -195,7 +220,15 @@ absl::StatusOr<bool> ReconcileOnlineConversion(const FlowContext& ctx,
   if (ctx.attacher == nullptr) {
     return WrongStatus(record, "its online conversion needs libvirt to be reconciled");
   }
-  VOLCRYPT_ASSIGN_OR_RETURN(AttachmentRecord a, ctx.store->GetAttachment(record.id));
+  absl::StatusOr<AttachmentRecord> adopted = ctx.store->GetAttachment(record.id);
+  if (absl::IsNotFound(adopted.status()) && AdoptsAttachment(*row) &&
+      row->phase == ConversionPhase::kCopying) {
+    // A plain volume's conversion killed before step 1b (or its undo
+    // after it): nothing of it in libvirt.
+    VOLCRYPT_RETURN_IF_ERROR(UndoConversion(ctx, record.id));
+    return true;
+  }
+  VOLCRYPT_ASSIGN_OR_RETURN(AttachmentRecord a, std::move(adopted));
   if (row->phase == ConversionPhase::kSwapped) {
     // The record names the new key: the new secret follows from it; the
     // attachment still names the old secret unless step 6 was done.
@@ -206,11 +239,12 @@ absl::StatusOr<bool> ReconcileOnlineConversion(const FlowContext& ctx,
     return true;
   }
   if (row->other_key_id.empty()) {  // killed before any secret could exist
+    VOLCRYPT_RETURN_IF_ERROR(ForgetAdoptedAttachment(ctx, *row));
     VOLCRYPT_RETURN_IF_ERROR(UndoConversion(ctx, record.id));
     return true;
   }
   const std::string new_secret = ConversionSecretUuid(record.id, row->other_key_id);
-  VOLCRYPT_ASSIGN_OR_RETURN(std::string uses, DiskSecret(ctx, record.id, a));
+  VOLCRYPT_ASSIGN_OR_RETURN(absl::optional<std::string> uses, DiskSecret(ctx, record.id, a));
   if (uses == new_secret) {
     ctx.log->Log(LogLevel::kWarning,
                  absl::StrCat("volume ", record.id, ": its disk was switched before a crash; "
@@ -218,7 +252,7 @@ absl::StatusOr<bool> ReconcileOnlineConversion(const FlowContext& ctx,
     VOLCRYPT_RETURN_IF_ERROR(Forward(ctx, record.id, SecretOf(record, a), new_secret));
     return true;
   }
-  if (uses.empty()) {
+  if (!uses) {
     return WrongStatus(record, absl::StrCat("libvirt domain ", a.domain, " no longer has its "
                                             "disk, so nothing tells whether its interrupted "
                                             "online conversion switched over; left "

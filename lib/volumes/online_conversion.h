@@ -10,7 +10,10 @@
 //      the recorded target carries the volume id and no copy runs, the
 //      destination can be opened live (not the librbd engine: libvirt 9.0
 //      gives QEMU no secret for it).     F/K: nothing changed.
-//   1. BeginConversion ('in-use' -> 'converting', row online).
+//   1. BeginConversion ('in-use' -> 'converting', row online). A plain
+//      volume a running domain holds starts 'available' and adds step 1b,
+//      its attachment recorded (online_plain.h, which says what a kill
+//      around it leaves); it ends 'in-use'.
 //   2. CreateConversionDestination: new key, destination, header, proof.
 //   3. The destination's libvirt secret (ConversionSecretUuid of the new
 //      key id, usage ConversionSecretUsageId), value = the new passphrase.

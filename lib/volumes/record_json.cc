@@ -23,40 +23,6 @@ std::string Iso8601(int64_t seconds) {
   return buf;
 }
 
-nlohmann::json VolumeJsonValue(const volcrypt::VolumeRecord& v) {
-  using volcrypt::BackendKind;
-  nlohmann::json location;
-  if (v.location.kind == BackendKind::kMapped) {
-    location["path"] = v.location.path;
-  } else {
-    location["pool"] = v.location.pool;
-    location["image"] = v.location.image;
-  }
-  return {
-      {"id", v.id},
-      {"status", std::string(volcrypt::VolumeStatusName(v.status))},
-      {"host", v.host},
-      {"size_bytes", v.size_bytes},
-      {"backend", std::string(volcrypt::BackendKindName(v.location.kind))},
-      {"location", location},
-      {"encrypted", v.encrypted},
-      {"encryption_key_id", v.encryption_key_id},
-      {"key_format", std::string(volcrypt::KeyFormatName(v.key_format))},
-      {"encryption",
-       {{"provider", v.encryption.format == volcrypt::LuksFormat::kLuks1 ? "luks" : "luks2"},
-        {"cipher", v.encryption.cipher},
-        {"key_size", v.encryption.key_bits},
-        {"control_location", "front-end"},
-        {"sector_size", v.encryption.sector_size},
-        {"kdf", std::string(volcrypt::KdfPolicyName(v.encryption.kdf))},
-        {"engine", std::string(volcrypt::EncryptionEngineName(v.encryption.engine))}}},
-      {"user_id", v.user_id},
-      {"project_id", v.project_id},
-      {"created_at", Iso8601(v.created_at)},
-      {"updated_at", Iso8601(v.updated_at)},
-  };
-}
-
 nlohmann::json LuksInfoJsonValue(const volcrypt::luks::LuksInfo& info) {
   nlohmann::json slots = nlohmann::json::array();
   for (const auto& k : info.keyslots) {
@@ -78,9 +44,7 @@ nlohmann::json LuksInfoJsonValue(const volcrypt::luks::LuksInfo& info) {
 
 }  // namespace
 
-std::string VolumeToJson(const VolumeRecord& v, int indent) {
-  return Dump(VolumeJsonValue(v), indent);
-}
+// VolumeToJson is in volume_json_writer.cc: it writes without a tree.
 
 std::string SnapshotToJson(const SnapshotRecord& s, int indent) {
   return Dump({{"id", s.id},

@@ -108,6 +108,15 @@ absl::Status Run(VolumeService& service, const std::vector<std::string>& a) {
     return service.AttachVolume(a[1], t, o).status();
   }
   if (op == "detach" && need(2)) return service.DetachVolume(a[1]).status();
+  if (op == "convert-rbd" && need(6)) {  // ID POOL IMAGE ENGINE FORMAT: a new key
+    ConvertVolumeRequest r;
+    r.id = a[1];
+    r.kind = ConversionKind::kReencrypt;
+    r.target = VolumeLocation::Rbd(a[2], a[3]);
+    r.encryption.engine = a[4] == "librbd" ? EncryptionEngine::kLibrbd : EncryptionEngine::kQemu;
+    r.encryption.format = a[5] == "luks2" ? LuksFormat::kLuks2 : LuksFormat::kLuks1;
+    return service.ConvertVolume(r).status();
+  }
   return absl::InvalidArgumentError("unknown operation or missing arguments: " + op);
 }
 

@@ -243,6 +243,44 @@ TEST_F(CrashTest, KillAtEveryStepOfACloneIsUndoneAndLeavesTheParentDeletable) {
       });
 }
 
+// Offline conversion of an RBD volume to a new key, QEMU's LUKS1 to librbd's
+// LUKS2 (lib/volumes/conversion.h), killed at every step: after reconcile
+// the volume is either on its old image with its old key or on the new one
+// with its new key; the other image and key are gone (no image without a
+// record, no key file without one), no conversion row is left, and the
+// volume converts again.
+TEST_F(CrashTest, KillAtEveryStepOfAnRbdConversionLeavesTheOldOrTheNewVolume) {
+  std::string key_before;
+  const std::vector<std::string> steps = KillAtEveryStep(
+      "convert",
+      [&](const Scene& scene, const std::string& tag) {
+        scene.MustRun(CreateArgs("v", "img-" + tag + "-v", {"qemu", "luks1"}));
+        key_before = scene.Records()["v"].value("encryption_key_id", "");
+      },
+      [](const std::string& tag) {
+        return std::vector<std::string>{"convert-rbd", "v", kPool, "img-" + tag + "-w",
+                                        "librbd", "luks2"};
+      },
+      [&](const Scene& scene, const std::string& tag) {
+        ExpectImagesExplained(scene, tag);
+        const auto records = scene.Records();
+        ASSERT_EQ(records.size(), 1u);
+        const nlohmann::json& v = records.begin()->second;
+        EXPECT_EQ(v.value("status", ""), "available");
+        const std::string image = v["location"].value("image", "");
+        const bool is_new = image == "img-" + tag + "-w";
+        EXPECT_TRUE(is_new || image == "img-" + tag + "-v") << image;
+        EXPECT_EQ(is_new, v.value("encryption_key_id", "") != key_before);
+        EXPECT_EQ(v["encryption"].value("engine", ""), is_new ? "librbd" : "qemu");
+        EXPECT_TRUE(is_new || tag.back() != 't') << "the undisturbed run did not convert";
+        const Outcome again = scene.op().Run(
+            {"volume", "reencrypt", "v", "--pool", kPool, "--image", "img-" + tag + "-x"});
+        EXPECT_EQ(again.exit_code, 0) << again.err;
+        ExpectImagesExplained(scene, tag);
+      });
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "store.SwapConversion"), steps.end());
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace volcrypt

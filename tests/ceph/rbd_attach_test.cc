@@ -226,5 +226,62 @@ TEST_F(RbdAttachTest, AManagedLibrbdLuks2ImageAttachesColdWithItsPassphrase) {
   ASSERT_TRUE(service_->DetachVolume(v->id).ok());
 }
 
+// Online conversion (lib/volumes/online_conversion.h) of an RBD volume: an
+// attached QEMU-LUKS1 image gets a new volume key through blockcopy while
+// QEMU writes; after the pivot QEMU decrypts the new image, the old image
+// and key are gone, and every byte written before and during the copy reads
+// back through librbd's encryption with the new key only.
+TEST_F(RbdAttachTest, AnAttachedRbdVolumeGetsANewKeyOnlineWhileQemuWrites) {
+  probe_.DefineDomain(kDomain, /*start=*/true);
+  const VolumeRecord v = Create("onl", LuksFormat::kLuks1, EncryptionEngine::kQemu);
+  AttachTarget live;
+  live.domain = kDomain;
+  ASSERT_TRUE(service_->AttachVolume(v.id, live, {}).ok());
+  auto write = [&](int pattern, uint64_t offset, uint64_t len) {
+    const std::string out = probe_.Hmp(
+        kDomain, "qemu-io -d scsi0-0-0-1 \"write -P " + std::to_string(pattern) + " " +
+                     std::to_string(offset) + " " + std::to_string(len) + "\"");
+    EXPECT_EQ(out.find("rror"), std::string::npos) << out;
+  };
+  write(0xd4, 0, 1 << 20);
+  ConvertVolumeRequest r;
+  r.id = v.id;
+  r.kind = ConversionKind::kReencrypt;
+  r.target = VolumeLocation::Rbd("rbd", "volume-onl-new");
+  int writes = 0;
+  r.progress = [&](uint64_t, uint64_t) {
+    if (writes < 4) write(0xe0 + writes, (2 + 5 * writes) << 20, 64 << 10), ++writes;
+  };
+  absl::StatusOr<VolumeRecord> c = service_->ConvertVolume(r);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_GT(writes, 0);
+  EXPECT_EQ(c->status, VolumeStatus::kInUse);
+  EXPECT_EQ(c->location.image, "volume-onl-new");
+  EXPECT_NE(c->encryption_key_id, v.encryption_key_id);
+  EXPECT_TRUE(absl::IsNotFound(keys_->GetKey(v.encryption_key_id).status()));
+  EXPECT_TRUE(absl::IsNotFound(rbd_->Stat(v.location).status()));
+  EXPECT_EQ(store_->GetAttachment(v.id)->secret_uuid,
+            ConversionSecretUuid(v.id, c->encryption_key_id));
+  const std::string block = probe_.Hmp(kDomain, "info block");
+  EXPECT_NE(block.find("\"driver\": \"luks\""), std::string::npos) << block;
+  EXPECT_NE(block.find("volume-onl-new"), std::string::npos) << block;
+  ASSERT_TRUE(service_->DetachVolume(v.id).ok());
+  std::vector<std::string> argv = {
+      "qemu-io", "--object", "secret,id=s0,file=/dev/fd/3", "--image-opts",
+      "driver=rbd,pool=rbd,image=volume-onl-new,conf=" + CephTestbed::conf() +
+          ",encrypt.format=luks,encrypt.key-secret=s0",
+      "-c", "read -P 0xd4 0 1M"};
+  for (int i = 0; i < writes; ++i) {
+    argv.push_back("-c");
+    argv.push_back("read -P " + std::to_string(0xe0 + i) + " " +
+                   std::to_string((2 + 5 * i) << 20) + " 64k");
+  }
+  SecretBytes pass = HexPassphrase(keys_->GetKey(c->encryption_key_id).value());
+  auto read = RunCommand(argv, &pass);
+  EXPECT_EQ(read.out.find("verification failed"), std::string::npos) << read.out << read.err;
+  EXPECT_NE(read.out.find("read 1048576/1048576"), std::string::npos) << read.out << read.err;
+  EXPECT_EQ(read.err.find("rror"), std::string::npos) << read.err;
+}
+
 }  // namespace
 }  // namespace volcrypt

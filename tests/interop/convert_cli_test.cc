@@ -90,7 +90,8 @@ TEST_F(ConvertCliTest, EncryptThenReencryptAFileQemuReadsEachTimeWithTheCurrentK
   EXPECT_EQ(read.out.find("verification failed"), std::string::npos);
   EXPECT_NE(access(plain.c_str(), F_OK), 0);
 
-  CommandResult re = Run({"volume", "reencrypt", "v1", "--path", tmp_.File("v1.new")});
+  CommandResult re = Run({"volume", "reencrypt", "v1", "--path", tmp_.File("v1.new"),
+                          "--bandwidth", "64M"});
   ASSERT_EQ(re.exit_code, 0) << re.err;
   const SecretBytes second = Passphrase("v1");
   read = QemuRead(tmp_.File("v1.new"), second, "read -P 0xa5 12M 1M");
@@ -107,7 +108,9 @@ TEST_F(ConvertCliTest, UsageErrorsExitTwoWithOneLine) {
         {"volume", "encrypt", "v1", "--path", "/x", "--pool", "rbd", "--image", "i"},
         {"volume", "reencrypt", "v1", "--pool", "rbd"},
         {"volume", "encrypt", "v1", "--path", "/x", "--format", "luks9"},
-        {"volume", "encrypt", "v1", "--path", "/x", "--sector-size", "-1"}}) {
+        {"volume", "encrypt", "v1", "--path", "/x", "--sector-size", "-1"},
+        {"volume", "encrypt", "v1", "--path", "/x", "--bandwidth", "fast"},
+        {"volume", "encrypt", "v1", "--path", "/x", "--bandwidth", "0"}}) {
     CommandResult r = Run(args);
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;

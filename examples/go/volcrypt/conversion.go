@@ -30,6 +30,9 @@ type ConvertOptions struct {
 	// (on the calling goroutine's thread). A panic in it stops further
 	// calls and is re-raised once the conversion returns.
 	OnProgress func(done, total uint64)
+	// Bandwidth caps the copy in bytes per second (0: unlimited); an
+	// online conversion passes it to libvirt's block copy.
+	Bandwidth uint64
 }
 
 // ConvertVolume copies volume id into a new volume under a new volume key,
@@ -62,6 +65,7 @@ func (s *Service) ConvertVolume(ctx context.Context, id string, o ConvertOptions
 	co.key_bits = C.int(o.KeyBits)
 	co.sector_size = C.uint32_t(o.SectorSize)
 	co.keep_source = cbool(o.KeepSource)
+	co.bandwidth = C.uint64_t(o.Bandwidth)
 	cb := newProgressCallback(o.OnProgress)
 	if cb != nil {
 		defer cb.free()

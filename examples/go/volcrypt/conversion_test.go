@@ -24,7 +24,8 @@ func TestEncryptThenReencryptWithProgress(t *testing.T) {
 	if !v.Encrypted || last != 4<<20 {
 		t.Fatalf("after encrypt: %+v, last progress %d", v, last)
 	}
-	w, err := f.svc.ConvertVolume(ctx, "c1", ConvertOptions{Reencrypt: true, Path: f.path("c1.new")})
+	w, err := f.svc.ConvertVolume(ctx, "c1", ConvertOptions{Reencrypt: true, Path: f.path("c1.new"),
+		Bandwidth: 64 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -396,7 +396,8 @@ class _ConvertOptions(ctypes.Structure):
                 ("image", ctypes.c_char_p), ("format", ctypes.c_char_p),
                 ("engine", ctypes.c_char_p), ("key_bits", ctypes.c_int),
                 ("sector_size", ctypes.c_uint32), ("keep_source", ctypes.c_int),
-                ("on_progress", _ON_PROGRESS), ("context", ctypes.c_void_p)]
+                ("on_progress", _ON_PROGRESS), ("context", ctypes.c_void_p),
+                ("bandwidth", ctypes.c_uint64)]
 
 
 class MappedBackend(_Handle):
@@ -608,16 +609,18 @@ class Service(_Handle):
                        pool: Optional[str] = None, image: Optional[str] = None,
                        format: Optional[str] = None, engine: Optional[str] = None,
                        key_bits: int = 0, sector_size: int = 0, keep_source: bool = False,
-                       on_progress: Optional[Callable[[int, int], None]] = None) -> dict:
+                       on_progress: Optional[Callable[[int, int], None]] = None,
+                       bandwidth: int = 0) -> dict:
         """Copies the volume into a new one at `path` (or `pool`/`image`)
         under a new volume key, verifies it and switches the record to it
         (reencrypt=False: a plain volume becomes encrypted). on_progress(done,
-        total) gets payload bytes. Returns the record afterwards."""
+        total) gets payload bytes; bandwidth caps the copy in bytes per
+        second (0: unlimited). Returns the record afterwards."""
         callback = (_ON_PROGRESS(lambda _ctx, done, total: on_progress(done, total))
                     if on_progress else _ON_PROGRESS())
         o = _ConvertOptions(ctypes.sizeof(_ConvertOptions), int(reencrypt), _b(path), _b(pool),
                             _b(image), _b(format), _b(engine), key_bits, sector_size,
-                            int(keep_source), callback, None)
+                            int(keep_source), callback, None, bandwidth)
         out = ctypes.c_void_p()
         _call("volume_convert", self._h, _b(volume_id), ctypes.byref(o), ctypes.byref(out))
         return json.loads(_take_string(out))
