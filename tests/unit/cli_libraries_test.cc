@@ -74,9 +74,10 @@ TEST(CliLibrariesTest, MappedVolumeCommandsOnTheDefaultsMapNoBackendLibrary) {
 
 // libcryptsetup (and what it pulls in: libdevmapper, libudev, libselinux...)
 // is dlopen'ed by the first LUKS call (lib/luks/cryptsetup_loader.h), and
-// the CLI links Abseil statically: `help` and `volume show` map neither. A
-// LUKS1 create, whose header volcrypt writes itself (luks1_writer.h), never
-// loads it; `volume verify`, which unlocks through it, loads it at run time.
+// the CLI links Abseil statically: `help` and `volume show` map neither,
+// nor libxml2 (lib/attach/libxml_loader.h). A LUKS1 create, whose header
+// volcrypt writes itself (luks1_writer.h), never loads libcryptsetup;
+// `volume verify`, which unlocks through it, loads it at run time.
 TEST(CliLibrariesTest, HelpAndShowMapNoLibcryptsetupAndNoSharedAbseil) {
   TempDir tmp;
   const std::string state = tmp.File("state");
@@ -96,6 +97,14 @@ TEST(CliLibrariesTest, HelpAndShowMapNoLibcryptsetupAndNoSharedAbseil) {
   CommandResult is_luks =
       RunCommand({"cryptsetup", "isLuks", "--type", "luks1", tmp.File("v1.img")});
   EXPECT_EQ(is_luks.exit_code, 0) << "cryptsetup does not read the header";
+  // libxml2 (with ICU) likewise: dlopen'ed by the XML it writes and parses.
+  CommandResult xml = RunTraced({"--state-dir", state, "attach-xml", "v1"});
+  EXPECT_EQ(xml.exit_code, 0) << xml.out;
+  EXPECT_NE(xml.out.find("<secret"), std::string::npos);
+  EXPECT_NE(xml.err.find("file=libxml2.so.2 [0];  dynamically loaded by"), std::string::npos)
+      << "attach-xml did not dlopen libxml2";
+  EXPECT_EQ(xml.err.find("file=libxml2.so.2 [0];  needed by"), std::string::npos)
+      << "libxml2 is linked at load time";
 
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"help"},
@@ -103,7 +112,8 @@ TEST(CliLibrariesTest, HelpAndShowMapNoLibcryptsetupAndNoSharedAbseil) {
     CommandResult r = RunTraced(args);
     EXPECT_EQ(r.exit_code, 0) << args.back();
     ASSERT_NE(r.err.find("file="), std::string::npos);
-    for (const char* lib : {"file=libcryptsetup", "file=libdevmapper", "file=libabsl_"}) {
+    for (const char* lib :
+         {"file=libcryptsetup", "file=libdevmapper", "file=libabsl_", "file=libxml2"}) {
       EXPECT_EQ(r.err.find(lib), std::string::npos) << args.back() << " mapped " << lib;
     }
   }
