@@ -4,6 +4,8 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 
+#include "lib/attach/libxml_loader.h"
+
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -34,7 +36,7 @@ absl::StatusOr<Doc> Parse(const std::string& xml) {
 std::string Attr(xmlNode* node, const char* name) {
   xmlChar* v = xmlGetProp(node, BAD_CAST name);
   std::string out = v ? reinterpret_cast<const char*>(v) : "";
-  xmlFree(v);
+  XmlFree(v);
   return out;
 }
 
@@ -63,7 +65,7 @@ absl::Status ForEachDisk(const std::string& domain_xml, Fn fn) {
 std::string Text(xmlNode* node) {
   xmlChar* text = xmlNodeGetContent(node);
   std::string out = text ? reinterpret_cast<const char*>(text) : "";
-  xmlFree(text);
+  XmlFree(text);
   return out;
 }
 

@@ -171,6 +171,10 @@ class MappedBackend final : public BlockBackend {
       if (errno != EEXIST) return ErrnoStatus("create", path);
       return UseExistingDevice(name, path, raw_bytes);
     }
+    // Both syncs keep one promise: once Create returns, the file exists at
+    // its full size after a crash, so Reconcile finds and removes what a
+    // failed create made, and a --defer-format volume (no header write
+    // follows to sync it) keeps its size.
     absl::Status s = SizeAndSync(fd.get(), raw_bytes, path);
     if (s.ok()) s = SyncDirFd(name, path);
     // Nothing half-made is left behind, and only what this call made goes.

@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "lib/luks/cryptsetup_loader.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
 
@@ -47,6 +48,11 @@ absl::StatusOr<std::unique_ptr<CryptDevice>> CryptDevice::Open(
   VOLCRYPT_RETURN_IF_ERROR(CheckVolumePath(path));
   crypt_device* cd = nullptr;
   const int r = crypt_init(&cd, path.c_str());
+  if (r == -ELIBACC && !CryptsetupLoadError().empty()) {
+    return ErrnoError(absl::StatusCode::kUnavailable, ELIBACC,
+                      absl::StrCat(path, ": cannot open: libcryptsetup: ",
+                                   CryptsetupLoadError()));
+  }
   if (r < 0) {
     return StatusFromErrno(r, absl::StrCat(path, ": cannot open: ",
                                            strerror(-r)));

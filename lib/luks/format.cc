@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,10 +12,12 @@
 #include <cstring>
 #include <cerrno>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "lib/luks/crypt_device.h"
+#include "lib/luks/luks1_writer.h"
 #include "lib/util/fd_io.h"
 #include "lib/util/status_macros.h"
 #include "volcrypt/errors.h"
@@ -84,6 +87,18 @@ absl::Status FormatImage(CryptDevice& dev, const EncryptionSpec& spec,
   return absl::OkStatus();
 }
 
+absl::Status CheckHeaderFits(uint64_t device_bytes, const LuksHeaderImage& image,
+                             uint32_t sector_size, const std::string& what) {
+  if (device_bytes < image.size() + sector_size) {
+    return ErrnoError(
+        absl::StatusCode::kOutOfRange, ENOSPC,
+        absl::StrCat(what, ": ", device_bytes, " bytes cannot hold a ",
+                     image.size(), "-byte LUKS header and one ", sector_size,
+                     "-byte sector of data"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<LuksHeaderImage> BuildHeaderImage(
@@ -94,37 +109,74 @@ absl::StatusOr<LuksHeaderImage> BuildHeaderImage(
   }
   VOLCRYPT_ASSIGN_OR_RETURN(LuksHeaderImage image,
                             LuksHeaderImage::Create(PayloadOffsetBytes(spec)));
+  // The common create's header without libcryptsetup (luks1_writer.h).
+  if (OwnLuks1WriterHandles(spec)) {
+    VOLCRYPT_RETURN_IF_ERROR(WriteLuks1Image(spec, passphrase, image));
+    return image;
+  }
   VOLCRYPT_ASSIGN_OR_RETURN(std::unique_ptr<CryptDevice> dev,
                             CryptDevice::Open(image.path()));
   VOLCRYPT_RETURN_IF_ERROR(FormatImage(*dev, spec, passphrase));
   return image;
 }
 
-absl::Status WriteHeaderImage(const VolumeIo& io, uint64_t device_bytes,
-                              const LuksHeaderImage& image,
-                              uint32_t sector_size, const std::string& what) {
-  if (device_bytes < image.size() + sector_size) {
-    return ErrnoError(
-        absl::StatusCode::kOutOfRange, ENOSPC,
-        absl::StrCat(what, ": ", device_bytes, " bytes cannot hold a ",
-                     image.size(), "-byte LUKS header and one ", sector_size,
-                     "-byte sector of data"));
+namespace {
+
+// The image's bytes, mapped from its memfd: the writes go straight from the
+// image's own pages, with no copy of it.
+class ImageView {
+ public:
+  static absl::StatusOr<ImageView> Map(const LuksHeaderImage& image) {
+    void* p = mmap(nullptr, static_cast<size_t>(image.size()), PROT_READ, MAP_SHARED,
+                   image.fd(), 0);
+    if (p == MAP_FAILED) return ErrnoStatus("map", "LUKS header image");
+    return ImageView(static_cast<const uint8_t*>(p), static_cast<size_t>(image.size()));
   }
-  // Whole-region buffers: one large read of the target and a few large
-  // writes, since every call is a network round trip on RBD.
+  ImageView(ImageView&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(o.size_) {}
+  ImageView& operator=(ImageView&&) = delete;
+  ~ImageView() {
+    if (data_ != nullptr) munmap(const_cast<uint8_t*>(data_), size_);
+  }
+  const uint8_t* data() const { return data_; }
+
+ private:
+  ImageView(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  const uint8_t* data_;
+  size_t size_;
+};
+
+bool AllZero(const uint8_t* p, size_t len) {
+  return len == 0 || (p[0] == 0 && std::memcmp(p, p + 1, len - 1) == 0);
+}
+
+// `blank`: the target's first image.size() bytes are known to hold nothing
+// (a hole: a file this create just made, or any sparse file). Then nothing
+// is read back, and one sync ends the write: there is no old header that a
+// crash between the keyslots and the phdr could destroy, and a create is
+// not reported done, nor its record marked so, before that sync returns
+// (a crash before it leaves a record Reconcile rolls back). On any other
+// target the target is read and compared, and the keyslots are synced
+// before the phdr is written: two barriers, as a rewrite needs.
+absl::Status WriteImage(const VolumeIo& io, const LuksHeaderImage& image, bool blank) {
   const size_t size = static_cast<size_t>(image.size());
-  std::vector<uint8_t> want(size), have(size);
-  VOLCRYPT_RETURN_IF_ERROR(image.Read(0, want.data(), size));
-  VOLCRYPT_RETURN_IF_ERROR(io.read(0, have.data(), size));
+  VOLCRYPT_ASSIGN_OR_RETURN(ImageView view, ImageView::Map(image));
+  const uint8_t* want = view.data();
+  // Whole-region read: one round trip on RBD.
+  std::vector<uint8_t> have;
+  if (!blank) {
+    have.resize(size);
+    VOLCRYPT_RETURN_IF_ERROR(io.read(0, have.data(), size));
+  }
   // A chunk must be written if it differs from what is there.
   auto dirty = [&](size_t chunk) {
     const size_t off = chunk * kChunkBytes;
     const size_t len = std::min(kChunkBytes, size - off);
-    return std::memcmp(want.data() + off, have.data() + off, len) != 0;
+    return blank ? !AllZero(want + off, len)
+                 : std::memcmp(want + off, have.data() + off, len) != 0;
   };
   const size_t chunks = (size + kChunkBytes - 1) / kChunkBytes;
   // Runs of dirty chunks after the first, then chunk 0 (both LUKS2 binary
-  // headers, the LUKS1 phdr) once the keyslots are durable.
+  // headers, the LUKS1 phdr) once the keyslots are written.
   for (size_t c = 1; c < chunks;) {
     if (!dirty(c)) {
       ++c;
@@ -134,20 +186,43 @@ absl::Status WriteHeaderImage(const VolumeIo& io, uint64_t device_bytes,
     while (end < chunks && dirty(end)) ++end;
     const size_t off = c * kChunkBytes;
     const size_t len = std::min(end * kChunkBytes, size) - off;
-    VOLCRYPT_RETURN_IF_ERROR(io.write(off, want.data() + off, len));
+    VOLCRYPT_RETURN_IF_ERROR(io.write(off, want + off, len));
     c = end;
   }
   if (dirty(0)) {
-    VOLCRYPT_RETURN_IF_ERROR(io.sync());
-    VOLCRYPT_RETURN_IF_ERROR(io.write(0, want.data(), std::min(kChunkBytes, size)));
+    // Rewrite: the keyslots are durable before a phdr that names them
+    // replaces the old one, so a crash leaves one usable header.
+    if (!blank) VOLCRYPT_RETURN_IF_ERROR(io.sync());
+    VOLCRYPT_RETURN_IF_ERROR(io.write(0, want, std::min(kChunkBytes, size)));
   }
+  // The header is durable before the caller records the volume as made.
   return io.sync();
+}
+
+// Whether the first `len` bytes of the regular file at `fd` are a hole.
+// A file system without SEEK_DATA reports data everywhere: false.
+bool RegionIsHole(int fd, uint64_t len) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  const off_t data = lseek(fd, 0, SEEK_DATA);
+  if (data < 0) return errno == ENXIO;  // no data at all
+  return static_cast<uint64_t>(data) >= len;
+}
+
+}  // namespace
+
+absl::Status WriteHeaderImage(const VolumeIo& io, uint64_t device_bytes,
+                              const LuksHeaderImage& image,
+                              uint32_t sector_size, const std::string& what) {
+  VOLCRYPT_RETURN_IF_ERROR(CheckHeaderFits(device_bytes, image, sector_size, what));
+  return WriteImage(io, image, /*blank=*/false);
 }
 
 absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
                               const LuksHeaderImage& image,
                               uint32_t sector_size, const std::string& what) {
   VOLCRYPT_RETURN_IF_ERROR(CheckWritable(fd, what));
+  VOLCRYPT_RETURN_IF_ERROR(CheckHeaderFits(device_bytes, image, sector_size, what));
   VolumeIo io;
   io.read = [fd, &what](uint64_t off, void* buf, size_t len) {
     return ReadFully(fd, off, buf, len, what);
@@ -158,7 +233,7 @@ absl::Status WriteHeaderImage(int fd, uint64_t device_bytes,
   io.sync = [fd, &what]() {
     return fdatasync(fd) == 0 ? absl::OkStatus() : ErrnoStatus("sync", what);
   };
-  return WriteHeaderImage(io, device_bytes, image, sector_size, what);
+  return WriteImage(io, image, RegionIsHole(fd, image.size()));
 }
 
 absl::Status FormatPath(const std::string& path, const EncryptionSpec& spec,

@@ -136,9 +136,10 @@ TEST_F(CliTest, RunsNonDumpable) {
   ASSERT_EQ(chown(fifo.c_str(), kNobody, kNobody), 0);
   const int devnull = open("/dev/null", O_WRONLY);
   ASSERT_GE(devnull, 0);
-  // Blocks opening the FIFO for its fixed key until we let it go.
+  // Blocks opening the FIFO for its fixed key until we let it go. (Not
+  // `volume list` or `show`: they read only the database, no key.)
   const pid_t pid = SpawnCli({"--fixed-key-file", fifo, "--db", tmp_.File("v.db"),
-                              "volume", "list"},
+                              "volume", "verify", "v"},
                              devnull, devnull, kNobody);
   close(devnull);
   const std::string proc = "/proc/" + std::to_string(pid);
@@ -438,6 +439,27 @@ TEST_F(CliTest, ExplicitKeyDirectoryAndHexMasterKey) {
                   "--master-key", master, "volume", "verify", "x"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("chmod 600"), std::string::npos);
+}
+
+// `volume list` and `volume show` read only the database (issue #16: the
+// key manager's master-key unseal was a third of a `show` process): a fresh
+// state directory gets a database but no master key, and a key manager
+// that cannot be opened does not stop them; `verify`, which needs keys, does.
+TEST_F(CliTest, ListAndShowOpenNoKeyManager) {
+  CommandResult list = Run({"volume", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(list.out, "[]\n");
+  struct stat st;
+  EXPECT_EQ(stat(tmp_.File("state/volumes.db").c_str(), &st), 0);
+  EXPECT_NE(stat(tmp_.File("state/master.key").c_str(), &st), 0) << "list made a master key";
+  ASSERT_EQ(Run({"volume", "create", "--path", Vol("a"), "--size", "64M", "--id", "a"}).exit_code,
+            0);
+  const std::string missing = tmp_.File("no-such-master.key");
+  CommandResult show = Run({"--master-key", missing, "volume", "show", "a"});
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("\"id\": \"a\""), std::string::npos) << show.out;
+  CommandResult verify = Run({"--master-key", missing, "volume", "verify", "a"});
+  EXPECT_EQ(verify.exit_code, 1) << "verify ran without its key manager";
 }
 
 }  // namespace

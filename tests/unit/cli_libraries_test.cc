@@ -82,7 +82,6 @@ TEST(CliLibrariesTest, DeleteRefusesWhenTheLibvirtModuleCannotBeLoaded) {
   TempDir tmp;
   const std::string cli = tmp.File("volcrypt");
   ASSERT_EQ(RunCommand({"cp", Cli(), cli}).exit_code, 0);
-  const std::vector<std::string> state = {"--state-dir", tmp.File("state")};
   CommandResult create = RunCommand({Cli(), "--state-dir", tmp.File("state"), "volume", "create",
                                      "--path", tmp.File("v1.img"), "--size", "16M", "--id",
                                      "v1"});
@@ -98,6 +97,53 @@ TEST(CliLibrariesTest, DeleteRefusesWhenTheLibvirtModuleCannotBeLoaded) {
   EXPECT_EQ(show.exit_code, 0) << "the volume is gone: " << show.err;
 }
 #endif
+
+// libcryptsetup (and what it pulls in: libdevmapper, libudev, libselinux...)
+// is dlopen'ed by the first LUKS call (lib/luks/cryptsetup_loader.h), and
+// the CLI links Abseil statically: `help` and `volume show` map neither,
+// nor libxml2 (lib/attach/libxml_loader.h). A LUKS1 create, whose header
+// volcrypt writes itself (luks1_writer.h), never loads libcryptsetup;
+// `volume verify`, which unlocks through it, loads it at run time.
+TEST(CliLibrariesTest, HelpAndShowMapNoLibcryptsetupAndNoSharedAbseil) {
+  TempDir tmp;
+  const std::string state = tmp.File("state");
+  CommandResult create = RunTraced({"--state-dir", state, "volume", "create", "--path",
+                                    tmp.File("v1.img"), "--size", "64M", "--format", "luks1",
+                                    "--id", "v1"});
+  ASSERT_EQ(create.exit_code, 0) << create.err.substr(0, 2000);
+  EXPECT_EQ(create.err.find("file=libcryptsetup"), std::string::npos)
+      << "a LUKS1 create mapped libcryptsetup";
+  CommandResult verify = RunTraced({"--state-dir", state, "volume", "verify", "v1"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  EXPECT_NE(verify.err.find("file=libcryptsetup.so.12 [0];  dynamically loaded by"),
+            std::string::npos)
+      << "verify did not dlopen libcryptsetup";
+  EXPECT_EQ(verify.err.find("file=libcryptsetup.so.12 [0];  needed by"), std::string::npos)
+      << "libcryptsetup is linked at load time";
+  CommandResult is_luks =
+      RunCommand({"cryptsetup", "isLuks", "--type", "luks1", tmp.File("v1.img")});
+  EXPECT_EQ(is_luks.exit_code, 0) << "cryptsetup does not read the header";
+  // libxml2 (with ICU) likewise: dlopen'ed by the XML it writes and parses.
+  CommandResult xml = RunTraced({"--state-dir", state, "attach-xml", "v1"});
+  EXPECT_EQ(xml.exit_code, 0) << xml.out;
+  EXPECT_NE(xml.out.find("<secret"), std::string::npos);
+  EXPECT_NE(xml.err.find("file=libxml2.so.2 [0];  dynamically loaded by"), std::string::npos)
+      << "attach-xml did not dlopen libxml2";
+  EXPECT_EQ(xml.err.find("file=libxml2.so.2 [0];  needed by"), std::string::npos)
+      << "libxml2 is linked at load time";
+
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"help"},
+        std::vector<std::string>{"--state-dir", state, "volume", "show", "v1"}}) {
+    CommandResult r = RunTraced(args);
+    EXPECT_EQ(r.exit_code, 0) << args.back();
+    ASSERT_NE(r.err.find("file="), std::string::npos);
+    for (const char* lib :
+         {"file=libcryptsetup", "file=libdevmapper", "file=libabsl_", "file=libxml2"}) {
+      EXPECT_EQ(r.err.find(lib), std::string::npos) << args.back() << " mapped " << lib;
+    }
+  }
+}
 
 }  // namespace
 }  // namespace volcrypt

@@ -112,6 +112,35 @@ TEST_P(LuksFormatTest, WrittenImageKeepsFileSparse) {
   EXPECT_LE(static_cast<uint64_t>(st.st_blocks) * 512, PayloadOffsetBytes(Spec()));
 }
 
+// The header path reads nothing back from a target whose header region is
+// a hole (a file just made) and writes only the image's non-zero chunks; on
+// any other target it compares and writes every chunk that differs. Either
+// way the target ends up holding exactly the image: a blank target's zero
+// chunks read as zeros, and a target full of 0xAA gets those chunks zeroed.
+TEST_P(LuksFormatTest, WrittenRegionEqualsTheImageOnBlankAndOnDirtyTargets) {
+  absl::StatusOr<luks::LuksHeaderImage> image =
+      luks::BuildHeaderImage(Spec(), HexPassphrase(RandomKey()));
+  ASSERT_TRUE(image.ok()) << image.status();
+  const size_t size = static_cast<size_t>(image->size());
+  std::string want(size, '\0');
+  VOLCRYPT_ASSERT_OK(image->Read(0, want.data(), size));
+  for (const bool dirty : {false, true}) {
+    SCOPED_TRACE(dirty ? "dirty target" : "blank target");
+    const std::string path = dir_.File(dirty ? "dirty" : "blank");
+    MakeSparseFile(path, 64 * kMiB);
+    const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    if (dirty) {
+      const std::string junk(size, '\xaa');
+      ASSERT_EQ(pwrite(fd, junk.data(), size, 0), static_cast<ssize_t>(size));
+    }
+    VOLCRYPT_EXPECT_OK(luks::WriteHeaderImage(fd, 64 * kMiB, *image, 512, path));
+    close(fd);
+    EXPECT_TRUE(ReadFileOrDie(path).compare(0, size, want) == 0)
+        << "the target does not hold the image";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(BothFormats, LuksFormatTest,
                          ::testing::Values(LuksFormat::kLuks1, LuksFormat::kLuks2),
                          ::volcrypt::testing::LuksFormatParamName);
