@@ -1,6 +1,5 @@
 #include "lib/attach/libxml_loader.h"
 
-#include <dlfcn.h>
 #include <libxml/globals.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -8,36 +7,19 @@
 #include <libxml/xmlstring.h>
 #include <libxml/xpath.h>
 
-#include <mutex>
+
+#include "lib/util/lazy_library.h"
 
 namespace volcrypt {
 namespace {
 
 // libxml2's soname since 2.x (meson.build asks for >= 2.9).
-constexpr char kSoname[] = "libxml2.so.2";
-
-struct Library {
-  void* handle = nullptr;
-  std::string error;
-};
-
-const Library& Loaded() {
-  static Library lib;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    lib.handle = dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
-    if (lib.handle == nullptr) {
-      const char* why = dlerror();
-      lib.error = why != nullptr ? why : kSoname;
-    }
-  });
+LazyLibrary& Library() {
+  static LazyLibrary lib("libxml2.so.2");
   return lib;
 }
 
-void* Symbol(const char* name) {
-  const Library& lib = Loaded();
-  return lib.handle == nullptr ? nullptr : dlsym(lib.handle, name);
-}
+void* Symbol(const char* name) { return Library().Symbol(name); }
 
 template <typename F>
 F Resolve(const char* name) {
@@ -52,7 +34,7 @@ void XmlFree(void* p) {
   if (slot != nullptr && *slot != nullptr && p != nullptr) (*slot)(p);
 }
 
-std::string LibxmlLoadError() { return Loaded().error; }
+std::string LibxmlLoadError() { return Library().error(); }
 
 }  // namespace volcrypt
 

@@ -1,35 +1,18 @@
 #include "lib/luks/cryptsetup_loader.h"
 
-#include <dlfcn.h>
 #include <libcryptsetup.h>
 
 #include <cerrno>
-#include <mutex>
+
+#include "lib/util/lazy_library.h"
 
 namespace volcrypt {
 namespace luks {
 namespace {
 
 // Every libcryptsetup 2.x has this soname (meson.build asks for >= 2.4).
-constexpr char kSoname[] = "libcryptsetup.so.12";
-
-struct Library {
-  void* handle = nullptr;
-  std::string error;
-};
-
-const Library& Loaded() {
-  static Library lib;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    // RTLD_LOCAL: its symbols are not interposed on anyone else's; it is
-    // never closed, like the backend modules.
-    lib.handle = dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
-    if (lib.handle == nullptr) {
-      const char* why = dlerror();
-      lib.error = why != nullptr ? why : kSoname;
-    }
-  });
+LazyLibrary& Library() {
+  static LazyLibrary lib("libcryptsetup.so.12");
   return lib;
 }
 
@@ -37,14 +20,12 @@ const Library& Loaded() {
 // symbol is missing.
 template <typename F>
 F Resolve(const char* name) {
-  const Library& lib = Loaded();
-  if (lib.handle == nullptr) return nullptr;
-  return reinterpret_cast<F>(dlsym(lib.handle, name));
+  return Library().Resolve<F>(name);
 }
 
 }  // namespace
 
-std::string CryptsetupLoadError() { return Loaded().error; }
+std::string CryptsetupLoadError() { return Library().error(); }
 
 }  // namespace luks
 }  // namespace volcrypt

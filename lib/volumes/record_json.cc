@@ -5,6 +5,8 @@
 #include <ctime>
 #include <string>
 
+#include "lib/util/iso8601.h"
+
 namespace volcrypt {
 namespace {
 
@@ -12,15 +14,6 @@ namespace {
 // is not UTF-8 becomes U+FFFD instead of making the whole record unprintable.
 std::string Dump(const nlohmann::json& j, int indent) {
   return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string Iso8601(int64_t seconds) {
-  const std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm = {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 nlohmann::json LuksInfoJsonValue(const volcrypt::luks::LuksInfo& info) {

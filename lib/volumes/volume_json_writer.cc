@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "volcrypt/json.h"
+#include "lib/util/iso8601.h"
 
 namespace volcrypt {
 namespace {
@@ -38,15 +39,6 @@ void AppendString(std::string* out, const std::string& s) {
   out->push_back('"');
   out->append(s);
   out->push_back('"');
-}
-
-std::string Iso8601(int64_t seconds) {
-  const std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm = {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // One object being written: the caller gives members in sorted key order.
