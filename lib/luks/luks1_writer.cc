@@ -167,8 +167,14 @@ absl::Status WriteLuks1Image(const EncryptionSpec& spec, const SecretBytes& pass
   VOLCRYPT_RETURN_IF_ERROR(
       Pbkdf2(passphrase.data(), passphrase.size(), slot0 + 8, slot_key.data(), kKeyBytes));
   uint8_t* material = body.data();  // keyslot 0 starts at sector kFirstSlot
-  VOLCRYPT_RETURN_IF_ERROR(AfSplit(key.data(), material));
-  VOLCRYPT_RETURN_IF_ERROR(EncryptXts(slot_key.data(), material, kMaterialSectors * kSector));
+  // Until it is encrypted the split material is the key in the clear: an
+  // error in between wipes it rather than leave it in freed memory.
+  absl::Status sealed = AfSplit(key.data(), material);
+  if (sealed.ok()) sealed = EncryptXts(slot_key.data(), material, kMaterialSectors * kSector);
+  if (!sealed.ok()) {
+    OPENSSL_cleanse(material, kMaterialSectors * kSector);
+    return sealed;
+  }
   VOLCRYPT_RETURN_IF_ERROR(image.Write(kFirstSlot * kSector, body.data(), body.size()));
   // The phdr last: the image holds no header until it is whole.
   return image.Write(0, phdr, sizeof(phdr));
