@@ -23,6 +23,9 @@
 #                 data) through blockcopy: rate, guest read latency (root)
 #   scale_bench   list, show, create, key lookup by name and reconcile at
 #                 1,000 and 100,000 volumes (~4 minutes; not part of CI)
+# With VOLCRYPT_BENCH_JSON=FILE the raw results are kept there too, and with
+# VOLCRYPT_BENCH_PLOT=FILE.svg drawn as a chart (bench/plot_bench.py, with
+# Debian's python3-matplotlib: /usr/bin/python3, not a pyenv one).
 # Usage: bench/run.sh luks_bench|volume_bench|attach_bench|rbd_bench|capi_bench|barbican_bench|migration_bench|rekey_bench|convert_bench|rbd_convert_bench|online_conversion_bench|scale_bench [google-benchmark flags]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,6 +48,11 @@ VOLCRYPT_BENCH_DIR=$scratch VOLCRYPT_SOURCE_ROOT=$root "$build/bench/$name" \
   --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
   --benchmark_out="$out" --benchmark_out_format=json "$@" >&2 || rc=$?
 # Rows finished before a failure still make a table; the exit code says it failed.
-if [ -s "$out" ]; then python3 "$root/bench/median_table.py" "$out" || true; fi
+if [ -s "$out" ]; then
+  python3 "$root/bench/median_table.py" "$out" || true
+  [ -z "${VOLCRYPT_BENCH_JSON:-}" ] || cp "$out" "$VOLCRYPT_BENCH_JSON"
+  [ -z "${VOLCRYPT_BENCH_PLOT:-}" ] ||
+    /usr/bin/python3 "$root/bench/plot_bench.py" "$out" "$VOLCRYPT_BENCH_PLOT" "$name" || rc=1
+fi
 [ "$rc" -eq 0 ] || echo "run.sh: $name exited with status $rc" >&2
 exit "$rc"
