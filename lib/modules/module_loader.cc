@@ -55,7 +55,9 @@ bool InBuildTree() {
 
 std::vector<std::string> Candidates(const std::string& file) {
   std::vector<std::string> dirs;
-  if (const char* env = secure_getenv("VOLCRYPT_MODULE_DIR"); env != nullptr && *env != '\0') {
+  // Only an absolute directory: a relative one would load code from
+  // wherever the process happens to run.
+  if (const char* env = secure_getenv("VOLCRYPT_MODULE_DIR"); env != nullptr && env[0] == '/') {
     dirs.push_back(env);
   }
   if (InBuildTree()) dirs.push_back(kVolcryptBuildModuleDir);

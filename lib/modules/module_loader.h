@@ -9,7 +9,7 @@
 // version is refused rather than called with other struct layouts.
 //
 // Where modules are looked for, first match wins:
-//   1. $VOLCRYPT_MODULE_DIR (ignored in setuid processes);
+//   1. $VOLCRYPT_MODULE_DIR if absolute (ignored in setuid processes);
 //   2. the build tree's lib/, if the code asking lives in the build tree
 //      (tests, benchmarks, an uninstalled CLI);
 //   3. <libdir>/volcrypt-<soversion>, where `meson install` puts them.

@@ -38,6 +38,14 @@ TEST_F(ModuleLoaderTest, AMissingModuleIsNotSupportedAndNamesWhereItLooked) {
   EXPECT_NE(msg.find(dir_.File("volcrypt-absent.so") + ": not there"), std::string::npos) << msg;
 }
 
+TEST_F(ModuleLoaderTest, ARelativeModuleDirectoryIsIgnored) {
+  setenv("VOLCRYPT_MODULE_DIR", "relative/dir", 1);
+  absl::StatusOr<const void*> m = LoadModule("relative", "use it");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().message().find("relative/dir"), absl::string_view::npos)
+      << m.status().message();
+}
+
 TEST_F(ModuleLoaderTest, ALibraryWithoutThisVersionsEntryIsRefusedNotCalled) {
   // A real shared object, but no volcrypt_module_foreign_<abi>: as a module
   // of another volcrypt version would be.
