@@ -10,6 +10,7 @@
 
 #include "tests/libvirt/libvirt_testbed.h"
 #include "tests/support/faults.h"
+#include "tests/support/libvirt_service_fixture.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/attacher.h"
 #include "volcrypt/file_key_manager.h"
@@ -20,45 +21,19 @@ namespace volcrypt {
 namespace {
 
 using ::volcrypt::testing::FaultPlan;
-using ::volcrypt::testing::FaultyAttacher;
-using ::volcrypt::testing::FaultyStore;
-using ::volcrypt::testing::LibvirtProbe;
+using ::volcrypt::testing::LibvirtServiceFixture;
 using ::volcrypt::testing::LibvirtTestbed;
 using ::volcrypt::testing::RunCommand;
 using ::volcrypt::testing::StatusIs;
-using ::volcrypt::testing::TempDir;
 
 ::testing::Environment* const kTestbed = ::testing::AddGlobalTestEnvironment(new LibvirtTestbed);
 
 constexpr uint64_t kSize = 32 << 20;
 constexpr char kDomain[] = "volcrypt-rekey";
 
-class RekeyAttachedTest : public ::testing::Test {
+class RekeyAttachedTest : public LibvirtServiceFixture {
  protected:
-  void SetUp() override {
-    if (LibvirtTestbed::uri().empty()) GTEST_SKIP() << LibvirtTestbed::skip_reason();
-    keys_ = std::move(NewFileKeyManager(tmp_.File("keys"), SecretBytes::Random(32).value(),
-                                        NullLogger()).value());
-    store_ = std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db")).value());
-    faulty_store_ = std::make_unique<FaultyStore>(store_.get(), &faults_);
-    mapped_ = NewMappedBackend();
-    attacher_ = std::move(Attacher::Connect(LibvirtTestbed::uri()).value());
-    faulty_attacher_ = std::make_unique<FaultyAttacher>(attacher_.get(), &faults_);
-    VolumeServiceOptions o;
-    o.keys = keys_.get();
-    o.store = faulty_store_.get();
-    o.mapped = mapped_.get();
-    o.attacher = faulty_attacher_.get();
-    o.host = "host-a";
-    o.logger = NullLogger();
-    service_ = std::move(VolumeService::Create(o).value());
-    probe_.DefineDomain(kDomain, /*start=*/true);
-  }
-
-  void TearDown() override {
-    if (LibvirtTestbed::uri().empty()) return;
-    probe_.DestroyAndUndefine(kDomain);
-  }
+  RekeyAttachedTest() : LibvirtServiceFixture(kDomain) {}
 
   // A volume attached live and to the persistent config (so that a start
   // opens it again), with a pattern written through the guest's QEMU.
@@ -97,17 +72,6 @@ class RekeyAttachedTest : public ::testing::Test {
     return RunCommand({"cryptsetup", "open", "--test-passphrase", "--key-file", "/dev/fd/3",
                        v.location.path}, &pass).exit_code == 0;
   }
-
-  TempDir tmp_;
-  FaultPlan faults_;
-  std::unique_ptr<KeyManager> keys_;
-  std::unique_ptr<VolumeStore> store_;
-  std::unique_ptr<FaultyStore> faulty_store_;
-  std::unique_ptr<BlockBackend> mapped_;
-  std::unique_ptr<Attacher> attacher_;
-  std::unique_ptr<FaultyAttacher> faulty_attacher_;
-  std::unique_ptr<VolumeService> service_;
-  LibvirtProbe probe_;
 };
 
 TEST_F(RekeyAttachedTest, RekeyWhileRunningThenDestroyAndStartOpensTheDisk) {

@@ -22,6 +22,7 @@
 
 #include "absl/strings/str_format.h"
 #include "tests/libvirt/libvirt_testbed.h"
+#include "tests/support/libvirt_service_fixture.h"
 #include "tests/support/faults.h"
 #include "tests/support/test_support.h"
 #include "volcrypt/attacher.h"
@@ -32,36 +33,12 @@
 namespace volcrypt {
 namespace testing {
 
-class OnlineConversionFixture : public ::testing::Test {
+class OnlineConversionFixture : public LibvirtServiceFixture {
  protected:
+  OnlineConversionFixture() : LibvirtServiceFixture(kDomain) {}
+
   static constexpr uint64_t kSize = 16 << 20;
   static constexpr const char* kDomain = "volcrypt-online";
-
-  void SetUp() override {
-    if (LibvirtTestbed::uri().empty()) GTEST_SKIP() << LibvirtTestbed::skip_reason();
-    keys_ = std::move(NewFileKeyManager(tmp_.File("keys"), SecretBytes::Random(32).value(),
-                                        NullLogger()).value());
-    store_ = std::move(OpenSqliteVolumeStore(tmp_.File("volumes.db")).value());
-    faulty_keys_ = std::make_unique<FaultyKeyManager>(keys_.get(), &faults_);
-    faulty_store_ = std::make_unique<FaultyStore>(store_.get(), &faults_);
-    mapped_ = NewMappedBackend();
-    attacher_ = std::move(Attacher::Connect(LibvirtTestbed::uri()).value());
-    faulty_attacher_ = std::make_unique<FaultyAttacher>(attacher_.get(), &faults_);
-    VolumeServiceOptions o;
-    o.keys = faulty_keys_.get();
-    o.store = faulty_store_.get();
-    o.mapped = mapped_.get();
-    o.attacher = faulty_attacher_.get();
-    o.host = "host-a";
-    o.logger = NullLogger();
-    service_ = std::move(VolumeService::Create(o).value());
-    probe_.DefineDomain(kDomain, /*start=*/true);
-  }
-
-  void TearDown() override {
-    if (LibvirtTestbed::uri().empty()) return;
-    probe_.DestroyAndUndefine(kDomain);
-  }
 
   // A LUKS1 file volume attached live and to the config, with a pattern
   // written through QEMU.
@@ -252,18 +229,6 @@ class OnlineConversionFixture : public ::testing::Test {
     EXPECT_GT(back, 0);
     std::cout << steps << " steps: " << back << " undone, " << forward << " finished\n";
   }
-
-  TempDir tmp_;
-  LibvirtProbe probe_;
-  FaultPlan faults_;
-  std::unique_ptr<KeyManager> keys_;
-  std::unique_ptr<VolumeStore> store_;
-  std::unique_ptr<FaultyKeyManager> faulty_keys_;
-  std::unique_ptr<FaultyStore> faulty_store_;
-  std::unique_ptr<BlockBackend> mapped_;
-  std::unique_ptr<Attacher> attacher_;
-  std::unique_ptr<FaultyAttacher> faulty_attacher_;
-  std::unique_ptr<VolumeService> service_;
 };
 
 }  // namespace testing
