@@ -1,8 +1,10 @@
 // A bandwidth cap for the offline copy (ConvertVolumeRequest::bandwidth):
 // after each chunk written, the copier waits until the data written so far
 // could not have been written faster than the cap since the copy began.
-// Only what is written counts (holes skipped cost nothing). The clock is an interface so that a test can check the
-// waits against a fake time instead of asserting wall time.
+// Only what is written counts: holes left as holes cost nothing, holes
+// written as encrypted zeros count like data. The clock is an interface so
+// that a test can check the waits against a fake time instead of asserting
+// wall time.
 #ifndef VOLCRYPT_LIB_COPY_THROTTLE_H_
 #define VOLCRYPT_LIB_COPY_THROTTLE_H_
 

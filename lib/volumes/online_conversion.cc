@@ -92,8 +92,9 @@ absl::Status Forward(const FlowContext& ctx, const std::string& id, const std::s
 // disk's if the domain runs, else the persistent config's; "" if no
 // domain has it (then nothing tells which side holds the guest's last
 // writes). A plain disk's is "".
-absl::StatusOr<absl::optional<std::string>> DiskSecret(const FlowContext& ctx, const std::string& id,
-                                       const AttachmentRecord& a) {
+absl::StatusOr<absl::optional<std::string>> DiskSecret(const FlowContext& ctx,
+                                                       const std::string& id,
+                                                       const AttachmentRecord& a) {
   VOLCRYPT_ASSIGN_OR_RETURN(std::vector<DomainDiskInfo> disks, ctx.attacher->ListSerialDisks());
   for (const DomainDiskInfo& d : disks) {
     if (d.serial == id && d.domain == a.domain && d.target_dev == a.target_dev) {
