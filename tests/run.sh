@@ -44,9 +44,9 @@ run_fuzz() {  # <build dir>
 }
 
 # The current stack (issue #17): a documented subset of the libvirt and
-# ceph programs of the normal build, run again against bookworm-backports'
-# libvirt 11.x / QEMU 10.x in tests/scripts/current_stack.sh's root (built
-# once, ~5 min cold, then cached): every libvirt test bed there starts its
+# ceph programs of the normal build, run again against Debian 13's libvirt
+# 11.3 / QEMU 10.0 / librbd 18.2 in tests/scripts/current_stack.sh's root
+# (built once, ~2 min cold, then cached): every libvirt test bed there starts its
 # libvirtd in that root. The subset is what the newer stack changes: live
 # hot-plug of librbd-engine disks, online conversion and blockcopy to them,
 # and the attach and blockcopy paths around them (~5 min).

@@ -38,7 +38,7 @@ enum class AttachMode { kLive, kCold };
 // + minor * 1000 + release) -> what it can attach. libvirt's domain
 // capabilities say nothing about encryption engines, so the one thing that
 // can be probed short of hot-plugging a disk into a live domain is the
-// version: 11.3 (bookworm-backports) is the lowest release verified to
+// version: 11.3 is the lowest release verified to
 // hot-plug a librbd-engine disk, 9.0 (Debian 12) is verified not to.
 // Releases in between count as unable until verified.
 EngineCapabilities CapabilitiesOfLibvirt(uint64_t libvirt_version);

@@ -1,9 +1,9 @@
 // What a current libvirt lifts for the librbd engine, asserted on both
 // stacks: Debian 12's libvirt 9.0 / QEMU 7.2 never hands QEMU the secret of
 // a hot-plugged librbd-engine disk, so volcrypt refuses the live attach and
-// the online conversion to such a disk and changes nothing; bookworm-
-// backports' libvirt 11.x / QEMU 10.x (VOLCRYPT_CURRENT_STACK=1, tests/
-// scripts/current_stack.sh) does, and volcrypt's own probe lets both
+// the online conversion to such a disk and changes nothing; Debian 13's
+// libvirt 11.3 / QEMU 10.0 (VOLCRYPT_CURRENT_STACK=1, tests/scripts/
+// current_stack.sh) does, and volcrypt's own probe lets both
 // through: the guest's data is read back through librbd's LUKS2.
 #include <gtest/gtest.h>
 

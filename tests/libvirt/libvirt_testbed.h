@@ -29,7 +29,7 @@ class LibvirtTestbed : public ScriptTestbed {
   static void StopDaemon();
   static bool RestartDaemon();
   // True when the daemon is the current stack's (VOLCRYPT_CURRENT_STACK=1:
-  // bookworm-backports' libvirt 11.x and QEMU 10.x, tests/scripts/
+  // Debian 13's libvirt 11.3, QEMU 10.0 and librbd 18.2, tests/scripts/
   // current_stack.sh), false for Debian 12's libvirt 9.0 and QEMU 7.2.
   // Tests whose expectation differs between the two (what the newer
   // libvirt lifts) ask this, never the code under test's own probe.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The current stack beside the stock one: a Debian 12 root (debootstrap) with
-# bookworm-backports' libvirt 11.x and QEMU 10.x, in which the tests run a
+# The current stack beside the stock one: a Debian 13 root (debootstrap) with
+# its libvirt 11.3, QEMU 10.0 and librbd 18.2 (Reef), in which the tests run a
 # private libvirtd and the data-path bench runs qemu-io. Debian 12's own
-# libvirt 9.0 and QEMU 7.2 stay the stock stack on the host.
+# libvirt 9.0, QEMU 7.2 and librbd 16.2 stay the stock stack on the host.
 #   current_stack.sh build         makes the root if missing; prints its path
 #   current_stack.sh run CMD...    runs CMD inside it (builds it first)
 #   current_stack.sh versions      libvirtd's and QEMU's versions inside it
@@ -19,18 +19,18 @@ cache=${VOLCRYPT_CURRENT_STACK_CACHE:-/var/cache/volcrypt-current-stack}
 mirror=${VOLCRYPT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # The recipe. Any change to it makes a new root (its hash names the root).
-recipe_version=1
-# From bookworm-backports: the stack under test.
-backports_packages=(
+# Debian 13 rather than bookworm-backports: the same libvirt 11.3 and QEMU
+# 10.0, and a current Ceph client under QEMU's rbd driver too (librbd 18.2,
+# what clouds on Reef or Squid run; backports' QEMU links Debian 12's 16.2).
+recipe_version=2
+suite=trixie
+packages=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-driver-secret
-  libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra
+  libvirt-clients qemu-system-x86 qemu-utils qemu-block-extra ceph-common python3
 )
-# From bookworm: what runs beside it inside the root (rbd for the bench's
-# own images; librbd 16.2 is what QEMU links either way).
-bookworm_packages=(ceph-common python3)
 
 recipe_hash() {
-  printf '%s\n' "$recipe_version" "${backports_packages[@]}" -- "${bookworm_packages[@]}" |
+  printf '%s\n' "$recipe_version" "$suite" "${packages[@]}" |
     sha256sum | cut -c1-16
 }
 stack=$cache/root-$(recipe_hash)
@@ -51,14 +51,13 @@ build() {
   [ -f "$stack/.volcrypt-complete" ] && return 0
   local tmp=$stack.partial
   rm -rf "$tmp"
-  echo "current_stack.sh: building $stack (debootstrap + bookworm-backports)" >&2
+  echo "current_stack.sh: building $stack (debootstrap $suite)" >&2
   local t0=$SECONDS
-  debootstrap --variant=minbase bookworm "$tmp" "$mirror" >"$cache/build.log" 2>&1 ||
+  debootstrap --variant=minbase "$suite" "$tmp" "$mirror" >"$cache/build.log" 2>&1 ||
     { tail -20 "$cache/build.log" >&2; exit 1; }
   cat >"$tmp/etc/apt/sources.list" <<EOF
-deb $mirror bookworm main
-deb $mirror bookworm-updates main
-deb $mirror bookworm-backports main
+deb $mirror $suite main
+deb $mirror $suite-updates main
 EOF
   # Packages must not start services in the root.
   printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
@@ -70,11 +69,9 @@ EOF
     mount -n --rbind /dev "$1/dev"
     export DEBIAN_FRONTEND=noninteractive
     chroot "$1" apt-get update -qq
-    chroot "$1" apt-get install -y -qq --no-install-recommends $3 >/dev/null
-    chroot "$1" apt-get install -y -qq --no-install-recommends \
-      -t bookworm-backports $2 >/dev/null
+    chroot "$1" apt-get install -y -qq --no-install-recommends $2 >/dev/null
     chroot "$1" apt-get clean
-  ' sh "$tmp" "${backports_packages[*]}" "${bookworm_packages[*]}" >>"$cache/build.log" 2>&1 ||
+  ' sh "$tmp" "${packages[*]}" >>"$cache/build.log" 2>&1 ||
     { tail -20 "$cache/build.log" >&2; exit 1; }
   # The QEMU driver resolves its compiled-in user before reading qemu.conf.
   chroot "$tmp" sh -c 'getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
@@ -86,7 +83,8 @@ EOF
   # qemu.conf says the same (tests/scripts/libvirtd.sh).
   echo 'namespaces = [ ]' >>"$tmp/etc/libvirt/qemu.conf"
   rm -f "$tmp/usr/sbin/policy-rc.d"
-  chroot "$tmp" sh -c 'libvirtd --version; qemu-system-x86_64 --version | head -1' \
+  chroot "$tmp" sh -c 'libvirtd --version; qemu-system-x86_64 --version | head -1
+    dpkg-query -W -f "librbd1 \${Version}\n" librbd1' \
     >"$tmp/.volcrypt-versions"
   date -u +%FT%TZ >"$tmp/.volcrypt-complete"
   # Older recipes' roots are dead weight.

@@ -4,8 +4,8 @@
 # autostart. Nothing outside DIR is touched; it is stopped by its PID.
 #   tests/scripts/libvirtd.sh start DIR   prints the connection URI
 #   tests/scripts/libvirtd.sh stop DIR    stops it and the QEMUs it started
-# With VOLCRYPT_CURRENT_STACK=1 the daemon is bookworm-backports' libvirt 11.x
-# with QEMU 10.x, run inside tests/scripts/current_stack.sh's root (built on
+# With VOLCRYPT_CURRENT_STACK=1 the daemon is Debian 13's libvirt 11.3 with
+# QEMU 10.0 and librbd 18.2, run inside tests/scripts/current_stack.sh's root (built on
 # first use); clients on the host reach it through the same socket.
 set -euo pipefail
 cmd=${1:?usage: libvirtd.sh start|stop DIR}
