@@ -1,6 +1,7 @@
 #include "bench/bench_support.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <random>
 #include <vector>
 
@@ -59,6 +61,20 @@ std::string HalfDataFile(const std::string& name, uint64_t bytes, uint64_t exten
   return path;
 }
 
+namespace {
+
+// The last 2 KiB of a failed tool's stderr, on ours.
+void ShowToolErrors(int fd, const std::string& tool, int rc) {
+  char tail[2048];
+  const off_t size = lseek(fd, 0, SEEK_END);
+  const off_t from = size > static_cast<off_t>(sizeof(tail)) ? size - sizeof(tail) : 0;
+  const ssize_t n = pread(fd, tail, sizeof(tail), from);
+  std::cerr << "bench: " << tool << " exited with " << rc << ": "
+            << std::string(tail, n > 0 ? static_cast<size_t>(n) : 0) << std::endl;
+}
+
+}  // namespace
+
 int Run(const std::vector<std::string>& argv,
         const std::vector<const SecretBytes*>& secrets) {
   std::vector<int> readers;
@@ -79,11 +95,15 @@ int Run(const std::vector<std::string>& argv,
   std::vector<int> high;
   for (int fd : readers) high.push_back(fcntl(fd, F_DUPFD_CLOEXEC, 100));
   const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  // The tool's stderr is kept aside and shown only if it fails: a row that
+  // fails once in a long run then says why (tools never print the
+  // passphrases, which they read from fd 3 and up).
+  const int errors = memfd_create("bench-tool-stderr", MFD_CLOEXEC);
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(devnull, 0);
     dup2(devnull, 1);
-    dup2(devnull, 2);
+    dup2(errors >= 0 ? errors : devnull, 2);
     for (size_t i = 0; i < high.size(); ++i) dup2(high[i], 3 + static_cast<int>(i));
     execvp(args[0], args.data());
     _exit(127);
@@ -93,7 +113,12 @@ int Run(const std::vector<std::string>& argv,
   if (devnull >= 0) close(devnull);
   int status = 0;
   waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (errors >= 0) {
+    if (rc != 0) ShowToolErrors(errors, argv[0], rc);
+    close(errors);
+  }
+  return rc;
 }
 
 std::string RunOutput(const std::vector<std::string>& argv) {

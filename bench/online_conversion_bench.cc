@@ -56,7 +56,16 @@ struct Bed {
     stack = std::move(testing::EmbeddedStack::Open(std::move(o)).value());
     ok = dom != nullptr;
   }
-  ~Bed() { bench::Run({"bash", script, "stop", dir + "/libvirt"}); }
+  // Every connection goes before the daemon, as in attach_bench: closing
+  // one on a stopped libvirtd writes to a dead socket, and SIGPIPE killed
+  // the run at exit (exit 141).
+  ~Bed() {
+    stack.reset();
+    attacher.reset();
+    if (dom != nullptr) virDomainFree(dom);
+    if (conn != nullptr) virConnectClose(conn);
+    bench::Run({"bash", script, "stop", dir + "/libvirt"});
+  }
 
   // Milliseconds for one HMP qemu-io command on the disk.
   double Hmp(const std::string& io) {

@@ -42,6 +42,9 @@ out=$(mktemp /tmp/volcrypt-bench-XXXXXX.json)
 # The program's scratch directories go under one of ours, removed here even
 # when the program dies by a signal and its own atexit cleanup never runs.
 scratch=$(mktemp -d "${VOLCRYPT_BENCH_DIR:-/var/tmp}/volcrypt-bench-run-XXXXXX")
+# PostgreSQL (barbican_bench's Keystone, migration_bench) runs as another
+# user under it: that user must be able to traverse it.
+chmod 0711 "$scratch"
 trap 'rm -f "$out"; rm -rf "$scratch"' EXIT
 rc=0
 VOLCRYPT_BENCH_DIR=$scratch VOLCRYPT_SOURCE_ROOT=$root "$build/bench/$name" \
