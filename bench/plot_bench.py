@@ -2,20 +2,35 @@
 """Draws one Google Benchmark JSON (bench/run.sh's) as a bar chart (SVG).
 
 One horizontal bar per row: the median wall time in milliseconds, the
-whisker its standard deviation over the repetitions. Rows whose times span
+whisker its standard deviation over the repetitions. volcrypt's rows are
+blue and the tools users would otherwise run (cryptsetup, qemu-img, rbd,
+barbicanclient...) orange, so the same-run comparison reads at a glance. Rows whose times span
 more than two orders of magnitude get a logarithmic axis, so a 10 ms row
 stays visible beside a 4 s one. Debian's matplotlib (python3-matplotlib).
-Usage: plot_bench.py RESULTS.json OUT.svg [TITLE]
+Usage: plot_bench.py RESULTS.json OUT.svg [TITLE (default: the JSON's name)]
 """
 import json
+import os
 import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
+VOLCRYPT_COLOR, OTHER_COLOR = "#4c72b0", "#dd8452"
+
+
+def is_volcrypt(name):
+    """A row of volcrypt's own: the benches name the others' rows by tool
+    (BM_Cryptsetup*, BM_QemuImg*, BM_Cinder*, .../rbd_format_*, .../raw...)."""
+    lowered = name.lower()
+    return "volcrypt" in lowered or not any(
+        tool in lowered
+        for tool in ("cryptsetup", "qemuimg", "cinder", "rbdcreateencryption", "rbdformat",
+                     "rbd_format", "barbicanclient", "disksequential", "/raw", "keystone"))
 
 
 def rows(data):
@@ -45,9 +60,16 @@ def main() -> int:
     names = [n for n, _, _ in found]
     medians = [m for _, m, _ in found]
     spreads = [s for _, _, s in found]
-    title = sys.argv[3] if len(sys.argv) > 3 else results_path
+    title = sys.argv[3] if len(sys.argv) > 3 else os.path.splitext(
+        os.path.basename(results_path))[0]
+    colors = [VOLCRYPT_COLOR if is_volcrypt(n) else OTHER_COLOR for n in names]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.4))
-    ax.barh(range(len(names)), medians, xerr=spreads, color="#4c72b0", capsize=3)
+    ax.barh(range(len(names)), medians, xerr=spreads, color=colors, capsize=3)
+    if OTHER_COLOR in colors and VOLCRYPT_COLOR in colors:
+        ax.legend(handles=[matplotlib.patches.Patch(color=VOLCRYPT_COLOR, label="volcrypt"),
+                           matplotlib.patches.Patch(color=OTHER_COLOR,
+                                                    label="what users would otherwise run")],
+                  fontsize=8, loc="lower right")
     ax.set_yticks(range(len(names)))
     ax.set_yticklabels(names, fontsize=8)
     ax.invert_yaxis()
