@@ -7,13 +7,13 @@
 #   - `volcrypt help` and `volcrypt volume show`.
 # With VOLCRYPT_BASELINE_CLI=<another volcrypt> its create, help and show
 # run in the same session too (e.g. a build of main, for before/after).
-# Writes the hyperfine JSON to OUT (default docs/process_bench.json) and
-# draws docs/process_bench.svg from it (bench/plot_process_bench.py).
+# Writes the hyperfine JSON to OUT (default docs/bench/process_bench.json) and
+# draws the chart beside it (bench/plot_process_bench.py).
 # Usage: bench/process_bench.sh [RUNS (default 50)] [OUT]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=${1:-50}
-out=${2:-$root/docs/process_bench.json}
+out=${2:-$root/docs/bench/process_bench.json}
 build=${VOLCRYPT_BENCH_BUILD_DIR:-$root/build-release}
 "$root/tests/scripts/install_deps.sh" test
 [ -f "$build/build.ninja" ] || meson setup "$build" "$root" -Dbuildtype=release -Dtests=false \
