@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "lib/store/sql_connection.h"
@@ -157,6 +160,27 @@ class SqliteConnection final : public SqlConnection {
   std::string path_;
 };
 
+// Switching a new database to WAL takes its exclusive lock. When several
+// processes make a fresh state directory at once, two of them can both hold
+// the shared lock and both want to upgrade; SQLite then answers BUSY at once
+// rather than calling the busy handler (waiting would deadlock), and the
+// loser's command failed with "database is locked". So the switch is retried
+// here, within the connection's busy timeout. Once the header says WAL the
+// switch is a no-op that takes no exclusive lock.
+absl::Status SwitchToWal(SqlConnection& conn, int busy_timeout_ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  std::minstd_rand jitter(static_cast<unsigned>(getpid()));
+  for (;;) {
+    absl::Status s = conn.RunScript("PRAGMA journal_mode=WAL");
+    if (s.ok() || !absl::IsUnavailable(s) || std::chrono::steady_clock::now() >= deadline) {
+      return s;
+    }
+    // 1-8 ms, different per process, so the racers do not meet again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1 + jitter() % 8));
+  }
+}
+
 }  // namespace
 
 // True if the database at `path` has tables but no volcrypt schema version.
@@ -245,7 +269,7 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqliteConnection(
   // Setting the journal mode writes the header: a read-only connection
   // reads the database in the mode its writers chose (WAL).
   if (!read_only) {
-    absl::Status s = conn->RunScript("PRAGMA journal_mode=WAL");
+    absl::Status s = SwitchToWal(*conn, busy_timeout_ms);
     if (!s.ok()) return s;
   }
   // synchronous=FULL: the WAL is synced at every commit, so a record the

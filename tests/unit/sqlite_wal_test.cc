@@ -3,9 +3,12 @@
 // checkpoints it and truncates it, so that volumes.db alone, as a `cp`
 // backup takes it, holds every commit.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "lib/store/sql_connection.h"
 #include "tests/support/test_support.h"
@@ -83,6 +86,56 @@ TEST(SqliteWalTest, ManyShortWritersKeepTheWalSmall) {
   absl::StatusOr<SqlRows> rows = (*r)->Run("SELECT count(*) FROM t");
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_EQ(rows->Int(0, 0), 300);
+}
+
+// Many first commands on a fresh state directory switch volumes.db to WAL
+// at once. A connection that has read the still-rollback header and then
+// finds another one holding the write lock gets BUSY from SQLite at once,
+// without its busy handler (waiting could deadlock): the open must wait the
+// writer out, not fail with "database is locked" (seen in CI as a failed
+// CliTest.ParallelFirstCreatesInAFreshStateDirAllSucceed). Here the other
+// process is a plain connection holding BEGIN IMMEDIATE on a rollback
+// database for 300 ms.
+TEST(SqliteWalTest, SwitchingANewDatabaseToWalWaitsOutAWriterInsteadOfFailing) {
+  TempDir tmp;
+  const std::string db = tmp.File("volumes.db");
+  sqlite3* writer = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &writer), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(writer, "PRAGMA user_version=1", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(writer, "BEGIN IMMEDIATE; CREATE TABLE t (v TEXT)", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  std::thread commit([writer] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    sqlite3_exec(writer, "COMMIT", nullptr, nullptr, nullptr);
+  });
+  absl::StatusOr<std::unique_ptr<SqlConnection>> c = OpenSqliteConnection(db, false, 5000);
+  commit.join();
+  sqlite3_close(writer);
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<SqlRows> mode = (*c)->Run("PRAGMA journal_mode");
+  ASSERT_TRUE(mode.ok()) << mode.status();
+  EXPECT_EQ(mode->Text(0, 0), "wal");
+  absl::StatusOr<SqlRows> tables = (*c)->Run("SELECT count(*) FROM t");
+  EXPECT_TRUE(tables.ok()) << "the writer's commit is there: " << tables.status();
+}
+
+// The retry is bounded by the busy timeout: a writer that never lets go
+// still gives the caller the one-line "database is locked" error.
+TEST(SqliteWalTest, SwitchingToWalGivesUpAfterTheBusyTimeout) {
+  TempDir tmp;
+  const std::string db = tmp.File("volumes.db");
+  sqlite3* writer = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &writer), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(writer, "PRAGMA user_version=1; BEGIN IMMEDIATE; CREATE TABLE t (v)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  absl::StatusOr<std::unique_ptr<SqlConnection>> c = OpenSqliteConnection(db, false, 200);
+  sqlite3_close(writer);
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(absl::IsUnavailable(c.status())) << c.status();
+  EXPECT_NE(std::string(c.status().message()).find("database is locked"), std::string::npos)
+      << c.status();
 }
 
 }  // namespace
