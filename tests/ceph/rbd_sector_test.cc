@@ -1,5 +1,5 @@
 // LUKS2 volumes get 4096-byte encryption sectors unless asked otherwise
-// (the data path is ~1.3x faster in librbd with them: docs/performance.md),
+// (librbd reads them ~1.15x faster than 512-byte ones: docs/performance.md),
 // and every reader still opens them: cryptsetup, librbd's own encryption and
 // QEMU through librbd; extend keeps the 4 KiB alignment.
 #include <unistd.h>
