@@ -4,9 +4,9 @@
 One horizontal bar per row: the median wall time in milliseconds, the
 whisker its standard deviation over the repetitions. volcrypt's rows are
 blue and the tools users would otherwise run (cryptsetup, qemu-img, rbd,
-barbicanclient...) orange, so the same-run comparison reads at a glance. Rows whose times span
-more than two orders of magnitude get a logarithmic axis, so a 10 ms row
-stays visible beside a 4 s one. Debian's matplotlib (python3-matplotlib).
+barbicanclient...) orange, so the same-run comparison reads at a glance.
+Rows whose times span more than two orders of magnitude get a logarithmic
+axis, so a 10 ms row stays visible beside a 4 s one. Debian's matplotlib (python3-matplotlib).
 Usage: plot_bench.py RESULTS.json OUT.svg [TITLE (default: the JSON's name)]
 """
 import json

@@ -231,10 +231,10 @@ absl::StatusOr<std::string> BuildDiskXml(const DiskXmlOptions& o) {
   xmlNodePtr encryption = XmlDoc::Child(source, "encryption");
   XmlDoc::Attr(encryption, "format",
                o.format == LuksFormat::kLuks1 ? "luks" : "luks2");
-  // Always named, files too: libvirt 11.3 opens a
-  // blockcopy destination whose <encryption> has no engine as RAW, without
-  // QEMU's luks layer (only QEMU's size check then stops the plaintext
-  // from landing on the header); 9.0 assumed 'qemu'. Both accept it.
+  // Always named, files too: libvirt 11.3 opens a blockcopy destination
+  // whose <encryption> has no engine as RAW, without QEMU's luks layer
+  // (only QEMU's size check then stops the plaintext from landing on the
+  // header); 9.0 assumed 'qemu'. Both accept it.
   XmlDoc::Attr(encryption, "engine", std::string(EncryptionEngineName(o.engine)));
   xmlNodePtr secret = XmlDoc::Child(encryption, "secret");
   XmlDoc::Attr(secret, "type", "passphrase");
